@@ -1,0 +1,338 @@
+"""The composition root: wires storage, the payment port, handlers and subscribers into an Engine.
+
+The CLI and the TUI are thin layers over ``Engine``; so is a script that ``import deliverycli``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+from . import catalog, delivery, eventlog, notification, ordering, payment, storage, store
+from . import status as status_view
+from .commands import AcceptOrder, CancelOrder, CompleteDelivery, ConfirmDelivery, MarkReady, PickUpDelivery, PlaceOrder, RejectOrder
+from .errors import Conflict
+from .events import StoredEvent
+from .messagebus import MessageBus, RetryPolicy, Subscriber, dead_letter_row
+from .unit_of_work import database_errors
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+# The order in which subscribers drain; any order is correct, this one settles a saga in fewest rounds.
+SUBSCRIBER_NAMES = ("ordering", "payment", "store", "delivery", "status", "notification")
+
+
+def gateway_url(url: URL) -> URL:
+    """Where the simulated gateway keeps its ledger: a sibling SQLite file, or the same PostgreSQL database."""
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database)
+        return url.set(database=str(path.with_name(path.stem + "-gateway" + (path.suffix or ".db"))))
+    return url
+
+
+class Engine:
+    """The whole domain engine on one database: commands, queries, catch-up and health."""
+
+    def __init__(self, settings: Settings, *, gateway: payment.PaymentGateway | None = None) -> None:
+        self.settings = settings
+        self.url = storage.database_url(settings.db)
+        self.db = storage.make_engine(self.url, busy_timeout_s=settings.busy_timeout_s)
+        if gateway is None:
+            gateway_url_ = gateway_url(self.url)
+            if gateway_url_.get_backend_name() == "sqlite":
+                storage.create_sqlite_file(gateway_url_)
+            self._gateway_db = storage.make_engine(gateway_url_, busy_timeout_s=settings.busy_timeout_s) if gateway_url_ != self.url else self.db
+            gateway = payment.SimulatedGateway(
+                self._gateway_db, settings.payment_failure_rate, settings.payment_latency_ms, settings.payment_seed
+            )
+        else:
+            self._gateway_db = None
+        self.gateway = gateway
+        self.payments = payment.PaymentService(
+            self.db, gateway, settings.payment_timeout_s, settings.breaker_fail_max, settings.breaker_reset_timeout_s
+        )
+        subscribers = {
+            "ordering": ordering.SAGA_HANDLERS,
+            "payment": {
+                "StoreOrderCancelled": payment.refund_handler(self.payments),
+                "StoreOrderRejected": payment.refund_handler(self.payments),
+            },
+            "store": store.HANDLERS,
+            "delivery": delivery.HANDLERS,
+            "status": status_view.HANDLERS,
+            "notification": notification.HANDLERS,
+        }
+        self.bus = MessageBus(
+            engine=self.db,
+            subscribers=[Subscriber(name, subscribers[name]) for name in SUBSCRIBER_NAMES],
+            command_handlers={
+                PlaceOrder: functools.partial(ordering.place_order, payments=self.payments, currency=settings.currency),
+                CancelOrder: ordering.cancel_order,
+                ConfirmDelivery: ordering.confirm_delivery,
+                AcceptOrder: store.accept_order,
+                RejectOrder: store.reject_order,
+                MarkReady: store.mark_ready,
+                PickUpDelivery: delivery.pick_up,
+                CompleteDelivery: delivery.complete,
+            },
+            retry=RetryPolicy(max_attempts=settings.retry_max_attempts, backoff_s=settings.retry_backoff_s),
+        )
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, settings: Settings, *, catch_up: bool = True, gateway: payment.PaymentGateway | None = None) -> Engine:
+        """Open an initialised database; with ``catch_up`` finish whatever a crashed process left."""
+        engine = cls(settings, gateway=gateway)
+        try:
+            storage.check_ready(engine.db, engine.url)
+            if catch_up:
+                engine.catch_up()
+        except BaseException:
+            engine.close()
+            raise
+        return engine
+
+    @classmethod
+    def initialise(cls, settings: Settings, *, demo: bool = False) -> tuple[Engine, dict[str, Any]]:
+        """Create or upgrade the database in place; with ``demo`` add the demo reference data."""
+        url = storage.database_url(settings.db)
+        if url.get_backend_name() == "sqlite":
+            storage.create_sqlite_file(url)
+        engine = cls(settings)
+        try:
+            with database_errors():
+                before = storage.schema_version(engine.db)
+                revision = storage.migrate(engine.db)
+                seeded = None
+                if demo:
+                    with engine.db.begin() as conn:
+                        seeded = catalog.seed_demo(conn)
+            engine.catch_up()
+        except BaseException:
+            engine.close()
+            raise
+        return engine, {"id": storage.describe(url), "database": storage.describe(url), "schema_before": before, "schema": revision, "demo": seeded}
+
+    def close(self) -> None:
+        self.db.dispose()
+        if self._gateway_db is not None and self._gateway_db is not self.db:
+            self._gateway_db.dispose()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def catch_up(self) -> dict[str, Any]:
+        """Resolve payments cut off by a crash, then drain every subscriber's backlog."""
+        with database_errors():
+            older_than = timedelta(seconds=self.settings.payment_timeout_s + 5)
+            resolved = ordering.resolve_interrupted_payments(self.bus, self.payments, older_than)
+            applied = self.bus.drain()
+        return {"payments_resolved": resolved, "events_applied": applied}
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A read-only transaction (a consistent snapshot)."""
+        with database_errors(), self.db.connect() as conn, conn.execution_options(readonly=True).begin():
+            yield conn
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def place_order(self, customer_id: str, store_id: str, items: list[str] | list[tuple[str, int]], address: str, card: str | None = None) -> dict[str, Any]:
+        """Place and pay an order. ``items`` are ``"MENU_ID[:QTY]"`` strings or ``(menu_id, qty)`` pairs."""
+        parsed = tuple(ordering.parse_item(i) if isinstance(i, str) else (i[0], i[1]) for i in items)
+        placed = self.bus.handle(PlaceOrder(customer_id, store_id, parsed, address, card))
+        return self.order(placed["id"])
+
+    def cancel_order(self, order_id: str, customer_id: str) -> dict[str, Any]:
+        """Ask to cancel; the store decides. Raises Conflict with the store's reason when refused."""
+        self.bus.handle(CancelOrder(order_id, customer_id))
+        order = self.order(order_id)
+        if order["status"] not in ("CANCELLED", "CANCEL_PENDING"):
+            with self.read() as conn:
+                refusal = eventlog.read(conn, 0, types=["CancellationRefused"], order_id=order_id, limit=1000)
+            reason = refusal[-1].payload["reason"] if refusal else "the store refused"
+            raise Conflict(f"cancellation of order {order_id} was refused: {reason}; the order is {order['status']}")
+        return order
+
+    def confirm_delivery(self, order_id: str, customer_id: str) -> dict[str, Any]:
+        self.bus.handle(ConfirmDelivery(order_id, customer_id))
+        return self.order(order_id)
+
+    def accept_order(self, order_id: str, store_id: str) -> dict[str, Any]:
+        return self.bus.handle(AcceptOrder(order_id, store_id))
+
+    def reject_order(self, order_id: str, store_id: str, reason: str) -> dict[str, Any]:
+        return self.bus.handle(RejectOrder(order_id, store_id, reason))
+
+    def mark_ready(self, order_id: str, store_id: str) -> dict[str, Any]:
+        return self.bus.handle(MarkReady(order_id, store_id))
+
+    def pick_up(self, order_id: str, rider_id: str) -> dict[str, Any]:
+        return self.bus.handle(PickUpDelivery(order_id, rider_id))
+
+    def complete_delivery(self, order_id: str, rider_id: str) -> dict[str, Any]:
+        return self.bus.handle(CompleteDelivery(order_id, rider_id))
+
+    # -- reference data -----------------------------------------------------------------------
+
+    def _write(self, fn: Any, *args: Any) -> dict[str, Any]:
+        with database_errors(), self.db.begin() as conn:
+            return fn(conn, *args)
+
+    def add_store(self, id: str, name: str, address: str) -> dict[str, Any]:
+        return self._write(catalog.add_store, id, name, address)
+
+    def add_customer(self, id: str, name: str, address: str) -> dict[str, Any]:
+        return self._write(catalog.add_customer, id, name, address)
+
+    def add_rider(self, id: str, name: str, vehicle: str = "scooter") -> dict[str, Any]:
+        return self._write(catalog.add_rider, id, name, vehicle)
+
+    def add_menu_item(self, store_id: str, id: str, name: str, price: int) -> dict[str, Any]:
+        return self._write(catalog.add_menu_item, store_id, id, name, price)
+
+    def stores(self) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            return catalog.list_stores(conn)
+
+    def customers(self) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            return catalog.list_customers(conn)
+
+    def riders(self) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            return catalog.list_riders(conn)
+
+    def menu(self, store_id: str | None = None) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            return catalog.list_menu(conn, store_id)
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        with self.read() as conn:
+            return ordering.load(conn, order_id)
+
+    def orders(self, customer_id: str | None = None, store_id: str | None = None, status: str | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            if customer_id is not None:
+                catalog.get_customer(conn, customer_id)
+            if store_id is not None:
+                catalog.get_store(conn, store_id)
+            return status_view.list_orders(conn, customer_id, store_id, status, limit, offset)
+
+    def status(self, order_id: str) -> dict[str, Any]:
+        with self.read() as conn:
+            return status_view.get_status(conn, order_id)
+
+    def store_queue(self, store_id: str, status_filter: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            return store.queue(conn, store_id, status_filter, limit)
+
+    def deliveries(self, available: bool = False, rider_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            return delivery.list_deliveries(conn, available, rider_id, limit)
+
+    def payments_list(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            return payment.list_payments(conn, limit)
+
+    def payment(self, order_id: str) -> dict[str, Any]:
+        with self.read() as conn:
+            return payment.get_payment(conn, order_id)
+
+    def notifications(self, recipient_type: str | None = None, recipient_id: str | None = None, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            if recipient_type is not None:
+                {"customer": catalog.get_customer, "store": catalog.get_store, "rider": catalog.get_rider}[recipient_type](conn, recipient_id)
+            return notification.list_notifications(conn, recipient_type, recipient_id, after, limit)
+
+    def events(self, after: int = 0, order_id: str | None = None, limit: int = 500) -> list[StoredEvent]:
+        """Events after the given id, oldest first (the notification log)."""
+        with self.read() as conn:
+            return eventlog.read(conn, after, order_id=order_id, limit=limit)
+
+    def latest_events(self, count: int = 20, order_id: str | None = None) -> list[StoredEvent]:
+        with self.read() as conn:
+            return eventlog.latest(conn, count, order_id)
+
+    def head(self) -> int:
+        with self.read() as conn:
+            return eventlog.head(conn)
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def dead_letters(self, include_resolved: bool = False) -> list[dict[str, Any]]:
+        table = eventlog.dead_letters
+        query = sa.select(table).order_by(table.c.id)
+        if not include_resolved:
+            query = query.where(table.c.resolved_at.is_(None))
+        with self.read() as conn:
+            return [dead_letter_row(r) for r in conn.execute(query)]
+
+    def retry_dead_letter(self, dead_letter_id: int) -> dict[str, Any]:
+        return self.bus.retry_dead_letter(dead_letter_id)
+
+    def breaker(self) -> dict[str, Any]:
+        with database_errors():
+            return self.payments.breaker_state()
+
+    def health(self) -> dict[str, Any]:
+        """What `doctor` reports: reachability, schema, lag per subscriber, dead letters, breaker."""
+        checks: dict[str, Any] = {"database": storage.describe(self.url), "backend": self.url.get_backend_name()}
+        with database_errors():
+            version = storage.schema_version(self.db)
+            lag = self.bus.lag()
+            with self.read() as conn:
+                pending_payments = conn.execute(
+                    sa.select(sa.func.count()).select_from(ordering.orders).where(ordering.orders.c.status == "PENDING_PAYMENT")
+                ).scalar_one()
+                counts = status_view.counts_by_status(conn)
+                head = eventlog.head(conn)
+        dead = self.dead_letters()
+        breaker = self.breaker()
+        problems = []
+        if version != storage.SCHEMA_HEAD:
+            problems.append(f"schema is at {version}, expected {storage.SCHEMA_HEAD}")
+        for name, behind in lag.items():
+            if behind:
+                problems.append(f"subscriber {name} is {behind} events behind")
+        if dead:
+            problems.append(f"{len(dead)} dead letter(s) waiting: see `deliverycli deadletters list`")
+        if breaker["state"] != "closed":
+            problems.append(f"payment circuit breaker is {breaker['state']}")
+        checks.update(
+            {
+                "id": "doctor",
+                "reachable": True,
+                "schema": {"current": version, "expected": storage.SCHEMA_HEAD, "ready": version == storage.SCHEMA_HEAD},
+                "events": head,
+                "subscribers": [{"id": name, "lag": behind} for name, behind in lag.items()],
+                "dead_letters": len(dead),
+                "breaker": breaker,
+                "pending_payments": pending_payments,
+                "orders_by_status": counts,
+                "problems": problems,
+                "healthy": not problems,
+            }
+        )
+        return checks
+
+
+def open_engine(db: str | None = None, *, catch_up: bool = True, **overrides: Any) -> Engine:
+    """Open the engine on ``db`` (a path or URL; default from settings)."""
+    from ..settings import load_settings
+
+    return Engine.open(load_settings(db=db, **overrides), catch_up=catch_up)

@@ -1,0 +1,191 @@
+"""Reference data: stores, menus, customers and riders. Every context may read it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+
+from .errors import Conflict, InvalidInput, NotFound
+from .storage import metadata
+
+stores = sa.Table(
+    "stores",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("address", sa.String(500), nullable=False),
+)
+
+menu_items = sa.Table(
+    "menu_items",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("store_id", sa.String(64), sa.ForeignKey("stores.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("price", sa.Integer, nullable=False),
+    sa.Column("available", sa.Boolean, nullable=False, default=True),
+)
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("address", sa.String(500), nullable=False),
+)
+
+riders = sa.Table(
+    "riders",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("vehicle", sa.String(50), nullable=False),
+)
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+MAX_PRICE = 10_000_000  # minor units; a guard against typos, not a business rule
+
+
+def check_id(kind: str, value: str) -> str:
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+        raise InvalidInput(
+            f"{kind} id {value!r} is not valid: use 1-64 lowercase letters, digits, '-' or '_', starting with a letter or digit"
+        )
+    return value
+
+
+def check_text(kind: str, value: str, max_length: int) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise InvalidInput(f"{kind} must not be empty")
+    if len(value) > max_length:
+        raise InvalidInput(f"{kind} is too long ({len(value)} characters; at most {max_length})")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise InvalidInput(f"{kind} must not contain control characters")
+    return value
+
+
+def _one(conn: sa.Connection, table: sa.Table, kind: str, id_: str) -> dict[str, Any]:
+    row = conn.execute(sa.select(table).where(table.c.id == id_)).mappings().first()
+    if row is None:
+        raise NotFound(f"no {kind} {id_!r}")
+    return dict(row)
+
+
+def get_store(conn: sa.Connection, store_id: str) -> dict[str, Any]:
+    return _one(conn, stores, "store", store_id)
+
+
+def get_customer(conn: sa.Connection, customer_id: str) -> dict[str, Any]:
+    return _one(conn, customers, "customer", customer_id)
+
+
+def get_rider(conn: sa.Connection, rider_id: str) -> dict[str, Any]:
+    return _one(conn, riders, "rider", rider_id)
+
+
+def list_stores(conn: sa.Connection) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(sa.select(stores).order_by(stores.c.id)).mappings()]
+
+
+def list_customers(conn: sa.Connection) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(sa.select(customers).order_by(customers.c.id)).mappings()]
+
+
+def list_riders(conn: sa.Connection) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(sa.select(riders).order_by(riders.c.id)).mappings()]
+
+
+def list_menu(conn: sa.Connection, store_id: str | None = None) -> list[dict[str, Any]]:
+    query = sa.select(menu_items).order_by(menu_items.c.store_id, menu_items.c.id)
+    if store_id is not None:
+        get_store(conn, store_id)
+        query = query.where(menu_items.c.store_id == store_id)
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def menu_items_by_id(conn: sa.Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
+    rows = conn.execute(sa.select(menu_items).where(menu_items.c.id.in_(ids))).mappings()
+    return {row["id"]: dict(row) for row in rows}
+
+
+def _insert(conn: sa.Connection, table: sa.Table, kind: str, values: dict[str, Any]) -> dict[str, Any]:
+    if conn.execute(sa.select(table.c.id).where(table.c.id == values["id"])).first() is not None:
+        raise Conflict(f"{kind} {values['id']!r} already exists")
+    conn.execute(table.insert().values(**values))
+    return values
+
+
+def add_store(conn: sa.Connection, id: str, name: str, address: str) -> dict[str, Any]:
+    values = {"id": check_id("store", id), "name": check_text("name", name, 200), "address": check_text("address", address, 500)}
+    return _insert(conn, stores, "store", values)
+
+
+def add_customer(conn: sa.Connection, id: str, name: str, address: str) -> dict[str, Any]:
+    values = {"id": check_id("customer", id), "name": check_text("name", name, 200), "address": check_text("address", address, 500)}
+    return _insert(conn, customers, "customer", values)
+
+
+def add_rider(conn: sa.Connection, id: str, name: str, vehicle: str = "scooter") -> dict[str, Any]:
+    values = {"id": check_id("rider", id), "name": check_text("name", name, 200), "vehicle": check_text("vehicle", vehicle, 50)}
+    return _insert(conn, riders, "rider", values)
+
+
+def add_menu_item(conn: sa.Connection, store_id: str, id: str, name: str, price: int) -> dict[str, Any]:
+    get_store(conn, check_id("store", store_id))
+    if isinstance(price, bool) or not isinstance(price, int) or not 0 < price <= MAX_PRICE:
+        raise InvalidInput(f"price must be a whole number of minor units between 1 and {MAX_PRICE:,}")
+    values = {
+        "id": check_id("menu item", id),
+        "store_id": store_id,
+        "name": check_text("name", name, 200),
+        "price": price,
+        "available": True,
+    }
+    return _insert(conn, menu_items, "menu item", values)
+
+
+DEMO_STORES = [
+    ("pizza-palace", "Pizza Palace", "12 Olive St", [
+        ("margherita", "Margherita pizza", 18000), ("pepperoni", "Pepperoni pizza", 21000),
+        ("garlic-bread", "Garlic bread", 6000), ("cola", "Cola", 2000)]),
+    ("seoul-bbq", "Seoul BBQ", "3 Hangang-ro", [
+        ("bulgogi", "Bulgogi set", 16000), ("bibimbap", "Bibimbap", 11000),
+        ("japchae", "Japchae", 9000), ("sikhye", "Sikhye", 3000)]),
+    ("green-bowl", "Green Bowl", "88 Garden Ave", [
+        ("caesar", "Caesar salad", 12000), ("poke", "Salmon poke bowl", 15000),
+        ("smoothie", "Berry smoothie", 6500)]),
+]
+DEMO_CUSTOMERS = [
+    ("alice", "Alice Kim", "101 Maple Rd, apt 4"),
+    ("bob", "Bob Lee", "22 Pine St"),
+    ("carol", "Carol Park", "7 Birch Ln"),
+    ("dave", "Dave Choi", "45 Cedar Ave, unit 2"),
+    ("erin", "Erin Jung", "9 Elm Ct"),
+]
+DEMO_RIDERS = [("rider-kim", "Minsu Kim", "scooter"), ("rider-lee", "Jiwoo Lee", "bicycle"), ("rider-park", "Hana Park", "car")]
+
+
+def seed_demo(conn: sa.Connection) -> dict[str, int]:
+    """Add the demo stores, menus, customers and riders that are not there yet."""
+    added = {"stores": 0, "menu_items": 0, "customers": 0, "riders": 0}
+    existing = {t.name: set(conn.execute(sa.select(t.c.id)).scalars()) for t in (stores, menu_items, customers, riders)}
+    for store_id, name, address, menu in DEMO_STORES:
+        if store_id not in existing["stores"]:
+            add_store(conn, store_id, name, address)
+            added["stores"] += 1
+        for item_id, item_name, price in menu:
+            if item_id not in existing["menu_items"]:
+                add_menu_item(conn, store_id, item_id, item_name, price)
+                added["menu_items"] += 1
+    for customer_id, name, address in DEMO_CUSTOMERS:
+        if customer_id not in existing["customers"]:
+            add_customer(conn, customer_id, name, address)
+            added["customers"] += 1
+    for rider_id, name, vehicle in DEMO_RIDERS:
+        if rider_id not in existing["riders"]:
+            add_rider(conn, rider_id, name, vehicle)
+            added["riders"] += 1
+    return added

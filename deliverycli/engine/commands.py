@@ -1,0 +1,57 @@
+"""Commands: what a person (or a script) asks the engine to do, named for intent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    customer_id: str
+    store_id: str
+    items: tuple[tuple[str, int], ...]
+    address: str
+    card: str | None = None
+
+
+@dataclass(frozen=True)
+class CancelOrder:
+    order_id: str
+    customer_id: str
+
+
+@dataclass(frozen=True)
+class ConfirmDelivery:
+    order_id: str
+    customer_id: str
+
+
+@dataclass(frozen=True)
+class AcceptOrder:
+    order_id: str
+    store_id: str
+
+
+@dataclass(frozen=True)
+class RejectOrder:
+    order_id: str
+    store_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class MarkReady:
+    order_id: str
+    store_id: str
+
+
+@dataclass(frozen=True)
+class PickUpDelivery:
+    order_id: str
+    rider_id: str
+
+
+@dataclass(frozen=True)
+class CompleteDelivery:
+    order_id: str
+    rider_id: str

@@ -1,0 +1,74 @@
+"""Domain errors. Each carries the CLI exit code of SPEC §8, so the mapping lives in one place."""
+
+from __future__ import annotations
+
+
+class DeliveryError(Exception):
+    """Base of every error a user can cause; never shown as a traceback."""
+
+    exit_code = 1
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(DeliveryError):
+    exit_code = 2
+    code = "invalid_input"
+
+
+class NotFound(DeliveryError):
+    exit_code = 3
+    code = "not_found"
+
+
+class Conflict(DeliveryError):
+    """The action is not allowed in the current state (includes lost races)."""
+
+    exit_code = 4
+    code = "conflict"
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+
+    def __init__(self, what: str, subject_id: str, current: str, attempted: str, allowed: list[str]) -> None:
+        allowed_text = ", ".join(allowed) if allowed else "nothing (final status)"
+        super().__init__(
+            f"{what} {subject_id} is {current}; cannot {attempted}. From {current} it may go to: {allowed_text}"
+        )
+        self.subject_id = subject_id
+        self.current = current
+        self.allowed = allowed
+
+
+class NotPermitted(DeliveryError):
+    """The actor is not the one allowed to do this (wrong customer, store or rider)."""
+
+    exit_code = 5
+    code = "not_permitted"
+
+
+class PaymentFailed(DeliveryError):
+    """Payment was declined or the payment service is unavailable."""
+
+    exit_code = 6
+    code = "payment_failed"
+
+    def __init__(self, message: str, order_id: str | None = None, unavailable: bool = False) -> None:
+        super().__init__(message)
+        self.order_id = order_id
+        self.unavailable = unavailable
+
+
+class DatabaseUnavailable(DeliveryError):
+    """The database cannot be reached, is locked too long, or has not been initialised."""
+
+    exit_code = 1
+    code = "database_unavailable"
+
+
+class ConcurrencyConflict(Exception):
+    """An aggregate changed under us; the message bus retries the command on a fresh read."""

@@ -1,0 +1,157 @@
+"""The notification log: an append-only events table whose id is the global sequence, plus each
+subscriber's tracking position, its failures and its dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from .events import Event, StoredEvent
+from .storage import JSONType, UTCDateTime, lock_event_log, metadata
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("schema_version", sa.Integer, nullable=False),
+    sa.Column("order_id", sa.String(64), nullable=False, index=True),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("context", sa.String(32), nullable=False),
+    sa.Column("occurred_at", UTCDateTime, nullable=False),
+    sa.Column("payload", JSONType, nullable=False),
+    sqlite_autoincrement=True,  # ids are never reused, even after the newest row is lost
+)
+
+tracking = sa.Table(
+    "tracking",
+    metadata,
+    sa.Column("subscriber", sa.String(64), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+subscriber_failures = sa.Table(
+    "subscriber_failures",
+    metadata,
+    sa.Column("subscriber", sa.String(64), primary_key=True),
+    sa.Column("event_id", sa.BigInteger, primary_key=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=False),
+    sa.Column("failed_at", UTCDateTime, nullable=False),
+)
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subscriber", sa.String(64), nullable=False),
+    sa.Column("event_id", sa.BigInteger, nullable=False),
+    sa.Column("order_id", sa.String(64), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("parked_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+    sa.UniqueConstraint("subscriber", "event_id"),
+)
+
+
+def append(conn: sa.Connection, records: Sequence[tuple[Event, str]], at: datetime) -> None:
+    """Append events, each with the actor who caused it, inside the caller's transaction."""
+    if not records:
+        return
+    lock_event_log(conn)
+    conn.execute(
+        events.insert(),
+        [
+            {
+                "event_type": event.event_type,
+                "schema_version": event.schema_version,
+                "order_id": event.order_id,
+                "actor": actor,
+                "context": event.context,
+                "occurred_at": at,
+                "payload": event.model_dump(mode="json"),
+            }
+            for event, actor in records
+        ],
+    )
+
+
+def row_to_event(row: sa.Row) -> StoredEvent:
+    return StoredEvent(
+        id=row.id,
+        event_type=row.event_type,
+        schema_version=row.schema_version,
+        order_id=row.order_id,
+        actor=row.actor,
+        context=row.context,
+        occurred_at=row.occurred_at,
+        payload=row.payload,
+    )
+
+
+def head(conn: sa.Connection) -> int:
+    """The id of the newest event, 0 for an empty log."""
+    return conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.id), 0))).scalar_one()
+
+
+def read(
+    conn: sa.Connection,
+    after: int,
+    *,
+    upto: int | None = None,
+    types: Iterable[str] | None = None,
+    order_id: str | None = None,
+    limit: int = 500,
+) -> list[StoredEvent]:
+    """Events with ids after ``after`` (and at most ``upto``), oldest first."""
+    query = sa.select(events).where(events.c.id > after).order_by(events.c.id).limit(limit)
+    if upto is not None:
+        query = query.where(events.c.id <= upto)
+    if types is not None:
+        query = query.where(events.c.event_type.in_(list(types)))
+    if order_id is not None:
+        query = query.where(events.c.order_id == order_id)
+    return [row_to_event(row) for row in conn.execute(query)]
+
+
+def latest(conn: sa.Connection, count: int, order_id: str | None = None) -> list[StoredEvent]:
+    """The newest ``count`` events, oldest first."""
+    query = sa.select(events).order_by(events.c.id.desc()).limit(count)
+    if order_id is not None:
+        query = query.where(events.c.order_id == order_id)
+    return [row_to_event(row) for row in reversed(conn.execute(query).all())]
+
+
+def positions(conn: sa.Connection) -> dict[str, int]:
+    return {row.subscriber: row.position for row in conn.execute(sa.select(tracking))}
+
+
+def lock_position(conn: sa.Connection, subscriber: str, at: datetime) -> int:
+    """Read a subscriber's position, holding its row until commit so no other process runs it meanwhile."""
+    query = sa.select(tracking.c.position).where(tracking.c.subscriber == subscriber)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    position = conn.execute(query).scalar()
+    if position is None:
+        conn.execute(tracking.insert().values(subscriber=subscriber, position=0, updated_at=at))
+        if conn.dialect.name == "postgresql":
+            conn.execute(query)
+        return 0
+    return position
+
+
+def advance(conn: sa.Connection, subscriber: str, old: int, new: int, at: datetime) -> None:
+    result = conn.execute(
+        tracking.update()
+        .where(tracking.c.subscriber == subscriber, tracking.c.position == old)
+        .values(position=new, updated_at=at)
+    )
+    if result.rowcount != 1:  # a unique position per subscriber: a second attempt fails harmlessly
+        from .errors import ConcurrencyConflict
+
+        raise ConcurrencyConflict(f"subscriber {subscriber} moved past {old} meanwhile")

@@ -1,0 +1,179 @@
+"""The events of SPEC §4: typed payloads with a stable ``event_type`` and a schema version.
+
+Each event carries ``order_id`` as its correlation id. The actor who caused it, the time and the
+global sequence number are kept beside the payload by the event log (see ``StoredEvent``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_type: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+    context: ClassVar[str]
+
+    order_id: str
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.event_type = cls.__name__
+        EVENT_TYPES[cls.__name__] = cls
+
+
+EVENT_TYPES: dict[str, type[Event]] = {}
+
+
+class OrderLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    menu_item_id: str
+    name: str
+    unit_price: int
+    quantity: int
+
+
+# ordering
+class OrderPlaced(Event):
+    context = "ordering"
+    customer_id: str
+    store_id: str
+    lines: list[OrderLine]
+    total: int
+    currency: str
+    address: str
+
+
+class OrderRejected(Event):
+    context = "ordering"
+    reason: str
+
+
+class OrderCancellationRequested(Event):
+    context = "ordering"
+    customer_id: str
+
+
+class OrderCancelled(Event):
+    context = "ordering"
+    reason: str
+
+
+class DeliveryConfirmed(Event):
+    context = "ordering"
+    customer_id: str
+
+
+# payment
+class PaymentApproved(Event):
+    context = "payment"
+    amount: int
+    charge_id: str
+    card_suffix: str
+
+
+class PaymentDeclined(Event):
+    context = "payment"
+    amount: int
+    reason: str
+    unavailable: bool
+
+
+class PaymentRefunded(Event):
+    context = "payment"
+    amount: int
+    refund_id: str
+
+
+# store
+class StoreOrderReceived(Event):
+    context = "store"
+    store_id: str
+
+
+class CookingStarted(Event):
+    context = "store"
+    store_id: str
+
+
+class CookingFinished(Event):
+    context = "store"
+    store_id: str
+
+
+class StoreOrderCancelled(Event):
+    context = "store"
+    store_id: str
+
+
+class CancellationRefused(Event):
+    context = "store"
+    store_id: str
+    reason: str
+
+
+class StoreOrderRejected(Event):
+    context = "store"
+    store_id: str
+    reason: str
+
+
+# delivery
+class DeliveryRequested(Event):
+    context = "delivery"
+    store_id: str
+    address: str
+
+
+class DeliveryPickedUp(Event):
+    context = "delivery"
+    rider_id: str
+
+
+class DeliveryCompleted(Event):
+    context = "delivery"
+    rider_id: str
+
+
+# notification
+class NotificationSent(Event):
+    context = "notification"
+    status: str
+    recipients: list[str]
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as the notification log holds it."""
+
+    id: int
+    event_type: str
+    schema_version: int
+    order_id: str
+    actor: str
+    context: str
+    occurred_at: datetime
+    payload: dict[str, Any]
+
+    def to_event(self) -> Event:
+        return EVENT_TYPES[self.event_type].model_validate(self.payload)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "event_type": self.event_type,
+            "schema_version": self.schema_version,
+            "order_id": self.order_id,
+            "actor": self.actor,
+            "context": self.context,
+            "occurred_at": self.occurred_at.isoformat(),
+            "payload": self.payload,
+        }

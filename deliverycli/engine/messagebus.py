@@ -1,0 +1,276 @@
+"""The message bus: runs commands, then drains the event log into every subscriber until settled.
+
+Each subscriber processes events in a transaction that also moves its tracking position, so an
+event takes effect exactly once even if the process dies at any instant. A subscriber whose
+handler keeps failing is retried with backoff and then parked as a dead letter; the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from . import eventlog
+from .errors import ConcurrencyConflict, Conflict, NotFound
+from .events import StoredEvent
+from .storage import utcnow
+from .unit_of_work import UnitOfWork, database_errors
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[StoredEvent, UnitOfWork], None]
+CommandHandler = Callable[..., Any]
+
+CONFLICT_RETRIES = 20
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A named follower of the event log with one handler per event type it cares about."""
+
+    name: str
+    handlers: Mapping[str, EventHandler]
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 5
+    backoff_s: float = 0.05
+    max_backoff_s: float = 2.0
+
+    def delay(self, attempts: int) -> float:
+        return min(self.backoff_s * (2 ** (attempts - 1)), self.max_backoff_s)
+
+
+class HandlerFailed(Exception):
+    def __init__(self, event: StoredEvent, error: BaseException) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.event = event
+        self.error = error
+
+
+@dataclass
+class _Backoff:
+    event_id: int
+    attempts: int
+    retry_at: float
+
+
+@dataclass
+class MessageBus:
+    engine: sa.Engine
+    subscribers: Sequence[Subscriber]
+    command_handlers: Mapping[type, CommandHandler]
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    batch_size: int = 200
+    _positions: dict[str, int] = field(default_factory=dict)
+    _backoff: dict[str, _Backoff] = field(default_factory=dict)
+
+    # -- commands -------------------------------------------------------------------------------
+
+    def handle(self, command: Any) -> Any:
+        """Run a command's handler (retrying on a concurrent change), then settle the sagas it started."""
+        handler = self.command_handlers[type(command)]
+        with database_errors():
+            try:
+                for attempt in range(CONFLICT_RETRIES):
+                    try:
+                        return handler(command, self)
+                    except ConcurrencyConflict:
+                        time.sleep(0.002 * (attempt + 1))
+                raise Conflict("the order kept changing under this command; try again")
+            finally:
+                self.drain()  # also after a refusal: the command may have committed (a rejected payment)
+
+    def unit_of_work(self, actor: str) -> UnitOfWork:
+        return UnitOfWork(self.engine, actor)
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def drain(self) -> int:
+        """Process every pending event in every subscriber until nothing is left; returns events applied."""
+        applied = 0
+        with database_errors():
+            self._load_positions()
+            while True:
+                head = self._head()
+                progressed = False
+                next_retry: float | None = None
+                for subscriber in self.subscribers:
+                    if self._positions.get(subscriber.name, 0) >= head:
+                        continue
+                    backoff = self._backoff.get(subscriber.name)
+                    if backoff and backoff.retry_at > time.monotonic():
+                        next_retry = min(next_retry or backoff.retry_at, backoff.retry_at)
+                        continue
+                    count = self._run(subscriber)
+                    if count:
+                        applied += count
+                        progressed = True
+                if progressed:
+                    continue
+                if next_retry is None:
+                    return applied
+                time.sleep(max(0.0, next_retry - time.monotonic()))
+
+    def lag(self) -> dict[str, int]:
+        with self.engine.connect() as conn, conn.execution_options(readonly=True).begin():
+            head = eventlog.head(conn)
+            known = eventlog.positions(conn)
+        return {s.name: head - known.get(s.name, 0) for s in self.subscribers}
+
+    def _head(self) -> int:
+        with self.engine.connect() as conn, conn.execution_options(readonly=True).begin():
+            return eventlog.head(conn)
+
+    def _load_positions(self) -> None:
+        with self.engine.connect() as conn, conn.execution_options(readonly=True).begin():
+            self._positions.update(eventlog.positions(conn))
+
+    def _run(self, subscriber: Subscriber) -> int:
+        """One batch for one subscriber; returns how many events it took effect on (or skipped past)."""
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                return self._process(subscriber, stop_before=None)
+            except ConcurrencyConflict:
+                self._positions.pop(subscriber.name, None)
+                continue
+            except HandlerFailed as failure:
+                return self._failed(subscriber, failure)
+        return 0
+
+    def _process(self, subscriber: Subscriber, stop_before: int | None) -> int:
+        with UnitOfWork(self.engine, actor=f"system:{subscriber.name}") as uow:
+            position = eventlog.lock_position(uow.conn, subscriber.name, uow.now)
+            head = eventlog.head(uow.conn) if stop_before is None else stop_before - 1
+            if head <= position:
+                self._positions[subscriber.name] = position
+                return 0
+            batch = eventlog.read(
+                uow.conn, position, upto=head, types=subscriber.handlers, limit=self.batch_size
+            )
+            for event in batch:
+                try:
+                    subscriber.handlers[event.event_type](event, uow)
+                except ConcurrencyConflict:
+                    raise
+                except Exception as error:  # noqa: BLE001 - any handler bug must not stop the others
+                    raise HandlerFailed(event, error) from error
+            new_position = batch[-1].id if len(batch) == self.batch_size else head
+            eventlog.advance(uow.conn, subscriber.name, position, new_position, uow.now)
+            if subscriber.name in self._backoff:
+                uow.conn.execute(
+                    eventlog.subscriber_failures.delete().where(
+                        eventlog.subscriber_failures.c.subscriber == subscriber.name,
+                        eventlog.subscriber_failures.c.event_id <= new_position,
+                    )
+                )
+            uow.commit()
+        self._positions[subscriber.name] = new_position
+        self._backoff.pop(subscriber.name, None)
+        return new_position - position
+
+    def _failed(self, subscriber: Subscriber, failure: HandlerFailed) -> int:
+        """Commit the batch's good prefix, count the failure, and park the event after the last attempt."""
+        event = failure.event
+        applied = self._process(subscriber, stop_before=event.id) if event.id > 1 else 0
+        log.warning("subscriber %s failed on event %s: %s", subscriber.name, event.id, failure)
+        attempts = self._count_failure(subscriber.name, event, str(failure))
+        if attempts >= self.retry.max_attempts:
+            self._park(subscriber.name, event, str(failure), attempts)
+            self._backoff.pop(subscriber.name, None)
+            return applied + 1
+        self._backoff[subscriber.name] = _Backoff(event.id, attempts, time.monotonic() + self.retry.delay(attempts))
+        return applied
+
+    def _count_failure(self, subscriber: str, event: StoredEvent, error: str) -> int:
+        table = eventlog.subscriber_failures
+        key = (table.c.subscriber == subscriber) & (table.c.event_id == event.id)
+        with self.engine.begin() as conn:
+            attempts = conn.execute(sa.select(table.c.attempts).where(key)).scalar()
+            if attempts is None:
+                attempts = 1
+                conn.execute(
+                    table.insert().values(
+                        subscriber=subscriber, event_id=event.id, attempts=1, last_error=error, failed_at=utcnow()
+                    )
+                )
+            else:
+                attempts += 1
+                conn.execute(table.update().where(key).values(attempts=attempts, last_error=error, failed_at=utcnow()))
+        return attempts
+
+    def _park(self, subscriber: str, event: StoredEvent, error: str, attempts: int) -> None:
+        """Move the event to the dead letters and the subscriber past it, in one transaction."""
+        with UnitOfWork(self.engine, actor=f"system:{subscriber}") as uow:
+            position = eventlog.lock_position(uow.conn, subscriber, uow.now)
+            if position >= event.id:
+                return  # another process parked or processed it meanwhile
+            uow.conn.execute(
+                eventlog.dead_letters.insert().values(
+                    subscriber=subscriber,
+                    event_id=event.id,
+                    order_id=event.order_id,
+                    event_type=event.event_type,
+                    error=error,
+                    attempts=attempts,
+                    parked_at=uow.now,
+                )
+            )
+            uow.conn.execute(
+                eventlog.subscriber_failures.delete().where(eventlog.subscriber_failures.c.subscriber == subscriber)
+            )
+            eventlog.advance(uow.conn, subscriber, position, event.id, uow.now)
+            uow.commit()
+        self._positions[subscriber] = event.id
+        log.error("subscriber %s parked event %s as a dead letter after %s attempts", subscriber, event.id, attempts)
+
+    def retry_dead_letter(self, dead_letter_id: int) -> dict[str, Any]:
+        """Run a parked event through its subscriber again; on success it is marked resolved."""
+        table = eventlog.dead_letters
+        with database_errors():
+            with UnitOfWork(self.engine, actor="operator") as uow:
+                row = uow.conn.execute(sa.select(table).where(table.c.id == dead_letter_id)).first()
+                if row is None:
+                    raise NotFound(f"no dead letter {dead_letter_id}")
+                if row.resolved_at is not None:
+                    raise Conflict(f"dead letter {dead_letter_id} was already retried successfully")
+                subscriber = next((s for s in self.subscribers if s.name == row.subscriber), None)
+                if subscriber is None:
+                    raise NotFound(f"dead letter {dead_letter_id} names an unknown subscriber {row.subscriber}")
+                event = eventlog.read(uow.conn, row.event_id - 1, upto=row.event_id, limit=1)[0]
+                uow.actor = f"system:{subscriber.name}"
+                try:
+                    subscriber.handlers[event.event_type](event, uow)
+                except Exception as error:  # noqa: BLE001
+                    uow._tx.rollback()
+                    with self.engine.begin() as conn:
+                        conn.execute(
+                            table.update()
+                            .where(table.c.id == dead_letter_id)
+                            .values(attempts=table.c.attempts + 1, error=f"{type(error).__name__}: {error}")
+                        )
+                    raise Conflict(f"retry of dead letter {dead_letter_id} failed again: {error}") from error
+                uow.conn.execute(table.update().where(table.c.id == dead_letter_id).values(resolved_at=uow.now))
+                uow.commit()
+            self.drain()
+        return dead_letter_row(row._replace(resolved_at=uow.now))
+
+
+def dead_letter_row(row: sa.Row) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "subscriber": row.subscriber,
+        "event_id": row.event_id,
+        "order_id": row.order_id,
+        "event_type": row.event_type,
+        "error": row.error,
+        "attempts": row.attempts,
+        "parked_at": row.parked_at.isoformat(),
+        "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
+    }

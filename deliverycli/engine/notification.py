@@ -1,0 +1,153 @@
+"""Notifications: one to the customer every time an order's status changes (SPEC scenario 10), plus
+the store and the rider where it concerns them. Kept from events only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from .events import NotificationSent, StoredEvent
+from .lifecycle import STATUS_AFTER_EVENT, OrderStatus, follow
+from .storage import UTCDateTime, metadata
+from .unit_of_work import UnitOfWork
+
+S = OrderStatus
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("order_id", sa.String(64), nullable=False, index=True),
+    sa.Column("event_id", sa.BigInteger, nullable=False),
+    sa.Column("recipient_type", sa.String(16), nullable=False),
+    sa.Column("recipient_id", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("message", sa.String(500), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("event_id", "recipient_type", "recipient_id"),
+    sa.Index("ix_notifications_recipient", "recipient_type", "recipient_id", "id"),
+)
+
+# What notifications remember of each order to address them: its parties and its last status.
+notification_orders = sa.Table(
+    "notification_orders",
+    metadata,
+    sa.Column("order_id", sa.String(64), primary_key=True),
+    sa.Column("customer_id", sa.String(64), nullable=False),
+    sa.Column("store_id", sa.String(64), nullable=False),
+    sa.Column("rider_id", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("resume_status", sa.String(32), nullable=True),
+)
+
+MESSAGES = {
+    S.PENDING_PAYMENT: "Order {id} was placed and is waiting for payment.",
+    S.PAID: "Order {id} is paid and was sent to the store.",
+    S.COOKING: "The store started cooking order {id}.",
+    S.READY_FOR_PICKUP: "Order {id} is cooked and waiting for a rider.",
+    S.DELIVERING: "Order {id} was picked up and is on its way.",
+    S.DELIVERED: "Order {id} was delivered. Please confirm you received it.",
+    S.CONFIRMED: "You confirmed delivery of order {id}. Enjoy your meal!",
+    S.REJECTED: "Order {id} was rejected: {reason}",
+    S.CANCEL_PENDING: "Cancellation of order {id} was requested; waiting for the store.",
+    S.CANCELLED: "Order {id} was cancelled and refunded: {reason}",
+}
+REFUSED_MESSAGE = "Your cancellation of order {id} was refused: {reason}. The order goes on as {status}."
+
+# Who besides the customer hears of a status, and what they are told.
+STORE_STATUSES = {
+    S.PAID: "New order {id} arrived.",
+    S.CANCEL_PENDING: "The customer asked to cancel order {id}.",
+    S.CANCELLED: "Order {id} was cancelled.",
+}
+RIDER_STATUSES = {S.DELIVERING: "You picked up order {id}.", S.DELIVERED: "You delivered order {id}.", S.CONFIRMED: "The customer confirmed order {id}."}
+
+HANDLED = set(STATUS_AFTER_EVENT) | {"CancellationRefused"}
+
+
+def _apply(event: StoredEvent, uow: UnitOfWork) -> None:
+    conn = uow.conn
+    if event.event_type == "OrderPlaced":
+        p = event.payload
+        conn.execute(
+            notification_orders.insert().values(
+                order_id=event.order_id, customer_id=p["customer_id"], store_id=p["store_id"], rider_id=None,
+                status=S.PENDING_PAYMENT.value, resume_status=None,
+            )
+        )
+        parties = {"customer_id": p["customer_id"], "store_id": p["store_id"], "rider_id": None}
+        before, status, resume = None, S.PENDING_PAYMENT, None
+    else:
+        row = conn.execute(sa.select(notification_orders).where(notification_orders.c.order_id == event.order_id)).first()
+        if row is None:
+            return
+        parties = {"customer_id": row.customer_id, "store_id": row.store_id, "rider_id": row.rider_id}
+        if event.event_type == "DeliveryPickedUp":
+            parties["rider_id"] = event.payload["rider_id"]
+        before = S(row.status)
+        status, resume = follow(before, S(row.resume_status) if row.resume_status else None, event.event_type)
+        conn.execute(
+            notification_orders.update()
+            .where(notification_orders.c.order_id == event.order_id)
+            .values(status=status.value, resume_status=resume.value if resume else None, rider_id=parties["rider_id"])
+        )
+    if status == before:
+        return
+    reason = event.payload.get("reason", "")
+    if event.event_type == "CancellationRefused":
+        customer_message = REFUSED_MESSAGE.format(id=event.order_id, reason=reason, status=status.value)
+    else:
+        customer_message = MESSAGES[status].format(id=event.order_id, reason=reason)
+    recipients = [("customer", parties["customer_id"], customer_message)]
+    if status in STORE_STATUSES:
+        recipients.append(("store", parties["store_id"], STORE_STATUSES[status].format(id=event.order_id)))
+    if status in RIDER_STATUSES and parties["rider_id"]:
+        recipients.append(("rider", parties["rider_id"], RIDER_STATUSES[status].format(id=event.order_id)))
+    conn.execute(
+        notifications.insert(),
+        [
+            {
+                "order_id": event.order_id, "event_id": event.id, "recipient_type": kind, "recipient_id": who,
+                "status": status.value, "channel": "app", "message": message[:500], "created_at": uow.now,
+            }
+            for kind, who, message in recipients
+        ],
+    )
+    uow.record(
+        NotificationSent(
+            order_id=event.order_id, status=status.value, recipients=[f"{kind}:{who}" for kind, who, _ in recipients], message=customer_message[:500]
+        )
+    )
+
+
+HANDLERS = {event_type: _apply for event_type in HANDLED}
+
+
+def notification_row(row: sa.Row) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "order_id": row.order_id,
+        "recipient": f"{row.recipient_type}:{row.recipient_id}",
+        "recipient_type": row.recipient_type,
+        "recipient_id": row.recipient_id,
+        "status": row.status,
+        "channel": row.channel,
+        "message": row.message,
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+def list_notifications(
+    conn: sa.Connection, recipient_type: str | None = None, recipient_id: str | None = None, after: int = 0, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Notifications oldest first; ``after`` pages forward (used by --follow)."""
+    query = sa.select(notifications).where(notifications.c.id > after)
+    if recipient_type is not None:
+        query = query.where(notifications.c.recipient_type == recipient_type, notifications.c.recipient_id == recipient_id)
+    if after:
+        query = query.order_by(notifications.c.id).limit(limit)
+        return [notification_row(r) for r in conn.execute(query)]
+    query = query.order_by(notifications.c.id.desc()).limit(limit)
+    return [notification_row(r) for r in reversed(conn.execute(query).all())]

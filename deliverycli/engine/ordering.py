@@ -1,0 +1,376 @@
+"""Ordering: the Order aggregate, placing orders (with the synchronous payment call), cancelling and
+confirming, and the order side of the sagas that follows the other contexts' events."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from . import catalog, payment
+from .commands import CancelOrder, ConfirmDelivery, PlaceOrder
+from .errors import ConcurrencyConflict, Conflict, IllegalTransition, InvalidInput, NotFound, NotPermitted, PaymentFailed
+from .events import (
+    DeliveryConfirmed,
+    Event,
+    OrderCancellationRequested,
+    OrderCancelled,
+    OrderLine,
+    OrderPlaced,
+    OrderRejected,
+    StoredEvent,
+)
+from .lifecycle import ALLOWED, OrderStatus, follow
+from .storage import UTCDateTime, metadata, utcnow
+from .unit_of_work import UnitOfWork
+
+S = OrderStatus
+MAX_QUANTITY = 99
+MAX_LINES = 50
+ITEM_PATTERN = re.compile(r"^(?P<id>[^:]+)(?::(?P<qty>[^:]*))?$")
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("customer_id", sa.String(64), nullable=False, index=True),
+    sa.Column("store_id", sa.String(64), nullable=False, index=True),
+    sa.Column("address", sa.String(500), nullable=False),
+    sa.Column("total", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False, index=True),
+    sa.Column("resume_status", sa.String(32), nullable=True),
+    sa.Column("reason", sa.String(500), nullable=True),
+    sa.Column("placed_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+order_lines = sa.Table(
+    "order_lines",
+    metadata,
+    sa.Column("order_id", sa.String(64), sa.ForeignKey("orders.id"), primary_key=True),
+    sa.Column("line_no", sa.Integer, primary_key=True),
+    sa.Column("menu_item_id", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("unit_price", sa.Integer, nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+)
+
+order_numbers = sa.Table(
+    "order_numbers",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("last", sa.BigInteger, nullable=False),
+)
+
+
+@dataclass
+class Order:
+    id: str
+    customer_id: str
+    store_id: str
+    address: str
+    lines: list[OrderLine]
+    total: int
+    currency: str
+    status: OrderStatus
+    placed_at: datetime
+    resume_status: OrderStatus | None = None
+    reason: str | None = None
+    version: int = 0
+    events: list[Event] = field(default_factory=list)
+
+    @classmethod
+    def place(cls, id: str, customer_id: str, store_id: str, address: str, lines: list[OrderLine], currency: str, at: datetime) -> Order:
+        total = sum(line.unit_price * line.quantity for line in lines)
+        order = cls(id, customer_id, store_id, address, lines, total, currency, S.PENDING_PAYMENT, at)
+        order.events.append(
+            OrderPlaced(order_id=id, customer_id=customer_id, store_id=store_id, lines=lines, total=total, currency=currency, address=address)
+        )
+        return order
+
+    def _move(self, target: OrderStatus, attempted: str) -> None:
+        if target not in ALLOWED[self.status]:
+            raise IllegalTransition("order", self.id, self.status, attempted, [s.value for s in ALLOWED[self.status]])
+        self.status = target
+
+    def mark_paid(self) -> None:
+        self._move(S.PAID, "mark it paid")
+
+    def reject(self, reason: str) -> None:
+        self._move(S.REJECTED, "reject it")
+        self.reason = reason
+        self.events.append(OrderRejected(order_id=self.id, reason=reason))
+
+    def request_cancellation(self, customer_id: str) -> None:
+        if customer_id != self.customer_id:
+            raise NotPermitted(f"only the customer who placed order {self.id} may cancel it")
+        if self.status is S.CANCEL_PENDING:
+            raise Conflict(f"order {self.id} already has a cancellation pending; the store has not answered yet")
+        if self.status in (S.COOKING, S.READY_FOR_PICKUP, S.DELIVERING, S.DELIVERED):
+            raise IllegalTransition(
+                "order", self.id, self.status, "cancel it: the store has already started cooking", [s.value for s in ALLOWED[self.status]]
+            )
+        self._move(S.CANCEL_PENDING, "cancel it")
+        self.resume_status = S.PAID
+        self.events.append(OrderCancellationRequested(order_id=self.id, customer_id=customer_id))
+
+    def confirm_delivery(self, customer_id: str) -> None:
+        if customer_id != self.customer_id:
+            raise NotPermitted(f"only the customer who placed order {self.id} may confirm its delivery")
+        self._move(S.CONFIRMED, "confirm delivery (it has not been delivered)")
+        self.events.append(DeliveryConfirmed(order_id=self.id, customer_id=customer_id))
+
+    def follow(self, event_type: str) -> None:
+        """Follow a fact another context recorded (cooking, delivery, a refused cancellation)."""
+        self.status, self.resume_status = follow(self.status, self.resume_status, event_type)
+
+    def cancel(self) -> None:
+        if self.status is S.CANCELLED:
+            return
+        self.reason = self.reason or "cancelled at the customer's request"
+        self._move(S.CANCELLED, "cancel it")
+        self.resume_status = None
+        self.events.append(OrderCancelled(order_id=self.id, reason=self.reason))
+
+
+# -- repository ---------------------------------------------------------------------------------
+
+
+def get(conn: sa.Connection, order_id: str) -> Order:
+    row = conn.execute(sa.select(orders).where(orders.c.id == order_id).with_for_update()).first()
+    if row is None:
+        raise NotFound(f"no order {order_id!r}")
+    lines = [
+        OrderLine(menu_item_id=l.menu_item_id, name=l.name, unit_price=l.unit_price, quantity=l.quantity)
+        for l in conn.execute(sa.select(order_lines).where(order_lines.c.order_id == order_id).order_by(order_lines.c.line_no))
+    ]
+    return Order(
+        id=row.id, customer_id=row.customer_id, store_id=row.store_id, address=row.address, lines=lines,
+        total=row.total, currency=row.currency, status=S(row.status), placed_at=row.placed_at,
+        resume_status=S(row.resume_status) if row.resume_status else None, reason=row.reason, version=row.version,
+    )
+
+
+def add(uow: UnitOfWork, order: Order) -> None:
+    uow.conn.execute(
+        orders.insert().values(
+            id=order.id, customer_id=order.customer_id, store_id=order.store_id, address=order.address, total=order.total,
+            currency=order.currency, status=order.status.value, resume_status=None, reason=None,
+            placed_at=order.placed_at, updated_at=order.placed_at, version=1,
+        )
+    )
+    uow.conn.execute(
+        order_lines.insert(),
+        [
+            {"order_id": order.id, "line_no": n, "menu_item_id": l.menu_item_id, "name": l.name, "unit_price": l.unit_price, "quantity": l.quantity}
+            for n, l in enumerate(order.lines, start=1)
+        ],
+    )
+    order.version = 1
+    uow.collect(order)
+
+
+def save(uow: UnitOfWork, order: Order) -> None:
+    """Write the order if nobody changed it since it was read (optimistic concurrency)."""
+    result = uow.conn.execute(
+        orders.update()
+        .where(orders.c.id == order.id, orders.c.version == order.version)
+        .values(
+            status=order.status.value,
+            resume_status=order.resume_status.value if order.resume_status else None,
+            reason=order.reason,
+            updated_at=uow.now,
+            version=order.version + 1,
+        )
+    )
+    if result.rowcount != 1:
+        raise ConcurrencyConflict(f"order {order.id} changed meanwhile")
+    order.version += 1
+    uow.collect(order)
+
+
+def next_order_id(conn: sa.Connection) -> str:
+    key = order_numbers.c.name == "order"
+    number = conn.execute(order_numbers.update().where(key).values(last=order_numbers.c.last + 1).returning(order_numbers.c.last)).scalar()
+    if number is None:
+        conn.execute(order_numbers.insert().values(name="order", last=1))
+        number = 1
+    return f"ord-{number:06d}"
+
+
+def as_dict(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "status": order.status.value,
+        "customer_id": order.customer_id,
+        "store_id": order.store_id,
+        "total": order.total,
+        "currency": order.currency,
+        "address": order.address,
+        "reason": order.reason,
+        "placed_at": order.placed_at.isoformat(),
+        "items": [line.model_dump() for line in order.lines],
+    }
+
+
+# -- command handlers ---------------------------------------------------------------------------
+
+
+def parse_item(spec: str) -> tuple[str, int]:
+    """Parse ``MENU_ID[:QTY]``."""
+    match = ITEM_PATTERN.fullmatch(spec.strip()) if isinstance(spec, str) else None
+    if match is None or not match["id"]:
+        raise InvalidInput(f"--item {spec!r} is not valid: write MENU_ID or MENU_ID:QTY, e.g. margherita:2")
+    qty_text = match["qty"]
+    if qty_text is None:
+        return match["id"], 1
+    if not qty_text.isdigit() or not 1 <= int(qty_text) <= MAX_QUANTITY:
+        raise InvalidInput(f"--item {spec!r}: quantity must be a whole number from 1 to {MAX_QUANTITY}")
+    return match["id"], int(qty_text)
+
+
+def _lines(conn: sa.Connection, store_id: str, items: list[tuple[str, int]]) -> list[OrderLine]:
+    if not items:
+        raise InvalidInput("an order needs at least one --item")
+    if len(items) > MAX_LINES:
+        raise InvalidInput(f"an order may have at most {MAX_LINES} items")
+    quantities: dict[str, int] = {}
+    for menu_item_id, quantity in items:
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
+            raise InvalidInput(f"quantity of {menu_item_id!r} must be from 1 to {MAX_QUANTITY}")
+        quantities[menu_item_id] = quantities.get(menu_item_id, 0) + quantity
+        if quantities[menu_item_id] > MAX_QUANTITY:
+            raise InvalidInput(f"quantity of {menu_item_id!r} must be from 1 to {MAX_QUANTITY} in all")
+    menu = catalog.menu_items_by_id(conn, list(quantities))
+    lines = []
+    for menu_item_id, quantity in quantities.items():
+        item = menu.get(menu_item_id)
+        if item is None:
+            raise NotFound(f"no menu item {menu_item_id!r}")
+        if item["store_id"] != store_id:
+            raise InvalidInput(f"menu item {menu_item_id!r} is sold by {item['store_id']}, not {store_id}")
+        if not item["available"]:
+            raise Conflict(f"menu item {menu_item_id!r} is not available right now")
+        lines.append(OrderLine(menu_item_id=menu_item_id, name=item["name"], unit_price=item["price"], quantity=quantity))
+    return lines
+
+
+def place_order(cmd: PlaceOrder, bus: Any, payments: payment.PaymentService, currency: str) -> dict[str, Any]:
+    """Create the order, charge synchronously, and settle it as PAID or REJECTED.
+
+    The order is committed (PENDING_PAYMENT) before the charge, so a crash during the call leaves a
+    trace that start-up recovery resolves by asking the gateway with the order id.
+    """
+    card = payment.parse_card(cmd.card)
+    address = catalog.check_text("address", cmd.address, 500)
+    payments.ensure_available()
+    with bus.unit_of_work(actor=f"customer:{cmd.customer_id}") as uow:
+        catalog.get_customer(uow.conn, cmd.customer_id)
+        catalog.get_store(uow.conn, cmd.store_id)
+        lines = _lines(uow.conn, cmd.store_id, list(cmd.items))
+        order = Order.place(next_order_id(uow.conn), cmd.customer_id, cmd.store_id, address, lines, currency, uow.now)
+        add(uow, order)
+        uow.commit()
+    outcome = payments.charge(order.id, order.total, card)
+    settled = settle_payment(bus, payments, order.id, outcome, actor=f"customer:{cmd.customer_id}")
+    if settled.status is S.REJECTED:
+        raise PaymentFailed(
+            f"order {order.id} was rejected: {settled.reason}", order_id=order.id, unavailable=outcome.unavailable
+        )
+    return as_dict(settled)
+
+
+def settle_payment(bus: Any, payments: payment.PaymentService, order_id: str, outcome: payment.ChargeOutcome, actor: str) -> Order:
+    """Record a charge's outcome and move the order to PAID or REJECTED, in one transaction."""
+    for _ in range(20):
+        try:
+            with bus.unit_of_work(actor=actor) as uow:
+                order = get(uow.conn, order_id)
+                if order.status is not S.PENDING_PAYMENT:
+                    if outcome.approved and order.status is S.REJECTED:
+                        payments.refund_orphan(order_id, order.total)  # charged after recovery gave up on it
+                    return order
+                payment.record_charge(uow, order_id, order.total, outcome)
+                if outcome.approved:
+                    order.mark_paid()
+                else:
+                    order.reject(outcome.reason)
+                save(uow, order)
+                uow.commit()
+                return order
+        except ConcurrencyConflict:
+            continue
+    raise Conflict(f"order {order_id} kept changing while its payment was recorded")
+
+
+def resolve_interrupted_payments(bus: Any, payments: payment.PaymentService, older_than: timedelta) -> list[str]:
+    """Settle orders whose payment call was cut off (a crash): ask the gateway by the order id."""
+    with bus.engine.connect() as conn, conn.execution_options(readonly=True).begin():
+        cutoff = utcnow() - older_than
+        stuck = conn.execute(
+            sa.select(orders.c.id).where(orders.c.status == S.PENDING_PAYMENT.value, orders.c.placed_at < cutoff)
+        ).scalars().all()
+    for order_id in stuck:
+        settle_payment(bus, payments, order_id, payments.recover(order_id), actor="system:recovery")
+    return list(stuck)
+
+
+def cancel_order(cmd: CancelOrder, bus: Any) -> dict[str, Any]:
+    with bus.unit_of_work(actor=f"customer:{cmd.customer_id}") as uow:
+        catalog.get_customer(uow.conn, cmd.customer_id)
+        order = get(uow.conn, cmd.order_id)
+        order.request_cancellation(cmd.customer_id)
+        save(uow, order)
+        uow.commit()
+    return {"id": order.id}
+
+
+def confirm_delivery(cmd: ConfirmDelivery, bus: Any) -> dict[str, Any]:
+    with bus.unit_of_work(actor=f"customer:{cmd.customer_id}") as uow:
+        catalog.get_customer(uow.conn, cmd.customer_id)
+        order = get(uow.conn, cmd.order_id)
+        order.confirm_delivery(cmd.customer_id)
+        save(uow, order)
+        uow.commit()
+    return as_dict(order)
+
+
+def load(conn: sa.Connection, order_id: str) -> dict[str, Any]:
+    return as_dict(get(conn, order_id))
+
+
+# -- the order side of the sagas ----------------------------------------------------------------
+
+
+def _follow(event: StoredEvent, uow: UnitOfWork) -> None:
+    order = get(uow.conn, event.order_id)
+    order.follow(event.event_type)
+    save(uow, order)
+
+
+def _store_rejected(event: StoredEvent, uow: UnitOfWork) -> None:
+    order = get(uow.conn, event.order_id)
+    order.reason = f"rejected by the store: {event.payload['reason']}"
+    save(uow, order)
+
+
+def _refunded(event: StoredEvent, uow: UnitOfWork) -> None:
+    order = get(uow.conn, event.order_id)
+    order.cancel()
+    save(uow, order)
+
+
+SAGA_HANDLERS = {
+    "CookingStarted": _follow,
+    "CookingFinished": _follow,
+    "DeliveryPickedUp": _follow,
+    "DeliveryCompleted": _follow,
+    "CancellationRefused": _follow,
+    "StoreOrderRejected": _store_rejected,
+    "PaymentRefunded": _refunded,
+}

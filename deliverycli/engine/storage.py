@@ -1,0 +1,173 @@
+"""Database access: one SQLAlchemy engine per process, SQLite (default) or PostgreSQL.
+
+SQLite runs in WAL mode with a busy timeout and foreign keys on; write transactions start with
+``BEGIN IMMEDIATE`` so two processes never deadlock upgrading a read lock. PostgreSQL serialises
+the appends to the event log with an advisory lock, so event ids become visible in commit order
+and a reader that remembers "the last id I saw" never skips one.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import URL, make_url
+
+from .errors import DatabaseUnavailable, InvalidInput, NotFound
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# The Alembic revision this code expects; tests check it matches the migrations' head.
+SCHEMA_HEAD = "0001"
+
+EVENT_LOG_LOCK = 7_318_400  # advisory lock key that serialises event appends on PostgreSQL
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timestamps stored as UTC and always read back timezone-aware."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def database_url(db: str) -> URL:
+    """Turn a ``--db`` value (a file path or a URL) into a SQLAlchemy URL with our chosen driver."""
+    if not db or not db.strip():
+        raise InvalidInput("--db is empty: give a file path or a URL")
+    if "://" not in db:
+        return make_url("sqlite:///" + str(Path(db).expanduser().resolve()))
+    try:
+        url = make_url(db)
+    except sa.exc.ArgumentError as exc:
+        raise InvalidInput(f"--db {db!r} is not a valid database URL") from exc
+    backend = url.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        return url.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            raise InvalidInput("an in-memory SQLite database cannot be shared; give a file path")
+        return url.set(drivername="sqlite", database=str(Path(url.database).expanduser().resolve()))
+    raise InvalidInput(f"unsupported database {backend!r}: use a SQLite file path or a postgresql:// URL")
+
+
+def describe(url: URL) -> str:
+    """The URL with any password hidden, for messages."""
+    return url.render_as_string(hide_password=True)
+
+
+def create_sqlite_file(url: URL) -> None:
+    """Create the database file and its folder owner-only, before SQLite opens it."""
+    path = Path(url.database)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+
+
+def make_engine(url: URL, *, busy_timeout_s: float = 5.0) -> sa.Engine:
+    if url.get_backend_name() == "sqlite":
+        engine = sa.create_engine(url, connect_args={"timeout": busy_timeout_s, "check_same_thread": False})
+
+        @sa_event.listens_for(engine, "connect")
+        def _configure(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves, below
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+            cursor.close()
+
+        @sa_event.listens_for(engine, "begin")
+        def _begin(conn: sa.Connection) -> None:
+            readonly = conn.get_execution_options().get("readonly", False)
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def is_postgres(engine: sa.Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def lock_event_log(conn: sa.Connection) -> None:
+    """Serialise appends to the event log (PostgreSQL); SQLite's single writer already does."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOG_LOCK})
+
+
+def schema_version(engine: sa.Engine) -> str | None:
+    """The Alembic revision the database is at, or None when it has not been initialised."""
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(readonly=True)
+            with conn.begin():
+                if not sa.inspect(conn).has_table("alembic_version"):
+                    return None
+                return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    except sa.exc.OperationalError as exc:
+        raise DatabaseUnavailable(f"cannot open the database: {first_line(exc)}") from exc
+
+
+def check_ready(engine: sa.Engine, url: URL) -> None:
+    """Refuse to work on a database that is missing or at another schema version."""
+    if url.get_backend_name() == "sqlite" and not Path(url.database).exists():
+        raise NotFound(f"no database at {url.database}; run `deliverycli init` (or `init --demo`) first")
+    version = schema_version(engine)
+    if version is None:
+        raise NotFound(f"the database at {describe(url)} is not initialised; run `deliverycli init` first")
+    if version != SCHEMA_HEAD:
+        raise DatabaseUnavailable(
+            f"the database schema is at revision {version}, this version of deliverycli needs {SCHEMA_HEAD}; "
+            "run `deliverycli init` to upgrade it"
+        )
+
+
+def migrate(engine: sa.Engine) -> str:
+    """Create or upgrade the schema in place with Alembic; returns the revision reached."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    with engine.connect() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+        conn.commit()
+    return SCHEMA_HEAD
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

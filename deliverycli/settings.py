@@ -1,0 +1,92 @@
+"""Settings: defaults < TOML file < DELIVERYCLI_* environment variables < command-line options."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+APP_NAME = "deliverycli"
+
+
+def config_path() -> Path:
+    """The TOML settings file: $DELIVERYCLI_CONFIG, else the platform's config folder."""
+    explicit = os.environ.get("DELIVERYCLI_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def default_db() -> str:
+    return str(Path(platformdirs.user_data_dir(APP_NAME)) / "deliverycli.db")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DELIVERYCLI_", extra="ignore", validate_default=True)
+
+    db: str = Field(default_factory=default_db, description="database file path or URL")
+    currency: str = Field("KRW", min_length=3, max_length=3, description="ISO currency of prices (integer minor units)")
+    payment_timeout_s: float = Field(3.0, gt=0, le=120, description="timeout of one payment call")
+    payment_failure_rate: float = Field(0.0, ge=0, le=1, description="simulated gateway: share of charges that fail")
+    payment_latency_ms: int = Field(0, ge=0, le=120_000, description="simulated gateway: latency of every call")
+    payment_seed: int = Field(0, description="simulated gateway: seed of the injected failures")
+    breaker_fail_max: int = Field(5, ge=1, le=1000, description="consecutive payment failures that open the breaker")
+    breaker_reset_timeout_s: float = Field(30.0, gt=0, le=3600, description="cool-down before the breaker half-opens")
+    retry_max_attempts: int = Field(5, ge=1, le=100, description="attempts before a failing event is parked as a dead letter")
+    retry_backoff_s: float = Field(0.05, ge=0, le=60, description="first retry delay, doubled each attempt")
+    busy_timeout_s: float = Field(5.0, gt=0, le=600, description="how long to wait for another writer's lock")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_path()))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings with the given overrides (None means "not given"). Raises InvalidInput on bad values."""
+    from pydantic import ValidationError
+
+    from .engine.errors import InvalidInput
+
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        raise InvalidInput(f"invalid settings ({problems}); check {config_path()} and DELIVERYCLI_* variables") from None
+    except Exception as exc:  # a malformed TOML file
+        raise InvalidInput(f"cannot read settings file {config_path()}: {exc}") from None
+
+
+def describe_settings(settings: Settings, cli_given: set[str]) -> list[dict[str, Any]]:
+    """Each setting with its value and where it came from."""
+    import tomllib
+
+    path = config_path()
+    from_file: dict[str, Any] = {}
+    if path.exists():
+        with path.open("rb") as fh:
+            from_file = tomllib.load(fh)
+    rows = []
+    for name, field in Settings.model_fields.items():
+        env_name = f"DELIVERYCLI_{name.upper()}"
+        if name in cli_given:
+            source = "command line"
+        elif env_name in os.environ:
+            source = f"environment ({env_name})"
+        elif name in from_file:
+            source = f"file ({path})"
+        else:
+            source = "default"
+        rows.append({"id": name, "value": getattr(settings, name), "source": source, "description": field.description})
+    return rows
