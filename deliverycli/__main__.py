@@ -1,0 +1,3 @@
+from deliverycli.cli import main
+
+main()

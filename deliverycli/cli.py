@@ -1,0 +1,137 @@
+"""The scripted CLI (SPEC §8): a thin Typer layer over the engine, one sub-app per command group.
+
+Errors are mapped to exit codes in exactly one place, ``main``: 2 bad usage or input, 3 not found,
+4 conflict, 5 actor not permitted, 6 payment declined or unavailable. No traceback for any of them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from .output import print_json
+
+if TYPE_CHECKING:
+    from .engine.bootstrap import Engine
+    from .settings import Settings
+
+app = typer.Typer(
+    name="deliverycli",
+    help="Terminal operations console for food ordering and delivery.",
+    add_completion=False,
+    no_args_is_help=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@dataclass
+class CliContext:
+    """What every command gets: the global options and, on first use, the engine."""
+
+    db: str | None = None
+    json: bool = False
+    _engine: Engine | None = field(default=None, repr=False)
+
+    def settings(self, **overrides: Any) -> Settings:
+        from .settings import load_settings
+
+        return load_settings(db=self.db, **overrides)
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from .engine.bootstrap import Engine
+
+            self._engine = Engine.open(self.settings())
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+
+def ctx_obj(ctx: typer.Context) -> CliContext:
+    return ctx.find_root().obj
+
+
+@app.callback(invoke_without_command=True)
+def root(
+    ctx: typer.Context,
+    db: str = typer.Option(None, "--db", help="Database: a SQLite file path or a postgresql:// URL [env: DELIVERYCLI_DB]", show_default=False),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON (one object, an array for lists, JSON lines for streams)."),
+) -> None:
+    ctx.obj = CliContext(db=db, json=json_output)
+    ctx.call_on_close(ctx.obj.close)
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+
+
+def _register() -> None:
+    from .commands import register
+
+    register(app)
+
+
+GLOBAL_FLAGS = ("--json",)
+GLOBAL_OPTIONS = ("--db",)
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Let --json and --db appear anywhere on the line, as scripts tend to write them."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if arg in GLOBAL_FLAGS:
+            front.append(arg)
+        elif arg in GLOBAL_OPTIONS and i + 1 < len(argv):
+            front.extend(argv[i : i + 2])
+            i += 1
+        elif any(arg.startswith(o + "=") for o in GLOBAL_OPTIONS):
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
+def fail(json_mode: bool, code: str, message: str, exit_code: int) -> None:
+    if json_mode:
+        print_json({"error": {"code": code, "message": message}})
+    else:
+        sys.stderr.write(f"error: {message}\n")
+    raise SystemExit(exit_code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from .engine.errors import DeliveryError
+
+    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    json_mode = "--json" in args
+    _register()
+    try:
+        app(args=args, prog_name="deliverycli", standalone_mode=False)
+    except DeliveryError as exc:
+        fail(json_mode, exc.code, exc.message, exc.exit_code)
+    except typer.TyperException as exc:  # bad usage: unknown option, missing argument, bad value
+        fail(json_mode, "usage", exc.format_message(), exc.exit_code)
+    except typer.Abort:
+        fail(json_mode, "aborted", "aborted", 130)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except BrokenPipeError:
+        os._exit(0)  # the reader went away (e.g. `| head`): not an error
+    except Exception as exc:  # noqa: BLE001 - a bug: say so briefly; DELIVERYCLI_DEBUG=1 shows the traceback
+        if os.environ.get("DELIVERYCLI_DEBUG"):
+            raise
+        fail(json_mode, "internal", f"internal error: {type(exc).__name__}: {exc} (set DELIVERYCLI_DEBUG=1 for details)", 1)
