@@ -27,6 +27,8 @@ EventHandler = Callable[[StoredEvent, UnitOfWork], None]
 CommandHandler = Callable[..., Any]
 
 CONFLICT_RETRIES = 20
+WORK_WINDOW = 2000  # newest events examined per look for pending work
+IDLE_ADVANCE = 500  # an idle subscriber's position is moved forward once it trails by this many
 
 
 @dataclass(frozen=True)
@@ -98,12 +100,10 @@ class MessageBus:
         with database_errors():
             self._load_positions()
             while True:
-                head = self._head()
+                due = self._subscribers_with_work()
                 progressed = False
                 next_retry: float | None = None
-                for subscriber in self.subscribers:
-                    if self._positions.get(subscriber.name, 0) >= head:
-                        continue
+                for subscriber in due:
                     backoff = self._backoff.get(subscriber.name)
                     if backoff and backoff.retry_at > time.monotonic():
                         next_retry = min(next_retry or backoff.retry_at, backoff.retry_at)
@@ -118,15 +118,65 @@ class MessageBus:
                     return applied
                 time.sleep(max(0.0, next_retry - time.monotonic()))
 
-    def lag(self) -> dict[str, int]:
-        with self.engine.connect() as conn, conn.execution_options(readonly=True).begin():
-            head = eventlog.head(conn)
-            known = eventlog.positions(conn)
-        return {s.name: head - known.get(s.name, 0) for s in self.subscribers}
+    def _subscribers_with_work(self) -> list[Subscriber]:
+        """Subscribers with a relevant event after their position, from one look at the newest events.
 
-    def _head(self) -> int:
+        A subscriber with nothing relevant is not run at all; its position is moved forward only
+        once it trails by ``IDLE_ADVANCE`` events, in one transaction for all such subscribers.
+        """
+        low = min((self._positions.get(s.name, 0) for s in self.subscribers), default=0)
         with self.engine.connect() as conn, conn.execution_options(readonly=True).begin():
-            return eventlog.head(conn)
+            window = conn.execute(
+                sa.select(eventlog.events.c.id, eventlog.events.c.event_type)
+                .where(eventlog.events.c.id > low)
+                .order_by(eventlog.events.c.id)
+                .limit(WORK_WINDOW)
+            ).all()
+        if not window:
+            return []
+        truncated = len(window) == WORK_WINDOW
+        seen = window[-1].id
+        due, idle = [], []
+        for subscriber in self.subscribers:
+            position = self._positions.get(subscriber.name, 0)
+            if any(event_id > position and event_type in subscriber.handlers for event_id, event_type in window):
+                due.append(subscriber)
+            elif truncated and position < seen:
+                due.append(subscriber)  # more events lie beyond the window: let its batch look
+            elif seen - position >= IDLE_ADVANCE:
+                idle.append(subscriber)
+        if idle:
+            self._advance_idle(idle, seen)
+        return due
+
+    def _advance_idle(self, idle: list[Subscriber], to: int) -> None:
+        with self.engine.begin() as conn:
+            now = utcnow()
+            for subscriber in idle:
+                position = self._positions.get(subscriber.name, 0)
+                eventlog.lock_position(conn, subscriber.name, now)
+                moved = conn.execute(
+                    eventlog.tracking.update()
+                    .where(eventlog.tracking.c.subscriber == subscriber.name, eventlog.tracking.c.position == position)
+                    .values(position=to, updated_at=now)
+                ).rowcount
+                if moved:
+                    self._positions[subscriber.name] = to
+                else:
+                    self._positions.pop(subscriber.name, None)  # another process moved it; re-read next time
+
+    def lag(self) -> dict[str, int]:
+        """Events each subscriber has yet to take effect on (events it does not handle do not count)."""
+        with self.engine.connect() as conn, conn.execution_options(readonly=True).begin():
+            known = eventlog.positions(conn)
+            return {
+                s.name: conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(eventlog.events)
+                    .where(eventlog.events.c.id > known.get(s.name, 0), eventlog.events.c.event_type.in_(list(s.handlers)))
+                ).scalar_one()
+                for s in self.subscribers
+            }
 
     def _load_positions(self) -> None:
         with self.engine.connect() as conn, conn.execution_options(readonly=True).begin():

@@ -195,11 +195,9 @@ def save(uow: UnitOfWork, order: Order) -> None:
 
 
 def next_order_id(conn: sa.Connection) -> str:
+    """The next readable order id; the counter row (created by the first migration) serialises writers."""
     key = order_numbers.c.name == "order"
-    number = conn.execute(order_numbers.update().where(key).values(last=order_numbers.c.last + 1).returning(order_numbers.c.last)).scalar()
-    if number is None:
-        conn.execute(order_numbers.insert().values(name="order", last=1))
-        number = 1
+    number = conn.execute(order_numbers.update().where(key).values(last=order_numbers.c.last + 1).returning(order_numbers.c.last)).scalar_one()
     return f"ord-{number:06d}"
 
 

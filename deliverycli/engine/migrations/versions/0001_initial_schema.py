@@ -101,11 +101,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_notifications_order_id'), ['order_id'], unique=False)
         batch_op.create_index('ix_notifications_recipient', ['recipient_type', 'recipient_id', 'id'], unique=False)
 
-    op.create_table('order_numbers',
+    order_numbers = op.create_table('order_numbers',
     sa.Column('name', sa.String(length=32), nullable=False),
     sa.Column('last', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_order_numbers'))
     )
+    op.bulk_insert(order_numbers, [{'name': 'order', 'last': 0}])
     op.create_table('order_status',
     sa.Column('order_id', sa.String(length=64), nullable=False),
     sa.Column('customer_id', sa.String(length=64), nullable=False),
