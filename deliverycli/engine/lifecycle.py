@@ -70,6 +70,8 @@ def follow(status: OrderStatus | None, resume: OrderStatus | None, event_type: s
     While a cancellation is pending, fulfilment events only move the status the order returns to
     if the store refuses (``resume``); a refusal restores it.
     """
+    if status in FINAL:
+        return status, resume  # final statuses are absorbing: a late refusal must not revive a cancelled order
     if event_type == "CancellationRefused":
         return (resume or S.PAID), None
     target = STATUS_AFTER_EVENT.get(event_type)
