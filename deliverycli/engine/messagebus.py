@@ -112,6 +112,9 @@ class MessageBus:
                     if count:
                         applied += count
                         progressed = True
+                    backoff = self._backoff.get(subscriber.name)
+                    if backoff:  # it just failed: wait for its retry rather than return with the event pending
+                        next_retry = min(next_retry or backoff.retry_at, backoff.retry_at)
                 if progressed:
                     continue
                 if next_retry is None:
@@ -309,7 +312,7 @@ class MessageBus:
                 uow.conn.execute(table.update().where(table.c.id == dead_letter_id).values(resolved_at=uow.now))
                 uow.commit()
             self.drain()
-        return dead_letter_row(row._replace(resolved_at=uow.now))
+        return dead_letter_row(row) | {"resolved_at": uow.now.isoformat()}  # sa.Row has no _replace
 
 
 def dead_letter_row(row: sa.Row) -> dict[str, Any]:
