@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL
 from . import catalog, delivery, eventlog, notification, ordering, payment, storage, store
 from . import status as status_view
 from .commands import AcceptOrder, CancelOrder, CompleteDelivery, ConfirmDelivery, MarkReady, PickUpDelivery, PlaceOrder, RejectOrder
-from .errors import Conflict
+from .errors import Conflict, NotFound
 from .events import StoredEvent
 from .messagebus import MessageBus, RetryPolicy, Subscriber, dead_letter_row
 from .unit_of_work import database_errors
@@ -91,6 +91,10 @@ class Engine:
     @classmethod
     def open(cls, settings: Settings, *, catch_up: bool = True, gateway: payment.PaymentGateway | None = None) -> Engine:
         """Open an initialised database; with ``catch_up`` finish whatever a crashed process left."""
+        url = storage.database_url(settings.db)
+        if url.get_backend_name() == "sqlite" and not Path(url.database).exists():
+            # before constructing: the engine would create the gateway's sibling file (and folders)
+            raise NotFound(f"no database at {url.database}; run `deliverycli init` (or `init --demo`) first")
         engine = cls(settings, gateway=gateway)
         try:
             storage.check_ready(engine.db, engine.url)

@@ -136,7 +136,7 @@ def schema_version(engine: sa.Engine) -> str | None:
                 if not sa.inspect(conn).has_table("alembic_version"):
                     return None
                 return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    except sa.exc.OperationalError as exc:
+    except sa.exc.DatabaseError as exc:  # also "file is not a database" (not an OperationalError)
         raise DatabaseUnavailable(f"cannot open the database: {first_line(exc)}") from exc
 
 
