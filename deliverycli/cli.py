@@ -118,11 +118,14 @@ def main(argv: list[str] | None = None) -> None:
     json_mode = "--json" in args
     _register()
     try:
-        app(args=args, prog_name="deliverycli", standalone_mode=False)
+        exit_code = app(args=args, prog_name="deliverycli", standalone_mode=False)
     except DeliveryError as exc:
         fail(json_mode, exc.code, exc.message, exc.exit_code)
     except typer.TyperException as exc:  # bad usage: unknown option, missing argument, bad value
-        fail(json_mode, "usage", exc.format_message(), exc.exit_code)
+        message = exc.format_message().strip()
+        if not message or message.startswith("Usage:"):  # a bare group: its help was the answer
+            raise SystemExit(exc.exit_code) from None
+        fail(json_mode, "usage", message, exc.exit_code)
     except typer.Abort:
         fail(json_mode, "aborted", "aborted", 130)
     except KeyboardInterrupt:
@@ -135,3 +138,5 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("DELIVERYCLI_DEBUG"):
             raise
         fail(json_mode, "internal", f"internal error: {type(exc).__name__}: {exc} (set DELIVERYCLI_DEBUG=1 for details)", 1)
+    if isinstance(exit_code, int) and exit_code:  # typer.Exit(code) returns here without standalone mode
+        raise SystemExit(exit_code)
