@@ -15,7 +15,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, make_url
 
 from .errors import DatabaseUnavailable, InvalidInput, NotFound
@@ -53,7 +52,18 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
-JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+class JSONType(sa.TypeDecorator[Any]):
+    """JSON, stored as JSONB on PostgreSQL; the PostgreSQL dialect is imported only when used."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(sa.JSON())
 
 
 def utcnow() -> datetime:

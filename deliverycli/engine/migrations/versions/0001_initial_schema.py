@@ -8,7 +8,6 @@ Create Date: 2026-11-23
 from alembic import op
 import sqlalchemy as sa
 import deliverycli.engine.storage
-from sqlalchemy.dialects import postgresql
 
 revision = '0001'
 down_revision = None
@@ -68,7 +67,7 @@ def upgrade() -> None:
     sa.Column('actor', sa.String(length=128), nullable=False),
     sa.Column('context', sa.String(length=32), nullable=False),
     sa.Column('occurred_at', deliverycli.engine.storage.UTCDateTime(), nullable=False),
-    sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('payload', deliverycli.engine.storage.JSONType(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_events')),
     sqlite_autoincrement=True
     )
@@ -181,7 +180,7 @@ def upgrade() -> None:
     sa.Column('order_id', sa.String(length=64), nullable=False),
     sa.Column('store_id', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('items', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('items', deliverycli.engine.storage.JSONType(), nullable=False),
     sa.Column('total', sa.BigInteger(), nullable=False),
     sa.Column('address', sa.String(length=500), nullable=False),
     sa.Column('reason', sa.String(length=500), nullable=True),
