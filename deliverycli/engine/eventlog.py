@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from .events import Event, StoredEvent
-from .storage import JSONType, UTCDateTime, lock_event_log, metadata
+from .storage import JSONType, UTCDateTime, insert_ignore, lock_event_log, metadata
 
 events = sa.Table(
     "events",
@@ -138,10 +138,10 @@ def lock_position(conn: sa.Connection, subscriber: str, at: datetime) -> int:
         query = query.with_for_update()
     position = conn.execute(query).scalar()
     if position is None:
-        conn.execute(tracking.insert().values(subscriber=subscriber, position=0, updated_at=at))
-        if conn.dialect.name == "postgresql":
-            conn.execute(query)
-        return 0
+        # Two processes' first drains may both get here: the second insert waits for the first and
+        # then does nothing, and the second reads (and locks) the row the first one created.
+        conn.execute(insert_ignore(conn, tracking).values(subscriber=subscriber, position=0, updated_at=at))
+        return conn.execute(query).scalar_one()
     return position
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from .errors import InvalidInput, NotFound, PaymentFailed
 from .events import PaymentApproved, PaymentDeclined, PaymentRefunded, StoredEvent
-from .storage import UTCDateTime, metadata, utcnow
+from .storage import UTCDateTime, insert_ignore, metadata, utcnow
 from .unit_of_work import UnitOfWork
 
 payments = sa.Table(
@@ -56,6 +56,8 @@ gateway_ledger = sa.Table(
     sa.Column("refund_id", sa.String(64), nullable=True),
     sa.Column("refunded_at", UTCDateTime, nullable=True),
 )
+
+LEDGER_CREATE_LOCK = 7_318_401  # advisory lock key serialising the ledger's creation on PostgreSQL
 
 # Documented test cards of the simulated gateway; any other well-formed number is approved.
 TEST_CARDS = {
@@ -125,7 +127,10 @@ class SimulatedGateway:
 
     def _ensure_ledger(self) -> None:
         if not self._ready:
-            gateway_metadata.create_all(self.engine, checkfirst=True)
+            with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":  # several processes' first charges: one creates, the others wait
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_CREATE_LOCK})
+                gateway_metadata.create_all(conn, checkfirst=True)
             self._ready = True
 
     def _wait(self, timeout: float) -> None:
@@ -153,7 +158,7 @@ class SimulatedGateway:
             raise CardDeclined("insufficient funds")
         with self.engine.begin() as conn:
             conn.execute(
-                _insert_ignore(conn, gateway_ledger).values(
+                insert_ignore(conn, gateway_ledger).values(
                     idempotency_key=key, charge_id=f"ch_{key}", amount=amount, card_suffix=card_number[-4:], charged_at=utcnow()
                 )
             )
@@ -187,14 +192,6 @@ class SimulatedGateway:
         return GatewayCharge(row.charge_id, row.amount, row.card_suffix, row.refund_id)
 
 
-def _insert_ignore(conn: sa.Connection, table: sa.Table) -> Any:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing()
-
-
 class DatabaseBreakerStorage(pybreaker.CircuitBreakerStorage):
     """Circuit-breaker state in the database, so every process (CLI, TUI, workers) shares one breaker."""
 
@@ -211,7 +208,7 @@ class DatabaseBreakerStorage(pybreaker.CircuitBreakerStorage):
         with self.engine.begin() as conn:
             if conn.execute(circuit_breakers.update().where(self.key).values(**values)).rowcount == 0:
                 row = {"name": self.name, "state": pybreaker.STATE_CLOSED, "fail_counter": 0, "success_counter": 0, "opened_at": None}
-                conn.execute(_insert_ignore(conn, circuit_breakers).values(**(row | values)))
+                conn.execute(insert_ignore(conn, circuit_breakers).values(**(row | values)))
 
     @property
     def state(self) -> str:

@@ -137,6 +137,15 @@ def lock_event_log(conn: sa.Connection) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOG_LOCK})
 
 
+def insert_ignore(conn: sa.Connection, table: sa.Table) -> Any:
+    """An INSERT that does nothing when the row's key already exists (two processes racing to create it)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing()
+
+
 def schema_version(engine: sa.Engine) -> str | None:
     """The Alembic revision the database is at, or None when it has not been initialised."""
     try:
