@@ -1,0 +1,659 @@
+"""Reliability (SPEC §6) on real databases: the outbox, exactly-once after kill -9, catch-up,
+dead letters, idempotent payments and refunds, and the circuit breaker."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from deliverycli.engine import eventlog, notification, ordering, status, store
+from deliverycli.engine.bootstrap import Engine
+from deliverycli.engine.commands import AcceptOrder, CancelOrder, MarkReady, PlaceOrder
+from deliverycli.engine.errors import Conflict, PaymentFailed
+from deliverycli.engine.messagebus import Subscriber
+from deliverycli.engine.payment import CardDeclined, ChargeOutcome, GatewayUnavailable, SimulatedGateway
+from deliverycli.engine.storage import utcnow
+from deliverycli.settings import load_settings
+
+from .support import check_invariants, commit_only, count, demo_engine, event_types, events_of, ledger
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def replace_handler(engine: Engine, subscriber: str, event_type: str, handler: Any) -> Any:
+    """Swap one handler of one subscriber on this engine only; returns the original."""
+    original = next(s for s in engine.bus.subscribers if s.name == subscriber).handlers[event_type]
+    engine.bus.subscribers = [
+        Subscriber(s.name, {**s.handlers, event_type: handler}) if s.name == subscriber else s for s in engine.bus.subscribers
+    ]
+    return original
+
+
+def position(engine: Engine, subscriber: str) -> int:
+    with engine.read() as conn:
+        return eventlog.positions(conn).get(subscriber, 0)
+
+
+def run_child(code: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run a Python script using the library in a fresh process, which kill -9s itself."""
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
+    assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+CHILD_PRELUDE = """
+import os, signal, sys, threading
+from deliverycli.engine.bootstrap import Engine
+from deliverycli.engine.commands import PlaceOrder
+from deliverycli.settings import load_settings
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+engine = Engine.open(load_settings(db=sys.argv[1]), catch_up=False)
+"""
+
+
+def place_order_cmd(customer: str = "alice", store_id: str = "pizza-palace", item: str = "margherita", card: str | None = None) -> PlaceOrder:
+    return PlaceOrder(customer, store_id, ((item, 1),), "1 Test St", card)
+
+
+# -- a. the outbox: a failing handler rolls back its effects, its events and its position ------------
+
+
+@pytest.mark.parametrize(
+    ("subscriber", "event_type", "real"),
+    [("status", "OrderPlaced", status._apply), ("store", "PaymentApproved", store._received)],
+    ids=["status-row", "store-ticket-and-its-event"],
+)
+def test_failing_handler_rolls_back_effects_and_position_then_applies_once(engine: Engine, subscriber: str, event_type: str, real: Any) -> None:
+    calls: Counter[int] = Counter()
+    seen_between: list[dict[str, Any]] = []
+
+    def write_then_fail_once(event: Any, uow: Any) -> None:
+        calls[event.id] += 1
+        if calls[event.id] == 2:  # the retry: look from outside at what the failed attempt left behind
+            with engine.read() as conn:
+                seen_between.append(
+                    {
+                        "position": eventlog.positions(conn).get(subscriber, 0),
+                        "status_rows": conn.execute(sa.select(sa.func.count()).select_from(status.order_status)).scalar_one(),
+                        "timeline": conn.execute(sa.select(sa.func.count()).select_from(status.order_timeline).where(status.order_timeline.c.event_id == event.id)).scalar_one(),
+                        "tickets": conn.execute(sa.select(sa.func.count()).select_from(store.store_orders)).scalar_one(),
+                        "received": len(eventlog.read(conn, 0, types=["StoreOrderReceived"])),
+                        "failures": conn.execute(sa.select(eventlog.subscriber_failures.c.attempts).where(eventlog.subscriber_failures.c.subscriber == subscriber)).scalars().all(),
+                    }
+                )
+        real(event, uow)  # writes its rows (and may record events) ...
+        if calls[event.id] == 1:
+            raise RuntimeError("disk on fire")  # ... then fails: none of it may survive
+
+    replace_handler(engine, subscriber, event_type, write_then_fail_once)
+    oid = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")["id"]
+    failing = events_of(engine, oid, [event_type])[0]
+
+    assert calls[failing.id] == 2
+    (between,) = seen_between
+    assert between["position"] < failing.id
+    assert between["failures"] == [1]
+    if subscriber == "status":
+        assert between["status_rows"] == 0 and between["timeline"] == 0
+    else:
+        assert between["tickets"] == 0 and between["received"] == 0
+    # after the retry: applied exactly once, position past the event, the failure record cleared
+    assert position(engine, subscriber) >= failing.id
+    assert count(engine, status.order_status) == 1
+    assert count(engine, store.store_orders) == 1
+    assert event_types(engine, oid).count("StoreOrderReceived") == 1
+    assert count(engine, eventlog.subscriber_failures) == 0
+    assert engine.status(oid)["status"] == "PAID"
+    check_invariants(engine)
+
+
+# -- b. exactly once after kill -9 -----------------------------------------------------------------
+
+
+def test_crash_between_commit_and_dispatch_is_caught_up_exactly_once(db_url: str) -> None:
+    demo_engine(db_url).close()
+    run_child(
+        CHILD_PRELUDE
+        + """
+engine.bus.command_handlers[PlaceOrder](PlaceOrder("alice", "pizza-palace", (("margherita", 2),), "1 Test St"), engine.bus)
+die()  # committed (OrderPlaced, PaymentApproved) but no subscriber has seen it
+""",
+        db_url,
+    )
+    settings = load_settings(db=db_url, retry_backoff_s=0.001)
+    with Engine.open(settings, catch_up=False) as before:
+        assert [e.event_type for e in before.events()] == ["OrderPlaced", "PaymentApproved"]
+        assert before.order("ord-000001")["status"] == "PAID"
+        lag = before.bus.lag()
+        assert (lag["status"], lag["notification"], lag["store"], lag["ordering"]) == (2, 2, 1, 0)
+        assert count(before, store.store_orders) == 0 and count(before, status.order_status) == 0
+    with Engine.open(settings) as engine:
+        assert engine.store_queue("pizza-palace")[0]["id"] == "ord-000001"
+        assert engine.status("ord-000001")["status"] == "PAID"
+        summary = check_invariants(engine)
+        assert summary["by_type"]["StoreOrderReceived"] == 1
+        assert [n["status"] for n in engine.notifications("customer", "alice")] == ["PENDING_PAYMENT", "PAID"]
+        # opening again changes nothing: every event already took effect
+        head = engine.head()
+    with Engine.open(settings) as again:
+        assert again.head() == head
+        check_invariants(again)
+
+
+KILL_DURING_DRAIN = CHILD_PRELUDE + """
+calls = 0
+kill_at = int(sys.argv[2])
+def wrap(handler):
+    def run(event, uow):
+        global calls
+        handler(event, uow)  # the effects are written, not yet committed ...
+        calls += 1
+        if calls == kill_at:
+            die()  # ... when the process dies
+    return run
+from deliverycli.engine.messagebus import Subscriber
+engine.bus.subscribers = [Subscriber(s.name, {t: wrap(h) for t, h in s.handlers.items()}) for s in engine.bus.subscribers]
+engine.bus.batch_size = 7  # many small transactions: kills land both inside and between them
+if kill_at < 0:
+    threading.Timer(-kill_at / 1000, die).start()  # or at an arbitrary instant
+engine.bus.drain()
+print("drained without being killed")
+"""
+
+
+def test_kill_9_in_the_middle_of_a_long_drain_keeps_every_invariant(db_url: str) -> None:
+    engine = demo_engine(db_url, retry_backoff_s=0.001)
+    try:
+        # a backlog with every kind of saga step, none of it dispatched yet
+        paid = [engine.place_order(c, "pizza-palace", ["margherita"], "1 Test St")["id"] for c in ("alice", "bob", "carol", "dave", "erin")]
+        for oid in paid[:2]:
+            commit_only(engine, AcceptOrder(oid, "pizza-palace"))
+            commit_only(engine, MarkReady(oid, "pizza-palace"))
+        commit_only(engine, CancelOrder(paid[2], "carol"))
+        commit_only(engine, CancelOrder(paid[3], "dave"))
+        fresh = [commit_only(engine, place_order_cmd(c, "seoul-bbq", "bibimbap"))["id"] for c in ("alice", "bob", "carol", "dave", "erin") * 4]
+        with pytest.raises(PaymentFailed):
+            commit_only(engine, place_order_cmd("erin", card="4000000000000002"))
+    finally:
+        engine.close()
+    with Engine.open(engine.settings, catch_up=False) as probe:
+        lag = probe.bus.lag()
+    assert lag["status"] > 40 and lag["store"] >= 20 and lag["payment"] == 0  # refunds not yet asked for
+
+    # kill at several points of the drain, each time restarting where the last one died
+    outcomes = []
+    for kill_at in ("5", "60", "-150"):
+        proc = subprocess.run([sys.executable, "-c", KILL_DURING_DRAIN, db_url, kill_at], capture_output=True, text=True, timeout=60, cwd=ROOT)
+        assert proc.returncode in (-signal.SIGKILL, 0), proc.stderr
+        outcomes.append(proc.returncode)
+    assert outcomes[:2] == [-signal.SIGKILL] * 2  # the counted kills happened mid-drain
+
+    with Engine.open(engine.settings) as after:
+        summary = check_invariants(after)
+        view = summary["view"]
+        assert [view[o] for o in paid] == ["READY_FOR_PICKUP", "READY_FOR_PICKUP", "CANCELLED", "CANCELLED", "PAID"]
+        assert all(view[o] == "PAID" for o in fresh) and len(fresh) == 20
+        assert summary["by_type"]["StoreOrderReceived"] == 25
+        assert summary["by_type"]["DeliveryRequested"] == 2
+        assert summary["by_type"]["PaymentRefunded"] == 2
+        for oid in paid[2:4]:
+            (entry,) = ledger(after, oid)
+            assert entry.refund_id is not None
+            assert after.payment(oid)["status"] == "REFUNDED"
+        assert sorted(d["id"] for d in after.deliveries(available=True)) == sorted(paid[:2])
+
+
+# -- c. catch-up on start --------------------------------------------------------------------------
+
+
+def test_events_committed_while_no_subscriber_ran_are_processed_on_open(engine: Engine) -> None:
+    a = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")["id"]
+    b = commit_only(engine, place_order_cmd("bob", "green-bowl", "poke"))["id"]
+    c = commit_only(engine, place_order_cmd("carol", "seoul-bbq", "japchae"))["id"]
+    commit_only(engine, AcceptOrder(a, "pizza-palace"))
+    commit_only(engine, CancelOrder(c, "carol"))  # before the store has even seen the order
+    engine.close()
+    with Engine.open(engine.settings, catch_up=False) as stale:
+        lag = stale.bus.lag()
+        assert lag["status"] > 0 and lag["store"] > 0
+        assert stale.status(a)["status"] == "PAID"  # the view has not seen CookingStarted
+        assert stale.store_queue("green-bowl") == []
+    with Engine.open(engine.settings) as fresh:
+        assert set(fresh.bus.lag().values()) == {0}
+        assert fresh.status(a)["status"] == "COOKING" and fresh.order(a)["status"] == "COOKING"
+        assert [t["id"] for t in fresh.store_queue("green-bowl")] == [b]
+        assert fresh.status(b)["status"] == "PAID"
+        assert fresh.order(c)["status"] == fresh.status(c)["status"] == "CANCELLED"
+        assert fresh.payment(c)["status"] == "REFUNDED"
+        check_invariants(fresh)
+
+
+def test_catch_up_reports_what_it_did(engine: Engine) -> None:
+    commit_only(engine, place_order_cmd())
+    result = engine.catch_up()
+    assert result["events_applied"] > 0 and result["payments_resolved"] == []
+    assert engine.catch_up()["events_applied"] == 0
+
+
+# -- d. dead letters -------------------------------------------------------------------------------
+
+
+def test_a_handler_that_keeps_failing_is_parked_and_the_rest_flows(engine: Engine) -> None:
+    attempts: list[int] = []
+
+    def broken(event: Any, uow: Any) -> None:
+        attempts.append(event.id)
+        raise ValueError("template missing")
+
+    original = replace_handler(engine, "notification", "CookingStarted", broken)
+    oid = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")["id"]
+    engine.accept_order(oid, "pizza-palace")
+    cooking = events_of(engine, oid, ["CookingStarted"])[0]
+
+    assert attempts == [cooking.id] * engine.settings.retry_max_attempts
+    (dead,) = engine.dead_letters()
+    assert (dead["subscriber"], dead["event_id"], dead["order_id"], dead["event_type"]) == ("notification", cooking.id, oid, "CookingStarted")
+    assert dead["attempts"] == engine.settings.retry_max_attempts and "template missing" in dead["error"]
+    assert dead["resolved_at"] is None
+    assert position(engine, "notification") >= cooking.id
+    assert set(engine.bus.lag().values()) == {0}
+    assert count(engine, eventlog.subscriber_failures) == 0
+    # the others kept flowing: the order progresses in the status view and in ordering
+    assert engine.status(oid)["status"] == engine.order(oid)["status"] == "COOKING"
+    health = engine.health()
+    assert health["dead_letters"] == 1 and not health["healthy"]
+    assert [n["status"] for n in engine.notifications("customer", "alice")] == ["PENDING_PAYMENT", "PAID"]
+
+    # still broken: a retry fails again and says so, nothing changes
+    with pytest.raises(Conflict, match="failed again"):
+        engine.retry_dead_letter(dead["id"])
+    assert engine.dead_letters()[0]["attempts"] == dead["attempts"] + 1
+
+    # fixed: the retry applies it exactly once and resolves the dead letter
+    replace_handler(engine, "notification", "CookingStarted", original)
+    resolved = engine.retry_dead_letter(dead["id"])
+    assert resolved["resolved_at"] is not None
+    assert engine.dead_letters() == [] and len(engine.dead_letters(include_resolved=True)) == 1
+    notes = engine.notifications("customer", "alice")
+    assert [n["status"] for n in notes] == ["PENDING_PAYMENT", "PAID", "COOKING"]
+    with pytest.raises(Conflict, match="already"):
+        engine.retry_dead_letter(dead["id"])
+    assert count(engine, notification.notifications, notification.notifications.c.event_id == cooking.id) == 1
+
+    engine.mark_ready(oid, "pizza-palace")
+    engine.pick_up(oid, "rider-lee")
+    engine.complete_delivery(oid, "rider-lee")
+    engine.confirm_delivery(oid, "alice")
+    assert engine.health()["healthy"]
+    check_invariants(engine)
+
+
+# -- e. idempotent payments and refunds ------------------------------------------------------------
+
+
+def test_gateway_charge_and_refund_are_idempotent_on_the_key(engine: Engine) -> None:
+    gateway = engine.gateway
+    assert isinstance(gateway, SimulatedGateway)
+    first = gateway.charge("ord-test-1", 18000, "4242424242424242", 1.0)
+    second = gateway.charge("ord-test-1", 18000, "4242424242424242", 1.0)
+    assert first == second and first.charge_id and first.card_suffix == "4242"
+    assert len(ledger(engine)) == 1 and ledger(engine)[0].amount == 18000
+    refund = gateway.refund("ord-test-1", 18000, 1.0)
+    assert gateway.refund("ord-test-1", 18000, 1.0) == refund
+    (entry,) = ledger(engine)
+    assert entry.refund_id == refund and entry.refunded_at is not None
+    # declines and outages leave no trace at the provider
+    with pytest.raises(CardDeclined):
+        gateway.charge("ord-test-2", 100, "4000000000000002", 1.0)
+    with pytest.raises(CardDeclined, match="insufficient"):
+        gateway.charge("ord-test-3", 100, "4000000000009995", 1.0)
+    with pytest.raises(GatewayUnavailable):
+        gateway.charge("ord-test-4", 100, "4000000000000119", 1.0)
+    assert gateway.lookup("ord-test-2") is None and len(ledger(engine)) == 1
+
+
+def test_payment_service_retry_never_charges_twice(engine: Engine) -> None:
+    oid = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")["id"]
+    again = engine.payments.charge(oid, 18000, "4242424242424242")  # a client retrying the same order
+    assert again.approved and again.charge_id == engine.payment(oid)["charge_id"]
+    assert len(ledger(engine, oid)) == 1
+
+
+class CrashAfterRefund:
+    """A payment gateway port double: the real gateway, but the first refund "crashes" after the
+    provider has refunded and before our transaction commits."""
+
+    def __init__(self, inner: SimulatedGateway) -> None:
+        self.inner = inner
+        self.refunds = 0
+
+    def charge(self, *args: Any) -> Any:
+        return self.inner.charge(*args)
+
+    def lookup(self, key: str) -> Any:
+        return self.inner.lookup(key)
+
+    def refund(self, key: str, amount: int, timeout: float) -> str:
+        self.refunds += 1
+        refund_id = self.inner.refund(key, amount, timeout)
+        if self.refunds == 1:
+            raise ConnectionResetError("connection lost after the provider refunded")
+        return refund_id
+
+
+def test_refund_retried_after_a_cut_off_call_refunds_once(engine: Engine) -> None:
+    oid = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")["id"]
+    port = CrashAfterRefund(engine.gateway)
+    engine.payments.gateway = port
+    assert engine.cancel_order(oid, "alice")["status"] == "CANCELLED"
+    assert port.refunds == 2
+    assert len(events_of(engine, oid, ["PaymentRefunded"])) == 1
+    pay = engine.payment(oid)
+    (entry,) = ledger(engine, oid)
+    assert pay["status"] == "REFUNDED" and pay["refund_id"] == entry.refund_id
+    check_invariants(engine)
+
+
+INTERRUPTED_CHARGE = CHILD_PRELUDE + """
+real = engine.payments.gateway
+class CutOff:
+    def charge(self, key, amount, card, timeout):
+        if sys.argv[2] == "before":
+            die()  # the request never reached the provider
+        result = real.charge(key, amount, card, timeout)
+        die()  # the provider charged; we died before recording it
+    def lookup(self, key):
+        return real.lookup(key)
+    def refund(self, *a):
+        return real.refund(*a)
+engine.payments.gateway = CutOff()
+engine.place_order("alice", "pizza-palace", ["margherita:2"], "1 Test St")
+"""
+
+
+def _backdate(engine: Engine, order_id: str, seconds: float) -> None:
+    with engine.db.begin() as conn:
+        placed = conn.execute(sa.select(ordering.orders.c.placed_at).where(ordering.orders.c.id == order_id)).scalar_one()
+        conn.execute(ordering.orders.update().where(ordering.orders.c.id == order_id).values(placed_at=placed - timedelta(seconds=seconds)))
+
+
+@pytest.mark.parametrize("cut", ["after", "before"])
+def test_payment_cut_off_by_a_crash_is_resolved_on_restart(db_url: str, cut: str) -> None:
+    demo_engine(db_url).close()
+    run_child(INTERRUPTED_CHARGE, db_url, cut)
+    settings = load_settings(db=db_url, payment_timeout_s=0.5, retry_backoff_s=0.001)
+    oid = "ord-000001"
+    with Engine.open(settings) as young:  # too recent: the call might still be in flight elsewhere
+        assert young.order(oid)["status"] == "PENDING_PAYMENT"
+        assert len(ledger(young, oid)) == (1 if cut == "after" else 0)
+        assert young.health()["pending_payments"] == 1
+        _backdate(young, oid, 60)
+    with Engine.open(settings) as engine:  # catch-up asks the provider by the order id
+        order = engine.order(oid)
+        types = event_types(engine, oid)
+        if cut == "after":
+            assert order["status"] == engine.status(oid)["status"] == "PAID"
+            assert engine.payment(oid)["status"] == "APPROVED"
+            assert types.count("PaymentApproved") == 1 and types.count("StoreOrderReceived") == 1
+            assert [t["id"] for t in engine.store_queue("pizza-palace")] == [oid]
+        else:
+            assert order["status"] == engine.status(oid)["status"] == "REJECTED"
+            assert "interrupted" in order["reason"]
+            assert engine.payment(oid)["status"] == "DECLINED"
+            assert "StoreOrderReceived" not in types and engine.store_queue("pizza-palace") == []
+        assert len(ledger(engine, oid)) == (1 if cut == "after" else 0)  # never charged twice
+        assert engine.health()["pending_payments"] == 0
+        check_invariants(engine)
+    with Engine.open(settings) as again:
+        assert again.order(oid)["status"] == order["status"]
+        assert len(events_of(again, oid, ["PaymentApproved", "PaymentDeclined"])) == 1
+
+
+class Crash(BaseException):
+    """Stands for the process dying inside the payment call (not an Exception: nothing handles it)."""
+
+
+class DiesBeforeCharging:
+    def __init__(self, inner: SimulatedGateway) -> None:
+        self.inner = inner
+
+    def charge(self, *args: Any) -> Any:
+        raise Crash()
+
+    def lookup(self, key: str) -> Any:
+        return self.inner.lookup(key)
+
+    def refund(self, *args: Any) -> str:
+        return self.inner.refund(*args)
+
+
+def test_a_charge_that_lands_after_recovery_gave_up_is_refunded(engine: Engine) -> None:
+    real = engine.gateway
+    engine.payments.gateway = DiesBeforeCharging(real)
+    with pytest.raises(Crash):
+        engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")
+    oid = "ord-000001"
+    assert engine.order(oid)["status"] == "PENDING_PAYMENT"
+    engine.payments.gateway = real
+    assert ordering.resolve_interrupted_payments(engine.bus, engine.payments, timedelta(0)) == [oid]
+    engine.bus.drain()
+    assert engine.order(oid)["status"] == "REJECTED"
+    # the cut-off request reaches the provider late and charges; its answer arrives now
+    charged = real.charge(oid, 18000, "4242424242424242", 1.0)
+    settled = ordering.settle_payment(engine.bus, engine.payments, oid, ChargeOutcome(True, "4242", charged.charge_id), actor="customer:alice")
+    assert settled.status.value == "REJECTED"
+    (entry,) = ledger(engine, oid)
+    assert entry.refund_id is not None  # the orphan charge was given back
+    assert ordering.resolve_interrupted_payments(engine.bus, engine.payments, timedelta(0)) == []
+    engine.bus.drain()
+    assert engine.status(oid)["status"] == "REJECTED" and "StoreOrderReceived" not in event_types(engine, oid)
+    check_invariants(engine)
+
+
+# -- f. the circuit breaker ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def flaky_engine(db_url: str) -> Any:
+    eng = demo_engine(db_url, payment_failure_rate=1.0, breaker_fail_max=3, breaker_reset_timeout_s=0.5, retry_backoff_s=0.001)
+    yield eng
+    eng.close()
+
+
+def test_circuit_breaker_opens_fails_fast_half_opens_and_closes(flaky_engine: Engine) -> None:
+    engine = flaky_engine
+    assert engine.breaker()["state"] == "closed"
+    for n in range(3):
+        with pytest.raises(PaymentFailed) as info:
+            engine.place_order("alice", "pizza-palace", ["cola"], "1 Test St")
+        assert info.value.unavailable and info.value.exit_code == 6
+        assert engine.order(info.value.order_id)["status"] == "REJECTED"
+    breaker = engine.breaker()
+    assert breaker["state"] == "open" and breaker["half_open_at"]
+    assert count(engine, ordering.orders) == 3
+    declined = events_of(engine, types=["PaymentDeclined"])
+    assert len(declined) == 3 and all(e.payload["unavailable"] for e in declined)
+
+    # open: fail fast, before any order is written; another process sees the same breaker
+    head = engine.head()
+    with Engine.open(engine.settings) as other:
+        assert other.breaker()["state"] == "open"
+        for eng in (engine, other):
+            with pytest.raises(PaymentFailed, match="No order was placed") as info:
+                eng.place_order("bob", "pizza-palace", ["cola"], "1 Test St")
+            assert info.value.unavailable and info.value.order_id is None
+    assert count(engine, ordering.orders) == 3 and engine.head() == head
+    assert "payment circuit breaker is open" in engine.health()["problems"]
+
+    # after the cool-down it half-opens: a failed trial opens it again ...
+    time.sleep(0.6)
+    with pytest.raises(PaymentFailed):
+        engine.place_order("carol", "pizza-palace", ["cola"], "1 Test St")
+    assert engine.breaker()["state"] == "open"
+    assert count(engine, ordering.orders) == 4
+    with pytest.raises(PaymentFailed, match="No order was placed"):
+        engine.place_order("carol", "pizza-palace", ["cola"], "1 Test St")
+
+    # ... and a successful one closes it
+    engine.gateway.failure_rate = 0.0
+    time.sleep(0.6)
+    order = engine.place_order("dave", "pizza-palace", ["cola"], "1 Test St")
+    assert order["status"] == "PAID"
+    breaker = engine.breaker()
+    assert breaker["state"] == "closed" and breaker["fail_counter"] == 0
+    assert engine.place_order("erin", "pizza-palace", ["cola"], "1 Test St")["status"] == "PAID"
+    check_invariants(engine)
+
+
+def test_declined_cards_do_not_trip_the_breaker(flaky_engine: Engine) -> None:
+    engine = flaky_engine
+    engine.gateway.failure_rate = 0.0
+    for _ in range(4):
+        with pytest.raises(PaymentFailed) as info:
+            engine.place_order("alice", "pizza-palace", ["cola"], "1 Test St", card="4000000000000002")
+        assert not info.value.unavailable
+    assert engine.breaker()["state"] == "closed"
+    assert engine.place_order("alice", "pizza-palace", ["cola"], "1 Test St")["status"] == "PAID"
+
+
+# -- several processes on one database (SPEC §1, §7 autoscale) ----------------------------------------
+
+
+def test_two_transactions_creating_the_same_tracking_row_do_not_collide(engine: Engine) -> None:
+    """The first drain of two processes on a fresh database: both find no tracking row for a
+    subscriber and create it. The second must wait and then see the first one's position."""
+    assert position(engine, "probe") == 0
+    outcome: dict[str, Any] = {}
+    with engine.db.connect() as first:
+        tx = first.begin()
+        assert eventlog.lock_position(first, "probe", utcnow()) == 0
+        eventlog.advance(first, "probe", 0, 7, utcnow())
+
+        def second() -> None:
+            try:
+                with engine.db.connect() as conn, conn.begin():
+                    outcome["position"] = eventlog.lock_position(conn, "probe", utcnow())
+            except Exception as exc:  # noqa: BLE001
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.3)  # the second transaction is now waiting on the first
+        tx.commit()
+        thread.join(10)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["position"] == 7
+
+
+def test_concurrent_first_orders_from_several_processes_on_a_fresh_database(engine: Engine) -> None:
+    """Three engines (as three terminals) place the very first orders at the same instant: no
+    subscriber's tracking row and no gateway ledger exist yet. Every order must go through."""
+    engines = [Engine.open(engine.settings) for _ in range(3)]
+    customers = ["alice", "bob", "carol"]
+    barrier = threading.Barrier(len(engines))
+    results: dict[str, Any] = {}
+
+    def order(eng: Engine, customer: str) -> None:
+        barrier.wait()
+        try:
+            results[customer] = eng.place_order(customer, "pizza-palace", ["cola"], "1 Test St")
+        except Exception as exc:  # noqa: BLE001
+            results[customer] = exc
+
+    try:
+        threads = [threading.Thread(target=order, args=(e, c)) for e, c in zip(engines, customers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        for e in engines:
+            e.close()
+    errors = {c: r for c, r in results.items() if isinstance(r, BaseException)}
+    assert errors == {}
+    assert sorted(r["status"] for r in results.values()) == ["PAID"] * 3
+    engine.bus.drain()
+    summary = check_invariants(engine)
+    assert summary["by_type"]["StoreOrderReceived"] == 3
+
+
+def test_simulated_gateway_ledger_is_created_safely_by_concurrent_first_charges(engine: Engine) -> None:
+    """The provider's ledger is created on first use; several processes' first charges race."""
+    gateways = [SimulatedGateway(engine.gateway.engine) for _ in range(4)]
+    barrier = threading.Barrier(len(gateways))
+    results: dict[int, Any] = {}
+
+    def charge(n: int, gateway: SimulatedGateway) -> None:
+        barrier.wait()
+        try:
+            results[n] = gateway.charge(f"ord-race-{n}", 1000 + n, "4242424242424242", 5.0)
+        except Exception as exc:  # noqa: BLE001
+            results[n] = exc
+
+    threads = [threading.Thread(target=charge, args=(n, g)) for n, g in enumerate(gateways)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert {n: r for n, r in results.items() if isinstance(r, BaseException)} == {}
+    assert sorted(r.amount for r in results.values()) == [1000, 1001, 1002, 1003]
+    assert len(ledger(engine)) == 4
+
+
+class RefundsDown:
+    """The provider answers charges but its refund endpoint is down (until ``up`` is set)."""
+
+    def __init__(self, inner: SimulatedGateway) -> None:
+        self.inner = inner
+        self.up = False
+        self.calls = 0
+
+    def charge(self, *args: Any) -> Any:
+        return self.inner.charge(*args)
+
+    def lookup(self, key: str) -> Any:
+        return self.inner.lookup(key)
+
+    def refund(self, *args: Any) -> str:
+        self.calls += 1
+        if not self.up:
+            raise GatewayUnavailable("refunds are down")
+        return self.inner.refund(*args)
+
+
+def test_a_refund_parked_while_the_provider_is_down_is_refunded_once_on_operator_retry(engine: Engine) -> None:
+    oid = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")["id"]
+    port = RefundsDown(engine.gateway)
+    engine.payments.gateway = port
+    # the store agreed to cancel, but the refund cannot be made: the order waits, visibly
+    assert engine.cancel_order(oid, "alice")["status"] == "CANCEL_PENDING"
+    assert port.calls == engine.settings.retry_max_attempts
+    (dead,) = engine.dead_letters()
+    assert (dead["subscriber"], dead["event_type"], dead["order_id"]) == ("payment", "StoreOrderCancelled", oid)
+    assert engine.payment(oid)["status"] == "APPROVED" and ledger(engine, oid)[0].refund_id is None
+    assert engine.status(oid)["status"] == "CANCEL_PENDING"
+
+    port.up = True
+    engine.retry_dead_letter(dead["id"])
+    assert engine.order(oid)["status"] == engine.status(oid)["status"] == "CANCELLED"
+    assert engine.payment(oid)["status"] == "REFUNDED"
+    assert len(events_of(engine, oid, ["PaymentRefunded"])) == 1
+    assert ledger(engine, oid)[0].refund_id is not None
+    with pytest.raises(Conflict):
+        engine.retry_dead_letter(dead["id"])
+    assert len(events_of(engine, oid, ["PaymentRefunded"])) == 1
+    check_invariants(engine)

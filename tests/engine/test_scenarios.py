@@ -1,0 +1,408 @@
+"""The ten scenarios of SPEC §2 through the Engine API, on every backend (the ``engine`` fixture)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from deliverycli.engine import delivery, ordering, payment, store
+from deliverycli.engine.bootstrap import Engine
+from deliverycli.engine.commands import AcceptOrder, RejectOrder
+from deliverycli.engine.errors import Conflict, IllegalTransition, NotFound, NotPermitted, PaymentFailed
+
+from .support import check_invariants, commit_only, count, event_types, events_of, ledger, rows
+
+ADDRESS = "101 Maple Rd, apt 4"
+
+
+def place(engine: Any, customer: str = "alice", store_id: str = "pizza-palace", items: Any = ("margherita:2", "cola"), card: str | None = None) -> dict[str, Any]:
+    return engine.place_order(customer, store_id, list(items), ADDRESS, card)
+
+
+def customer_notes(engine: Any, order_id: str, customer: str = "alice") -> list[dict[str, Any]]:
+    return [n for n in engine.notifications("customer", customer, limit=1000) if n["order_id"] == order_id]
+
+
+# -- 1-3, 5-10: the happy path -------------------------------------------------------------------------
+
+
+def test_happy_path_to_confirmed(engine: Any) -> None:
+    order = place(engine)
+    oid = order["id"]
+    assert order["status"] == "PAID"
+    assert order["total"] == 2 * 18000 + 2000 and isinstance(order["total"], int)
+    assert [(i["menu_item_id"], i["quantity"]) for i in order["items"]] == [("margherita", 2), ("cola", 1)]
+
+    # 2/3: paid -> on the store's list; the payment is recorded with only a masked card suffix
+    assert [t["id"] for t in engine.store_queue("pizza-palace")] == [oid]
+    assert engine.store_queue("pizza-palace")[0]["status"] == "NEW"
+    assert engine.store_queue("seoul-bbq") == []
+    pay = engine.payment(oid)
+    assert (pay["status"], pay["amount"], pay["card"]) == ("APPROVED", 38000, "**** 4242")
+    assert len(ledger(engine, oid)) == 1
+
+    seen = [engine.status(oid)["status"]]
+    assert engine.accept_order(oid, "pizza-palace")["status"] == "COOKING"  # 5
+    seen.append(engine.status(oid)["status"])
+    assert engine.deliveries(available=True) == []  # not cooked yet
+    assert engine.mark_ready(oid, "pizza-palace")["status"] == "READY"  # 6
+    seen.append(engine.status(oid)["status"])
+    assert [d["id"] for d in engine.deliveries(available=True)] == [oid]
+    assert engine.pick_up(oid, "rider-kim")["rider_id"] == "rider-kim"  # 7
+    seen.append(engine.status(oid)["status"])
+    assert engine.deliveries(available=True) == []
+    assert engine.complete_delivery(oid, "rider-kim")["status"] == "COMPLETED"
+    seen.append(engine.status(oid)["status"])
+    assert engine.confirm_delivery(oid, "alice")["status"] == "CONFIRMED"  # 8
+    seen.append(engine.status(oid)["status"])
+    assert seen == ["PAID", "COOKING", "READY_FOR_PICKUP", "DELIVERING", "DELIVERED", "CONFIRMED"]  # 9
+
+    view = engine.status(oid)
+    assert view["status"] == "CONFIRMED" and view["rider_id"] == "rider-kim"
+    assert [(t["event"], t["status"]) for t in view["timeline"]] == [
+        ("OrderPlaced", "PENDING_PAYMENT"),
+        ("PaymentApproved", "PAID"),
+        ("StoreOrderReceived", "PAID"),
+        ("CookingStarted", "COOKING"),
+        ("CookingFinished", "READY_FOR_PICKUP"),
+        ("DeliveryRequested", "READY_FOR_PICKUP"),
+        ("DeliveryPickedUp", "DELIVERING"),
+        ("DeliveryCompleted", "DELIVERED"),
+        ("DeliveryConfirmed", "CONFIRMED"),
+    ]
+    assert all(t["at"] for t in view["timeline"])
+
+    # 10: one customer notification per status change, in order, and the others where it concerns them
+    statuses = ["PENDING_PAYMENT", "PAID", "COOKING", "READY_FOR_PICKUP", "DELIVERING", "DELIVERED", "CONFIRMED"]
+    assert [n["status"] for n in customer_notes(engine, oid)] == statuses
+    assert [n["status"] for n in engine.notifications("store", "pizza-palace")] == ["PAID"]
+    assert [n["status"] for n in engine.notifications("rider", "rider-kim")] == ["DELIVERING", "DELIVERED", "CONFIRMED"]
+    assert engine.notifications("rider", "rider-lee") == []
+    sent = events_of(engine, oid, ["NotificationSent"])
+    assert [e.payload["status"] for e in sent] == statuses
+
+    # every event: correlation id, global sequence, schema version, the actor who caused it
+    log = events_of(engine, oid)
+    assert all(e.order_id == oid and e.payload["order_id"] == oid and e.schema_version == 1 for e in log)
+    actors = {e.event_type: e.actor for e in log}
+    assert actors["OrderPlaced"] == "customer:alice"
+    assert actors["CookingStarted"] == actors["CookingFinished"] == "store:pizza-palace"
+    assert actors["DeliveryPickedUp"] == actors["DeliveryCompleted"] == "rider:rider-kim"
+    assert actors["DeliveryConfirmed"] == "customer:alice"
+    assert actors["StoreOrderReceived"] == "system:store"
+    check_invariants(engine)
+
+
+def test_unknown_order_is_not_found(engine: Any) -> None:
+    for call in (lambda: engine.status("ord-999999"), lambda: engine.order("ord-999999"),
+                 lambda: engine.cancel_order("ord-999999", "alice"), lambda: engine.accept_order("ord-999999", "pizza-palace"),
+                 lambda: engine.pick_up("ord-999999", "rider-kim")):
+        with pytest.raises(NotFound) as info:
+            call()
+        assert info.value.exit_code == 3
+    assert engine.head() == 0
+
+
+# -- 4: cancelling -----------------------------------------------------------------------------------
+
+
+def test_cancel_before_cooking_is_cancelled_and_refunded_once(engine: Any) -> None:
+    oid = place(engine)["id"]
+    result = engine.cancel_order(oid, "alice")
+    assert result["status"] == "CANCELLED"
+    assert result["reason"] == "cancelled at the customer's request"
+    assert engine.status(oid)["status"] == "CANCELLED"
+    pay = engine.payment(oid)
+    assert pay["status"] == "REFUNDED" and pay["refund_id"]
+    assert [e.payload["amount"] for e in events_of(engine, oid, ["PaymentRefunded"])] == [38000]
+    (entry,) = ledger(engine, oid)
+    assert entry.refund_id == pay["refund_id"] and entry.refunded_at is not None
+    assert engine.store_queue("pizza-palace")[0]["status"] == "CANCELLED"
+    assert [n["status"] for n in customer_notes(engine, oid)] == ["PENDING_PAYMENT", "PAID", "CANCEL_PENDING", "CANCELLED"]
+    assert [n["status"] for n in engine.notifications("store", "pizza-palace")] == ["PAID", "CANCEL_PENDING", "CANCELLED"]
+
+    # cancelling again, or cooking it now, changes nothing: refunded exactly once
+    with pytest.raises(IllegalTransition) as info:
+        engine.cancel_order(oid, "alice")
+    assert "CANCELLED" in str(info.value)
+    with pytest.raises(Conflict):
+        engine.accept_order(oid, "pizza-palace")
+    assert len(events_of(engine, oid, ["PaymentRefunded"])) == 1
+    assert len(events_of(engine, oid, ["OrderCancelled"])) == 1
+    check_invariants(engine)
+
+
+def test_cancel_after_accept_is_a_conflict_and_cooking_goes_on(engine: Any) -> None:
+    oid = place(engine)["id"]
+    engine.accept_order(oid, "pizza-palace")
+    head = engine.head()
+    with pytest.raises(Conflict) as info:
+        engine.cancel_order(oid, "alice")
+    assert info.value.exit_code == 4
+    assert "COOKING" in str(info.value) and "cooking" in str(info.value)
+    assert engine.order(oid)["status"] == engine.status(oid)["status"] == "COOKING"
+    assert engine.head() == head  # refused before anything was recorded
+    assert engine.payment(oid)["status"] == "APPROVED"
+    assert ledger(engine, oid)[0].refund_id is None
+    # and the order goes on normally
+    engine.mark_ready(oid, "pizza-palace")
+    assert engine.status(oid)["status"] == "READY_FOR_PICKUP"
+    check_invariants(engine)
+
+
+def test_cancel_racing_the_store_accept_is_refused_by_the_store(engine: Any) -> None:
+    """The saga: the customer's side still says PAID, but the store already started cooking; the store
+    is the authority, refuses, and the customer is told why. No refund."""
+    oid = place(engine)["id"]
+    commit_only(engine, AcceptOrder(oid, "pizza-palace"))  # another process: the store accepted
+    assert engine.order(oid)["status"] == "PAID"
+    with pytest.raises(Conflict) as info:
+        engine.cancel_order(oid, "alice")
+    assert "already started cooking" in str(info.value)
+    assert engine.order(oid)["status"] == engine.status(oid)["status"] == "COOKING"
+    types = event_types(engine, oid)
+    assert types.count("CancellationRefused") == 1
+    assert "PaymentRefunded" not in types and "StoreOrderCancelled" not in types
+    assert engine.payment(oid)["status"] == "APPROVED"
+    notes = customer_notes(engine, oid)
+    assert [n["status"] for n in notes] == ["PENDING_PAYMENT", "PAID", "COOKING", "CANCEL_PENDING", "COOKING"]
+    assert "refused" in notes[-1]["message"] and "already started cooking" in notes[-1]["message"]
+    check_invariants(engine)
+
+
+def test_store_reject_cancels_with_reason_and_refunds(engine: Any) -> None:
+    oid = place(engine)["id"]
+    ticket = engine.reject_order(oid, "pizza-palace", "out of dough")
+    assert ticket["status"] == "REJECTED"
+    order = engine.order(oid)
+    assert order["status"] == "CANCELLED" and "out of dough" in order["reason"]
+    view = engine.status(oid)
+    assert view["status"] == "CANCELLED" and "out of dough" in view["reason"]
+    assert engine.payment(oid)["status"] == "REFUNDED"
+    assert len(events_of(engine, oid, ["PaymentRefunded"])) == 1
+    assert ledger(engine, oid)[0].refund_id is not None
+    last = customer_notes(engine, oid)[-1]
+    assert last["status"] == "CANCELLED" and "out of dough" in last["message"]
+    check_invariants(engine)
+
+
+def test_store_reject_racing_a_customer_cancel_ends_cancelled_and_refunded_once(engine: Any) -> None:
+    """The store rejects (another process, not yet drained) while the customer cancels: the store
+    refuses the cancellation ("already rejected") and refunds for the rejection. The order must end
+    CANCELLED everywhere, refunded once; the late refusal must not bring it back to PAID."""
+    oid = place(engine)["id"]
+    commit_only(engine, RejectOrder(oid, "pizza-palace", "out of dough"))
+    result = engine.cancel_order(oid, "alice")
+    assert result["status"] == "CANCELLED"
+    assert engine.order(oid)["status"] == "CANCELLED"
+    assert engine.status(oid)["status"] == "CANCELLED"
+    assert engine.payment(oid)["status"] == "REFUNDED"
+    types = event_types(engine, oid)
+    assert types.count("PaymentRefunded") == 1 and types.count("OrderCancelled") == 1
+    assert [n["status"] for n in customer_notes(engine, oid)][-1] == "CANCELLED"
+    check_invariants(engine)
+
+
+# -- 2: payment is synchronous; a failed payment never reaches the store -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("card", "unavailable", "why"),
+    [
+        ("4000000000000002", False, "declined"),
+        ("4000000000009995", False, "insufficient funds"),
+        ("4000 0000 0000 0119", True, "unavailable"),
+    ],
+)
+def test_failed_payment_rejects_the_order_and_nothing_reaches_the_store(engine: Any, card: str, unavailable: bool, why: str) -> None:
+    with pytest.raises(PaymentFailed) as info:
+        place(engine, card=card)
+    error = info.value
+    assert error.exit_code == 6 and error.unavailable is unavailable and why in str(error)
+    oid = error.order_id
+    assert oid is not None
+    order = engine.order(oid)
+    assert order["status"] == "REJECTED" and why in order["reason"]
+    assert engine.status(oid)["status"] == "REJECTED"
+    types = event_types(engine, oid)
+    assert "PaymentDeclined" in types and "OrderRejected" in types
+    assert "StoreOrderReceived" not in types and "PaymentApproved" not in types
+    assert engine.store_queue("pizza-palace") == []
+    assert count(engine, store.store_orders) == 0
+    pay = engine.payment(oid)
+    assert pay["status"] == "DECLINED" and pay["card"].endswith(card.replace(" ", "")[-4:])
+    assert ledger(engine, oid) == []
+    assert [n["status"] for n in customer_notes(engine, oid)] == ["PENDING_PAYMENT", "REJECTED"]
+    assert engine.notifications("store", "pizza-palace") == []
+    check_invariants(engine)
+
+
+# -- §5 authorization ----------------------------------------------------------------------------------
+
+
+def test_only_the_right_actor_may_act(engine: Any) -> None:
+    oid = place(engine)["id"]
+    head = engine.head()
+
+    def refused(call: Any) -> None:
+        with pytest.raises(NotPermitted) as info:
+            call()
+        assert info.value.exit_code == 5
+
+    refused(lambda: engine.cancel_order(oid, "bob"))
+    refused(lambda: engine.accept_order(oid, "seoul-bbq"))
+    refused(lambda: engine.reject_order(oid, "green-bowl", "spite"))
+    assert engine.head() == head and engine.order(oid)["status"] == "PAID"
+
+    engine.accept_order(oid, "pizza-palace")
+    refused(lambda: engine.mark_ready(oid, "seoul-bbq"))
+    engine.mark_ready(oid, "pizza-palace")
+    engine.pick_up(oid, "rider-kim")
+    head = engine.head()
+    refused(lambda: engine.complete_delivery(oid, "rider-lee"))
+    assert engine.head() == head and engine.status(oid)["status"] == "DELIVERING"
+    engine.complete_delivery(oid, "rider-kim")
+    refused(lambda: engine.confirm_delivery(oid, "bob"))
+    assert engine.status(oid)["status"] == "DELIVERED"
+    assert engine.confirm_delivery(oid, "alice")["status"] == "CONFIRMED"
+    check_invariants(engine)
+
+
+def test_unknown_actors_are_not_found(engine: Any) -> None:
+    oid = place(engine)["id"]
+    with pytest.raises(NotFound):
+        engine.cancel_order(oid, "mallory")
+    with pytest.raises(NotFound):
+        engine.accept_order(oid, "no-such-store")
+    assert engine.order(oid)["status"] == "PAID"
+
+
+# -- §5 two riders racing --------------------------------------------------------------------------
+
+
+def _ready_order(engine: Any) -> str:
+    oid = place(engine)["id"]
+    engine.accept_order(oid, "pizza-palace")
+    engine.mark_ready(oid, "pizza-palace")
+    return oid
+
+
+def test_second_rider_is_told_who_was_faster(engine: Any) -> None:
+    oid = _ready_order(engine)
+    engine.pick_up(oid, "rider-kim")
+    with pytest.raises(Conflict) as info:
+        engine.pick_up(oid, "rider-lee")
+    assert "rider-kim" in str(info.value) and info.value.exit_code == 4
+    assert [d["rider_id"] for d in engine.deliveries()] == ["rider-kim"]
+    assert len(events_of(engine, oid, ["DeliveryPickedUp"])) == 1
+
+
+def test_two_riders_racing_exactly_one_wins(engine: Any) -> None:
+    """Two processes' worth of engines on one database, released at the same instant."""
+    orders = [_ready_order(engine) for _ in range(3)]
+    riders = ["rider-kim", "rider-lee", "rider-park"]
+    engines = [Engine.open(engine.settings) for _ in riders]
+    try:
+        for oid in orders:
+            barrier = threading.Barrier(len(riders))
+            outcomes: dict[str, Any] = {}
+
+            def race(eng: Engine, rider: str) -> None:
+                barrier.wait()
+                try:
+                    outcomes[rider] = eng.pick_up(oid, rider)
+                except Conflict as exc:
+                    outcomes[rider] = exc
+
+            threads = [threading.Thread(target=race, args=(e, r)) for e, r in zip(engines, riders)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            winners = [r for r, o in outcomes.items() if isinstance(o, dict)]
+            losers = [o for o in outcomes.values() if isinstance(o, Conflict)]
+            assert len(outcomes) == 3 and len(winners) == 1, outcomes
+            assert all(winners[0] in str(o) for o in losers)
+            assert len(events_of(engine, oid, ["DeliveryPickedUp"])) == 1
+            (row,) = rows(engine, delivery.deliveries, delivery.deliveries.c.order_id == oid)
+            assert row.rider_id == winners[0] and row.status == "PICKED_UP"
+            assert engine.status(oid)["rider_id"] == winners[0]
+    finally:
+        for e in engines:
+            e.close()
+    engine.bus.drain()
+    check_invariants(engine)
+
+
+# -- §7 CQRS: the status view is what the event log says ---------------------------------------------
+
+
+def test_status_view_equals_a_replay_of_the_event_log(engine: Any) -> None:
+    happy = _ready_order(engine)
+    engine.pick_up(happy, "rider-park")
+    engine.complete_delivery(happy, "rider-park")
+    engine.confirm_delivery(happy, "alice")
+    cancelled = place(engine, "bob", "seoul-bbq", ["bulgogi", "sikhye:2"])["id"]
+    engine.cancel_order(cancelled, "bob")
+    rejected_by_store = place(engine, "carol", "green-bowl", ["poke"])["id"]
+    engine.reject_order(rejected_by_store, "green-bowl", "closed early")
+    with pytest.raises(PaymentFailed):
+        place(engine, "dave", card="4000000000000002")
+    refused = place(engine, "erin")["id"]
+    commit_only(engine, AcceptOrder(refused, "pizza-palace"))
+    with pytest.raises(Conflict):
+        engine.cancel_order(refused, "erin")
+    cooking = place(engine, "alice", "green-bowl", ["smoothie:3"])["id"]
+    engine.accept_order(cooking, "green-bowl")
+
+    summary = check_invariants(engine)  # includes: view == replay of the log through lifecycle.follow
+    assert summary["orders"] == 6
+    view = {o["id"]: o["status"] for o in engine.orders(limit=100)}
+    assert view == summary["view"]
+    assert sorted(view.values()) == sorted(["CONFIRMED", "CANCELLED", "CANCELLED", "REJECTED", "COOKING", "COOKING"])
+    # the timeline of every order is the replay, step by step
+    from deliverycli.engine.lifecycle import follow
+
+    for oid in view:
+        state: tuple[Any, Any] = (None, None)
+        expected = []
+        for event in events_of(engine, oid):
+            if event.event_type == "NotificationSent":
+                continue
+            state = follow(*state, event.event_type)
+            expected.append((event.id, event.event_type, state[0].value))
+        assert [(t["event_id"], t["event"], t["status"]) for t in engine.status(oid)["timeline"]] == expected
+    assert {o["id"] for o in engine.orders(status="cancelled")} == {cancelled, rejected_by_store}
+    assert [o["id"] for o in engine.orders(customer_id="bob")] == [cancelled]
+
+
+# -- §8: bad input never changes the database ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("customer", "store_id", "items", "address", "card", "error"),
+    [
+        ("alice", "pizza-palace", [], ADDRESS, None, "InvalidInput"),
+        ("alice", "pizza-palace", ["margherita:0"], ADDRESS, None, "InvalidInput"),
+        ("alice", "pizza-palace", ["margherita:100"], ADDRESS, None, "InvalidInput"),
+        ("alice", "pizza-palace", ["margherita:60", "margherita:60"], ADDRESS, None, "InvalidInput"),
+        ("alice", "pizza-palace", ["bulgogi"], ADDRESS, None, "InvalidInput"),  # sold by another store
+        ("alice", "pizza-palace", ["sushi"], ADDRESS, None, "NotFound"),
+        ("mallory", "pizza-palace", ["margherita"], ADDRESS, None, "NotFound"),
+        ("alice", "no-such-store", ["margherita"], ADDRESS, None, "NotFound"),
+        ("alice", "pizza-palace", ["margherita"], "   ", None, "InvalidInput"),
+        ("alice", "pizza-palace", ["margherita"], ADDRESS, "4242-abcd", "InvalidInput"),
+    ],
+)
+def test_bad_orders_change_nothing(engine: Any, customer: str, store_id: str, items: list[str], address: str, card: str | None, error: str) -> None:
+    with pytest.raises(Exception) as info:
+        engine.place_order(customer, store_id, items, address, card)
+    assert type(info.value).__name__ == error
+    assert info.value.exit_code in (2, 3)
+    assert engine.head() == 0
+    assert count(engine, ordering.orders) == 0 and count(engine, payment.payments) == 0
+    assert ledger(engine) == []
+    # and the order numbers were not used up
+    assert place(engine)["id"] == "ord-000001"
