@@ -1,0 +1,131 @@
+"""stores, customers, riders, menus: the reference data every context reads (the /menus route)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from ..cli import ctx_obj
+from ..output import emit, money, print_fields, print_table
+
+stores_app = typer.Typer(help="List and add stores.", no_args_is_help=True)
+customers_app = typer.Typer(help="List and add customers.", no_args_is_help=True)
+riders_app = typer.Typer(help="List and add riders.", no_args_is_help=True)
+menus_app = typer.Typer(help="List and add menu items.", no_args_is_help=True)
+
+STORE_COLUMNS = [("id", "Store"), ("name", "Name"), ("address", "Address")]
+CUSTOMER_COLUMNS = [("id", "Customer"), ("name", "Name"), ("address", "Address")]
+RIDER_COLUMNS = [("id", "Rider"), ("name", "Name"), ("vehicle", "Vehicle")]
+MENU_COLUMNS = [("store_id", "Store"), ("id", "Item"), ("name", "Name"), ("price_text", "Price"), ("available", "Available")]
+
+
+def _menu_rows(items: list[dict[str, Any]], currency: str) -> list[dict[str, Any]]:
+    return [item | {"currency": currency} for item in items]
+
+
+def _with_money(item: dict[str, Any]) -> dict[str, Any]:
+    return item | {"price_text": money(item["price"], item["currency"])}
+
+
+# -- stores -------------------------------------------------------------------------------------
+
+
+@stores_app.command("list")
+def stores_list(ctx: typer.Context) -> None:
+    """List the stores."""
+    cli = ctx_obj(ctx)
+    rows = cli.engine().stores()
+    emit(cli.json, rows, lambda: print_table(rows, STORE_COLUMNS, empty="no stores; add one with `deliverycli stores add` or run `deliverycli init --demo`"))
+
+
+@stores_app.command("add")
+def stores_add(
+    ctx: typer.Context,
+    id: str = typer.Option(..., "--id", help="Store id: lowercase letters, digits, '-' or '_'."),
+    name: str = typer.Option(..., "--name", help="Display name."),
+    address: str = typer.Option(..., "--address", help="Street address."),
+) -> None:
+    """Add a store (then give it a menu with `menus add --store ID`)."""
+    cli = ctx_obj(ctx)
+    row = cli.engine().add_store(id, name, address)
+    emit(cli.json, row, lambda: print_fields(row, [("id", "store"), ("name", "name"), ("address", "address")], title=f"Store {row['id']} added"))
+
+
+# -- customers ----------------------------------------------------------------------------------
+
+
+@customers_app.command("list")
+def customers_list(ctx: typer.Context) -> None:
+    """List the customers."""
+    cli = ctx_obj(ctx)
+    rows = cli.engine().customers()
+    emit(cli.json, rows, lambda: print_table(rows, CUSTOMER_COLUMNS, empty="no customers; add one with `deliverycli customers add`"))
+
+
+@customers_app.command("add")
+def customers_add(
+    ctx: typer.Context,
+    id: str = typer.Option(..., "--id", help="Customer id: lowercase letters, digits, '-' or '_'."),
+    name: str = typer.Option(..., "--name", help="Full name."),
+    address: str = typer.Option(..., "--address", help="Default delivery address."),
+) -> None:
+    """Add a customer."""
+    cli = ctx_obj(ctx)
+    row = cli.engine().add_customer(id, name, address)
+    emit(cli.json, row, lambda: print_fields(row, [("id", "customer"), ("name", "name"), ("address", "address")], title=f"Customer {row['id']} added"))
+
+
+# -- riders -------------------------------------------------------------------------------------
+
+
+@riders_app.command("list")
+def riders_list(ctx: typer.Context) -> None:
+    """List the riders."""
+    cli = ctx_obj(ctx)
+    rows = cli.engine().riders()
+    emit(cli.json, rows, lambda: print_table(rows, RIDER_COLUMNS, empty="no riders; add one with `deliverycli riders add`"))
+
+
+@riders_app.command("add")
+def riders_add(
+    ctx: typer.Context,
+    id: str = typer.Option(..., "--id", help="Rider id: lowercase letters, digits, '-' or '_'."),
+    name: str = typer.Option(..., "--name", help="Full name."),
+    vehicle: str = typer.Option("scooter", "--vehicle", help="scooter, bicycle, car, ..."),
+) -> None:
+    """Add a rider."""
+    cli = ctx_obj(ctx)
+    row = cli.engine().add_rider(id, name, vehicle)
+    emit(cli.json, row, lambda: print_fields(row, [("id", "rider"), ("name", "name"), ("vehicle", "vehicle")], title=f"Rider {row['id']} added"))
+
+
+# -- menus --------------------------------------------------------------------------------------
+
+
+@menus_app.command("list")
+def menus_list(ctx: typer.Context, store: str = typer.Option(None, "--store", help="Only this store's menu.")) -> None:
+    """List menu items (prices in integer minor units; KRW has none)."""
+    cli = ctx_obj(ctx)
+    engine = cli.engine()
+    rows = _menu_rows(engine.menu(store), engine.settings.currency)
+    emit(cli.json, rows, lambda: print_table([_with_money(r) for r in rows], MENU_COLUMNS, empty="no menu items"))
+
+
+@menus_app.command("add")
+def menus_add(
+    ctx: typer.Context,
+    store: str = typer.Option(..., "--store", help="The store whose menu gets the item."),
+    id: str = typer.Option(..., "--id", help="Menu item id (unique across stores): lowercase letters, digits, '-' or '_'."),
+    name: str = typer.Option(..., "--name", help="Display name."),
+    price: int = typer.Option(..., "--price", help="Price in integer minor units (KRW has none: 18000 is 18,000 KRW)."),
+) -> None:
+    """Add an item to a store's menu."""
+    cli = ctx_obj(ctx)
+    engine = cli.engine()
+    row = _menu_rows([engine.add_menu_item(store, id, name, price)], engine.settings.currency)[0]
+    emit(
+        cli.json,
+        row,
+        lambda: print_fields(_with_money(row), [("id", "item"), ("store_id", "store"), ("name", "name"), ("price_text", "price")], title=f"Menu item {row['id']} added"),
+    )

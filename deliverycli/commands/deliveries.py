@@ -1,0 +1,58 @@
+"""deliveries: the delivery list and rider actions: list, pickup, complete (the /deliveries route)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from ..cli import ctx_obj
+from ..output import emit, print_fields, print_table
+
+app = typer.Typer(help="The delivery list: see deliveries, pick one up, complete it.", no_args_is_help=True)
+
+DELIVERY_COLUMNS = [("id", "Order"), ("status", "Status"), ("store_id", "Store"), ("address", "Address"), ("rider_id", "Rider"), ("requested_at", "Requested"), ("picked_up_at", "Picked up"), ("completed_at", "Completed")]
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    available: bool = typer.Option(False, "--available", help="Only deliveries waiting for a rider."),
+    rider: str = typer.Option(None, "--rider", help="Only this rider's deliveries."),
+    limit: int = typer.Option(200, "--limit", min=1, max=10_000),
+) -> None:
+    """List deliveries, newest first."""
+    from ..engine.errors import InvalidInput
+    from .status import local_time
+
+    cli = ctx_obj(ctx)
+    if available and rider is not None:
+        raise InvalidInput("use either --available or --rider RIDER, not both")
+    deliveries = cli.engine().deliveries(available, rider, limit)
+
+    def human() -> None:
+        rows = [d | {k: local_time(d[k]) for k in ("requested_at", "picked_up_at", "completed_at")} for d in deliveries]
+        empty = "no deliveries waiting for a rider" if available else (f"no deliveries for rider {rider}" if rider else "no deliveries")
+        print_table(rows, DELIVERY_COLUMNS, empty=empty)
+
+    emit(cli.json, deliveries, human)
+
+
+def _show(delivery: dict[str, Any], title: str) -> None:
+    print_fields(delivery, [("id", "order"), ("status", "delivery"), ("rider_id", "rider")], title=title)
+
+
+@app.command("pickup")
+def pickup(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), rider: str = typer.Option(..., "--rider", help="Rider id.")) -> None:
+    """Pick up a ready order and start delivering it (of two riders, the first wins)."""
+    cli = ctx_obj(ctx)
+    delivery = cli.engine().pick_up(order_id, rider)
+    emit(cli.json, delivery, lambda: _show(delivery, f"Order {delivery['id']} picked up by {delivery['rider_id']}"))
+
+
+@app.command("complete")
+def complete(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), rider: str = typer.Option(..., "--rider", help="Rider id.")) -> None:
+    """Mark a delivery you picked up as delivered."""
+    cli = ctx_obj(ctx)
+    delivery = cli.engine().complete_delivery(order_id, rider)
+    emit(cli.json, delivery, lambda: _show(delivery, f"Order {delivery['id']} delivered by {delivery['rider_id']}"))

@@ -1,0 +1,132 @@
+"""Check liveness and readiness: database, schema, subscriber lag, dead letters, payment breaker; exit 1 if unhealthy."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from ..cli import ctx_obj
+from ..output import emit
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+NAMED_DEAD_LETTERS = 10  # problems name at most this many dead letters one by one
+
+
+def _probe_schema(settings: Settings) -> tuple[bool, str | None, str | None]:
+    """(reachable, schema revision, error) by a plain connection; never creates anything."""
+    from ..engine import storage
+    from ..engine.errors import DeliveryError
+
+    url = storage.database_url(settings.db)
+    db = storage.make_engine(url, busy_timeout_s=settings.busy_timeout_s)
+    try:
+        return True, storage.schema_version(db), None
+    except DeliveryError as exc:
+        return False, None, exc.message
+    finally:
+        db.dispose()
+
+
+def _down(base: dict[str, Any], state: str, problem: str, *, reachable: bool, version: str | None = None) -> dict[str, Any]:
+    from ..engine.storage import SCHEMA_HEAD
+
+    return base | {
+        "state": state,
+        "reachable": reachable,
+        "initialised": version is not None,
+        "schema": {"current": version, "expected": SCHEMA_HEAD, "ready": False},
+        "problems": [problem],
+        "healthy": False,
+    }
+
+
+def _dead_letter_problem(letter: dict[str, Any]) -> str:
+    return (
+        f"dead letter {letter['id']}: subscriber {letter['subscriber']} could not handle {letter['event_type']} "
+        f"(event {letter['event_id']}, order {letter['order_id']}) after {letter['attempts']} attempt(s): {letter['error']}; "
+        f"retry it with `deliverycli deadletters retry {letter['id']}`"
+    )
+
+
+def diagnose(settings: Settings) -> dict[str, Any]:
+    """The doctor's report; observes only (no catch-up), so a lagging subscriber is a finding."""
+    from pathlib import Path
+
+    import sqlalchemy as sa
+
+    from ..engine import storage
+    from ..engine.bootstrap import Engine
+    from ..engine.errors import DeliveryError, NotFound
+
+    url = storage.database_url(settings.db)
+    base = {"id": "doctor", "database": storage.describe(url), "backend": url.get_backend_name()}
+    if url.get_backend_name() == "sqlite" and not Path(url.database).exists():
+        return _down(base, "not initialised", f"no database at {url.database}; run `deliverycli init` (or `init --demo`) first", reachable=False)
+    try:
+        engine = Engine.open(settings, catch_up=False)
+    except NotFound as exc:
+        return _down(base, "not initialised", exc.message, reachable=True)
+    except DeliveryError as exc:
+        reachable, version, error = _probe_schema(settings)
+        if reachable and version is not None:
+            return _down(base, "schema mismatch", exc.message, reachable=True, version=version)
+        return _down(base, "unreachable", error or exc.message, reachable=False)
+    try:
+        with engine:
+            report = engine.health()
+            dead = engine.dead_letters()
+    except DeliveryError as exc:  # e.g. the server went away or the database stayed locked
+        return _down(base, "unreachable", exc.message, reachable=False)
+    except sa.exc.SQLAlchemyError as exc:  # reachable, but something in it is broken: a finding too
+        return _down(base, "error", f"database error: {storage.first_line(exc)}", reachable=True, version=storage.SCHEMA_HEAD)
+    report["initialised"] = True
+    report["dead_letter_list"] = dead
+    report["problems"] = list(report["problems"]) + [_dead_letter_problem(d) for d in dead[:NAMED_DEAD_LETTERS]]
+    if len(dead) > NAMED_DEAD_LETTERS:
+        report["problems"].append(f"... and {len(dead) - NAMED_DEAD_LETTERS} more dead letter(s)")
+    report["state"] = "healthy" if report["healthy"] else "unhealthy"
+    return report
+
+
+def _print(report: dict[str, Any]) -> None:
+    def line(label: str, text: Any) -> None:
+        typer.echo(f"  {label:<14} {text}")
+
+    typer.echo(f"deliverycli doctor: {report['database']}")
+    if report.get("reachable") and report.get("initialised") and "subscribers" in report:
+        schema = report["schema"]
+        line("database", f"reachable ({report['backend']})")
+        line("schema", f"{schema['current']} (expected {schema['expected']}): {'ready' if schema['ready'] else 'NOT READY'}")
+        line("events", report["events"])
+        line("subscribers", "events not yet applied:")
+        for sub in report["subscribers"]:
+            line(f"  {sub['id']}", "up to date" if not sub["lag"] else f"{sub['lag']} events behind")
+        line("dead letters", report["dead_letters"])
+        breaker = report["breaker"]
+        line("breaker", f"{breaker['state']} ({breaker['fail_counter']}/{breaker['fail_max']} consecutive failures)")
+        line("payments", f"{report['pending_payments']} pending")
+        counts = report["orders_by_status"]
+        line("orders", ", ".join(f"{status} {n}" for status, n in sorted(counts.items())) if counts else "none")
+    else:
+        line("database", report["state"])
+        schema = report["schema"]
+        line("schema", f"{schema['current'] or '-'} (expected {schema['expected']})")
+    if report["healthy"]:
+        typer.echo("healthy")
+    else:
+        state = "" if report["state"] == "unhealthy" else f" ({report['state']})"
+        typer.echo(f"UNHEALTHY{state}: {len(report['problems'])} problem(s)")
+        for problem in report["problems"]:
+            typer.echo(f"  - {problem}")
+
+
+def command(ctx: typer.Context) -> None:
+    """Check liveness and readiness: database, schema, subscriber lag, dead letters, payment breaker; exit 1 if unhealthy."""
+    cli = ctx_obj(ctx)
+    report = diagnose(cli.settings())
+    emit(cli.json, report, lambda: _print(report))
+    if not report["healthy"]:
+        raise SystemExit(1)  # not typer.Exit: the root app runs with standalone_mode=False, which swallows its code

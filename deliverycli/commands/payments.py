@@ -1,0 +1,43 @@
+"""payments: list payments and show one (the /payments route). Cards are only ever shown masked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from ..cli import ctx_obj
+from ..output import emit, money, print_fields, print_table
+
+app = typer.Typer(help="Payments: list them, show one order's payment.", no_args_is_help=True)
+
+PAYMENT_COLUMNS = [("id", "Order"), ("status", "Status"), ("amount_text", "Amount"), ("card", "Card"), ("charge_id", "Charge"), ("refund_id", "Refund"), ("created_at", "Created"), ("reason", "Reason")]
+
+
+def _human(payment: dict[str, Any], currency: str) -> dict[str, Any]:
+    from .status import local_time
+
+    return payment | {
+        "amount_text": money(payment["amount"], currency),
+        "created_at": local_time(payment["created_at"], with_date=True),
+        "refunded_at": local_time(payment.get("refunded_at"), with_date=True),
+    }
+
+
+@app.command("list")
+def list_(ctx: typer.Context, limit: int = typer.Option(100, "--limit", min=1, max=10_000, help="At most this many, newest first.")) -> None:
+    """List payments, newest first."""
+    cli = ctx_obj(ctx)
+    engine = cli.engine()
+    payments = engine.payments_list(limit)
+    emit(cli.json, payments, lambda: print_table([_human(p, engine.settings.currency) for p in payments], PAYMENT_COLUMNS, empty="no payments"))
+
+
+@app.command("show")
+def show(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER")) -> None:
+    """Show the payment of one order."""
+    cli = ctx_obj(ctx)
+    engine = cli.engine()
+    payment = engine.payment(order_id)
+    keys = [("id", "order"), ("status", "status"), ("amount_text", "amount"), ("card", "card"), ("charge_id", "charge"), ("refund_id", "refund"), ("reason", "reason"), ("created_at", "created"), ("refunded_at", "refunded")]
+    emit(cli.json, payment, lambda: print_fields(_human(payment, engine.settings.currency), keys, title=f"Payment of order {payment['id']}"))

@@ -1,0 +1,55 @@
+"""Show an order's status and timeline: the CQRS status view (the /statusChecks route)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import typer
+
+from ..cli import ctx_obj
+from ..output import emit, money, print_fields, print_table
+
+
+def with_glyph(status: str | None) -> str:
+    """A status as glyph plus text (never colour alone), e.g. ``♨ COOKING``."""
+    from ..engine.lifecycle import GLYPHS
+
+    if not status:
+        return "-"
+    glyph = GLYPHS.get(status)  # OrderStatus is a StrEnum: a plain string finds its glyph
+    return f"{glyph} {status}" if glyph else status
+
+
+def local_time(value: str | None, with_date: bool = False) -> str | None:
+    """An ISO timestamp as local wall-clock time (``HH:MM:SS``, or with the date)."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value).astimezone()
+    except (TypeError, ValueError):
+        return value
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
+
+
+TIMELINE_COLUMNS = [("event_id", "#"), ("at_text", "At"), ("status_text", "Status"), ("event", "Event"), ("actor", "Actor")]
+
+
+def show_status(view: dict[str, Any]) -> None:
+    fields = view | {
+        "status_text": with_glyph(view["status"]),
+        "total_text": money(view["total"], view.get("currency") or "KRW"),
+        "placed_text": local_time(view.get("placed_at"), with_date=True),
+        "updated_text": local_time(view.get("updated_at"), with_date=True),
+    }
+    keys = [("status_text", "status"), ("customer_id", "customer"), ("store_id", "store"), ("rider_id", "rider"), ("total_text", "total"), ("reason", "reason"), ("placed_text", "placed"), ("updated_text", "updated")]
+    print_fields(fields, keys, title=f"Order {view['id']}")
+    rows = [t | {"at_text": local_time(t.get("at"), with_date=True), "status_text": with_glyph(t.get("status"))} for t in view.get("timeline", [])]
+    print_table(rows, TIMELINE_COLUMNS, title="Timeline", empty="no timeline yet")
+
+
+def command(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="Order id.")) -> None:
+    """Show an order's status and its timeline (the CQRS status view)."""
+    cli = ctx_obj(ctx)
+    view = cli.engine().status(order_id)
+    emit(cli.json, view, lambda: show_status(view))

@@ -1,0 +1,100 @@
+"""store: the store owner's order list (kitchen tickets): queue, accept, reject, ready (the /store route)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from ..cli import ctx_obj
+from ..output import emit, money, print_fields, print_table, print_text
+
+app = typer.Typer(help="The store's order list: see the queue, accept, reject and mark orders ready.", no_args_is_help=True)
+
+# Ticket statuses in kitchen order, each with the title of its group in the human queue.
+GROUP_TITLES = {"NEW": "New", "COOKING": "Cooking", "READY": "Ready", "CANCELLED": "Cancelled", "REJECTED": "Rejected"}
+
+QUEUE_COLUMNS = [("id", "Order"), ("items_text", "Items"), ("total_text", "Total"), ("address", "Address"), ("received_at", "Received"), ("reason", "Reason")]
+
+
+def _items_text(items: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{i.get('quantity', 1)} x {i.get('name') or i.get('menu_item_id')}" for i in items or [])
+
+
+def _check_status(status: str | None) -> str | None:
+    from ..engine.errors import InvalidInput
+
+    if status is None:
+        return None
+    upper = status.strip().upper()
+    if upper not in GROUP_TITLES:
+        raise InvalidInput(f"unknown store order status {status!r}; one of: {', '.join(GROUP_TITLES)}")
+    return upper
+
+
+def _print_queue(store_id: str, tickets: list[dict[str, Any]], status: str | None, currency: str) -> None:
+    from .status import local_time
+
+    if not tickets and status is None:
+        print_text(f"no orders for store {store_id}")
+        return
+    for key, title in GROUP_TITLES.items():
+        if status is not None and key != status:
+            continue
+        rows = [
+            t | {"items_text": _items_text(t.get("items", [])), "total_text": money(t["total"], currency), "received_at": local_time(t["received_at"])}
+            for t in tickets
+            if t["status"] == key
+        ]
+        if not rows and status is None:
+            continue
+        columns = QUEUE_COLUMNS if key in ("CANCELLED", "REJECTED") else QUEUE_COLUMNS[:-1]
+        print_table(rows, columns, title=f"{title} ({len(rows)})", empty=f"{title}: none")
+
+
+@app.command("queue")
+def queue(
+    ctx: typer.Context,
+    store: str = typer.Option(..., "--store", help="Store id."),
+    status: str = typer.Option(None, "--status", help="Only tickets in this status: NEW, COOKING, READY, CANCELLED or REJECTED."),
+    limit: int = typer.Option(200, "--limit", min=1, max=10_000),
+) -> None:
+    """The store's order list, newest first (human output grouped New / Cooking / Ready / Cancelled / Rejected)."""
+    cli = ctx_obj(ctx)
+    status = _check_status(status)
+    engine = cli.engine()
+    tickets = engine.store_queue(store, status, limit)
+    emit(cli.json, tickets, lambda: _print_queue(store, tickets, status, engine.settings.currency))
+
+
+def _show_ticket(ticket: dict[str, Any], title: str) -> None:
+    print_fields(ticket, [("id", "order"), ("store_id", "store"), ("status", "ticket"), ("reason", "reason")], title=title)
+
+
+@app.command("accept")
+def accept(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), store: str = typer.Option(..., "--store", help="Store id.")) -> None:
+    """Accept an order: the kitchen starts cooking it."""
+    cli = ctx_obj(ctx)
+    ticket = cli.engine().accept_order(order_id, store)
+    emit(cli.json, ticket, lambda: _show_ticket(ticket, f"Order {ticket['id']} accepted: cooking"))
+
+
+@app.command("reject")
+def reject(
+    ctx: typer.Context,
+    order_id: str = typer.Argument(..., metavar="ORDER"),
+    store: str = typer.Option(..., "--store", help="Store id."),
+    reason: str = typer.Option(..., "--reason", help="Why the store rejects it (the customer is told; the order is refunded)."),
+) -> None:
+    """Reject a new order; it is cancelled and refunded."""
+    cli = ctx_obj(ctx)
+    ticket = cli.engine().reject_order(order_id, store, reason)
+    emit(cli.json, ticket, lambda: _show_ticket(ticket, f"Order {ticket['id']} rejected"))
+
+
+@app.command("ready")
+def ready(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), store: str = typer.Option(..., "--store", help="Store id.")) -> None:
+    """Mark an order cooked: it goes on the delivery list for riders."""
+    cli = ctx_obj(ctx)
+    ticket = cli.engine().mark_ready(order_id, store)
+    emit(cli.json, ticket, lambda: _show_ticket(ticket, f"Order {ticket['id']} is ready for pickup"))

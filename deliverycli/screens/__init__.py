@@ -1,0 +1,1 @@
+"""Textual screens of the console, one per file (arrives with the TUI)."""
