@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 ## Initialise the demo database (SQLite) and start the console on it.
 run: setup
-	$(BIN)/deliverycli --db "$(DEMO_DB)" init --demo
+	@$(BIN)/deliverycli --db "$(DEMO_DB)" init --demo > /dev/null  # errors still reach stderr
 	@$(BIN)/python -m deliverycli.demo_intro "$(DEMO_DB)"
 
 ## Run every test (PostgreSQL ones too when DELIVERYCLI_TEST_POSTGRES_URL is set).
