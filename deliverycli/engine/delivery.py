@@ -60,9 +60,10 @@ class Delivery:
         self.events.append(DeliveryPickedUp(order_id=self.order_id, rider_id=rider_id))
 
     def complete(self, rider_id: str) -> None:
+        if self.rider_id is None:
+            raise IllegalTransition("delivery", self.order_id, self.status, "complete it: no rider has picked it up yet", [D.PICKED_UP.value])
         if self.rider_id != rider_id:
-            who = f"rider {self.rider_id}" if self.rider_id else "no rider yet"
-            raise NotPermitted(f"only the rider who picked up order {self.order_id} may complete it (it is with {who})")
+            raise NotPermitted(f"only the rider who picked up order {self.order_id} may complete it (it is with rider {self.rider_id})")
         if self.status is not D.PICKED_UP:
             raise IllegalTransition("delivery", self.order_id, self.status, "complete it", [])
         self.status = D.COMPLETED

@@ -141,8 +141,10 @@ class Order:
 # -- repository ---------------------------------------------------------------------------------
 
 
-def get(conn: sa.Connection, order_id: str) -> Order:
-    row = conn.execute(sa.select(orders).where(orders.c.id == order_id).with_for_update()).first()
+def get(conn: sa.Connection, order_id: str, *, for_update: bool = True) -> Order:
+    """Load an order; by default lock its row (PostgreSQL) since the caller means to change it."""
+    query = sa.select(orders).where(orders.c.id == order_id)
+    row = conn.execute(query.with_for_update() if for_update else query).first()
     if row is None:
         raise NotFound(f"no order {order_id!r}")
     lines = [
@@ -339,7 +341,7 @@ def confirm_delivery(cmd: ConfirmDelivery, bus: Any) -> dict[str, Any]:
 
 
 def load(conn: sa.Connection, order_id: str) -> dict[str, Any]:
-    return as_dict(get(conn, order_id))
+    return as_dict(get(conn, order_id, for_update=False))
 
 
 # -- the order side of the sagas ----------------------------------------------------------------

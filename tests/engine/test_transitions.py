@@ -442,9 +442,9 @@ def test_delivery_complete_by_the_wrong_rider_is_not_permitted(status: DeliveryS
 
 def test_delivery_complete_before_pick_up_is_refused() -> None:
     delivery = make_delivery(D.AVAILABLE)
-    with pytest.raises((NotPermitted, Conflict)) as info:
+    with pytest.raises(Conflict) as info:
         delivery.complete("rider-kim")
-    assert "no rider" in str(info.value)
+    assert info.value.exit_code == 4 and "no rider" in str(info.value) and "AVAILABLE" in str(info.value)
     assert delivery.status is D.AVAILABLE and delivery.events == []
 
 
