@@ -33,10 +33,11 @@ def place(
     item: list[str] = typer.Option(..., "--item", help="MENU_ID[:QTY]; repeat for more items."),
     address: str = typer.Option(..., "--address", help="Delivery address."),
     card: str = typer.Option(None, "--card", help="Card number for the simulated gateway (default: an approving test card)."),
+    idempotency_key: str = typer.Option(None, "--idempotency-key", help="Retrying with the same key returns the same order, charged once."),
 ) -> None:
     """Place an order and pay for it (synchronously)."""
     cli = ctx_obj(ctx)
-    order = cli.engine().place_order(customer, store, item, address, card)
+    order = cli.engine().place_order(customer, store, item, address, card, idempotency_key)
     emit(cli.json, order, lambda: show_order(order, f"Order {order['id']} placed and paid"))
 
 

@@ -145,6 +145,10 @@ class Engine:
             applied = self.bus.drain()
         return {"payments_resolved": resolved, "events_applied": applied}
 
+    def deferred(self) -> Any:
+        """``with engine.deferred(): ...`` commits each command but drains the sagas once, at the end."""
+        return self.bus.deferred_dispatch()
+
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
         """A read-only transaction (a consistent snapshot)."""
@@ -153,10 +157,17 @@ class Engine:
 
     # -- commands -----------------------------------------------------------------------------
 
-    def place_order(self, customer_id: str, store_id: str, items: list[str] | list[tuple[str, int]], address: str, card: str | None = None) -> dict[str, Any]:
-        """Place and pay an order. ``items`` are ``"MENU_ID[:QTY]"`` strings or ``(menu_id, qty)`` pairs."""
+    def place_order(
+        self, customer_id: str, store_id: str, items: list[str] | list[tuple[str, int]], address: str,
+        card: str | None = None, idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Place and pay an order. ``items`` are ``"MENU_ID[:QTY]"`` strings or ``(menu_id, qty)`` pairs.
+
+        With ``idempotency_key``, a retry (say, after a crash) returns the order the key first placed,
+        charged at most once.
+        """
         parsed = tuple(ordering.parse_item(i) if isinstance(i, str) else (i[0], i[1]) for i in items)
-        placed = self.bus.handle(PlaceOrder(customer_id, store_id, parsed, address, card))
+        placed = self.bus.handle(PlaceOrder(customer_id, store_id, parsed, address, card, idempotency_key))
         return self.order(placed["id"])
 
     def cancel_order(self, order_id: str, customer_id: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ class PlaceOrder:
     items: tuple[tuple[str, int], ...]
     address: str
     card: str | None = None
+    idempotency_key: str | None = None  # retrying with the same key returns the same order, charged once
 
 
 @dataclass(frozen=True)

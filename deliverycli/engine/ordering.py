@@ -47,6 +47,7 @@ orders = sa.Table(
     sa.Column("placed_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("idempotency_key", sa.String(128), nullable=True, unique=True, index=True),
 )
 
 order_lines = sa.Table(
@@ -82,12 +83,16 @@ class Order:
     resume_status: OrderStatus | None = None
     reason: str | None = None
     version: int = 0
+    idempotency_key: str | None = None
     events: list[Event] = field(default_factory=list)
 
     @classmethod
-    def place(cls, id: str, customer_id: str, store_id: str, address: str, lines: list[OrderLine], currency: str, at: datetime) -> Order:
+    def place(
+        cls, id: str, customer_id: str, store_id: str, address: str, lines: list[OrderLine], currency: str, at: datetime,
+        idempotency_key: str | None = None,
+    ) -> Order:
         total = sum(line.unit_price * line.quantity for line in lines)
-        order = cls(id, customer_id, store_id, address, lines, total, currency, S.PENDING_PAYMENT, at)
+        order = cls(id, customer_id, store_id, address, lines, total, currency, S.PENDING_PAYMENT, at, idempotency_key=idempotency_key)
         order.events.append(
             OrderPlaced(order_id=id, customer_id=customer_id, store_id=store_id, lines=lines, total=total, currency=currency, address=address)
         )
@@ -155,6 +160,7 @@ def get(conn: sa.Connection, order_id: str, *, for_update: bool = True) -> Order
         id=row.id, customer_id=row.customer_id, store_id=row.store_id, address=row.address, lines=lines,
         total=row.total, currency=row.currency, status=S(row.status), placed_at=row.placed_at,
         resume_status=S(row.resume_status) if row.resume_status else None, reason=row.reason, version=row.version,
+        idempotency_key=row.idempotency_key,
     )
 
 
@@ -163,7 +169,7 @@ def add(uow: UnitOfWork, order: Order) -> None:
         orders.insert().values(
             id=order.id, customer_id=order.customer_id, store_id=order.store_id, address=order.address, total=order.total,
             currency=order.currency, status=order.status.value, resume_status=None, reason=None,
-            placed_at=order.placed_at, updated_at=order.placed_at, version=1,
+            placed_at=order.placed_at, updated_at=order.placed_at, version=1, idempotency_key=order.idempotency_key,
         )
     )
     uow.conn.execute(
@@ -268,21 +274,55 @@ def place_order(cmd: PlaceOrder, bus: Any, payments: payment.PaymentService, cur
     """
     card = payment.parse_card(cmd.card)
     address = catalog.check_text("address", cmd.address, 500)
+    key = check_idempotency_key(cmd.idempotency_key)
+    actor = f"customer:{cmd.customer_id}"
+    if key is not None:
+        existing = find_by_idempotency_key(bus, key)
+        if existing is not None:
+            return _retry_placement(bus, payments, existing, cmd, card, actor)
     payments.ensure_available()
-    with bus.unit_of_work(actor=f"customer:{cmd.customer_id}") as uow:
+    with bus.unit_of_work(actor=actor) as uow:
         catalog.get_customer(uow.conn, cmd.customer_id)
         catalog.get_store(uow.conn, cmd.store_id)
         lines = _lines(uow.conn, cmd.store_id, list(cmd.items))
-        order = Order.place(next_order_id(uow.conn), cmd.customer_id, cmd.store_id, address, lines, currency, uow.now)
-        add(uow, order)
+        order = Order.place(next_order_id(uow.conn), cmd.customer_id, cmd.store_id, address, lines, currency, uow.now, key)
+        try:
+            add(uow, order)
+        except sa.exc.IntegrityError as exc:  # the same key, placed meanwhile by another process
+            raise ConcurrencyConflict(f"idempotency key {key} was just used") from exc
         uow.commit()
     outcome = payments.charge(order.id, order.total, card)
-    settled = settle_payment(bus, payments, order.id, outcome, actor=f"customer:{cmd.customer_id}")
-    if settled.status is S.REJECTED:
-        raise PaymentFailed(
-            f"order {order.id} was rejected: {settled.reason}", order_id=order.id, unavailable=outcome.unavailable
-        )
-    return as_dict(settled)
+    return _paid_or_raise(settle_payment(bus, payments, order.id, outcome, actor=actor), outcome.unavailable)
+
+
+def _paid_or_raise(order: Order, unavailable: bool) -> dict[str, Any]:
+    if order.status is S.REJECTED:
+        raise PaymentFailed(f"order {order.id} was rejected: {order.reason}", order_id=order.id, unavailable=unavailable)
+    return as_dict(order)
+
+
+def _retry_placement(bus: Any, payments: payment.PaymentService, order: Order, cmd: PlaceOrder, card: str, actor: str) -> dict[str, Any]:
+    """A placement retried with its idempotency key: the same order, charged at most once."""
+    if (order.customer_id, order.store_id) != (cmd.customer_id, cmd.store_id):
+        raise Conflict(f"idempotency key {order.idempotency_key!r} was already used for order {order.id} of another customer or store")
+    if order.status is S.PENDING_PAYMENT:  # the first attempt was cut off during its payment call
+        outcome = payments.charge(order.id, order.total, card)  # the gateway charges a key once
+        return _paid_or_raise(settle_payment(bus, payments, order.id, outcome, actor=actor), outcome.unavailable)
+    return _paid_or_raise(order, unavailable=False)
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 128 or not key.isprintable() or key != key.strip():
+        raise InvalidInput("--idempotency-key must be 1 to 128 printable characters without surrounding spaces")
+    return key
+
+
+def find_by_idempotency_key(bus: Any, key: str) -> Order | None:
+    with bus.engine.connect() as conn, conn.execution_options(readonly=True).begin():
+        order_id = conn.execute(sa.select(orders.c.id).where(orders.c.idempotency_key == key)).scalar()
+        return get(conn, order_id, for_update=False) if order_id else None
 
 
 def settle_payment(bus: Any, payments: payment.PaymentService, order_id: str, outcome: payment.ChargeOutcome, actor: str) -> Order:

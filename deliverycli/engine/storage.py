@@ -30,7 +30,7 @@ metadata = sa.MetaData(
 )
 
 # The Alembic revision this code expects; tests check it matches the migrations' head.
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 
 EVENT_LOG_LOCK = 7_318_400  # advisory lock key that serialises event appends on PostgreSQL
 
