@@ -24,6 +24,7 @@ GROUPS = (
     ("status", "status"),
     ("notifications", "notifications"),
     ("events", "events"),
+    ("simulate", "simulate"),
 )
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,22 @@ class MessageBus:
     batch_size: int = 200
     _positions: dict[str, int] = field(default_factory=dict)
     _backoff: dict[str, _Backoff] = field(default_factory=dict)
+    _deferring: int = 0
+
+    @contextmanager
+    def deferred_dispatch(self) -> Iterator[None]:
+        """Let several commands commit before the subscribers run, then drain the backlog in batches.
+
+        Each command still commits on its own; only the dispatch waits. Use it for bulk work whose
+        commands do not depend on each other's sagas (e.g. accepting many orders).
+        """
+        self._deferring += 1
+        try:
+            yield
+        finally:
+            self._deferring -= 1
+            if not self._deferring:
+                self.drain()
 
     # -- commands -------------------------------------------------------------------------------
 
@@ -87,7 +104,8 @@ class MessageBus:
                         time.sleep(0.002 * (attempt + 1))
                 raise Conflict("the order kept changing under this command; try again")
             finally:
-                self.drain()  # also after a refusal: the command may have committed (a rejected payment)
+                if not self._deferring:
+                    self.drain()  # also after a refusal: the command may have committed (a rejected payment)
 
     def unit_of_work(self, actor: str) -> UnitOfWork:
         return UnitOfWork(self.engine, actor)

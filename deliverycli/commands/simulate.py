@@ -1,0 +1,72 @@
+"""Drive N orders through their whole lifecycle: customers order, stores decide, riders deliver."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+
+from ..cli import ctx_obj
+from ..output import emit, money, print_fields, print_table
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    pay = summary["payments"]
+    print_fields(
+        {
+            "run": f"{summary['run']}{' (resumed)' if summary['resumed'] else ''}",
+            "orders": summary["orders"],
+            "events": f"{summary['events']:,}",
+            "notifications": f"{summary['notifications']:,}",
+            "charged": money(pay["charged"]),
+            "refunded": money(pay["refunded"]),
+            "wall": f"{summary['wall_time_s']:.2f} s",
+            "rate": f"{summary['lifecycles_per_s']} lifecycles/s",
+        },
+        [("run", "run"), ("orders", "orders"), ("events", "events"), ("notifications", "notifications"), ("charged", "charged"), ("refunded", "refunded"), ("wall", "wall time"), ("rate", "throughput")],
+        title="Simulation finished" if not summary["unfinished"] else f"Simulation stopped with {summary['unfinished']} unfinished orders",
+    )
+    rows = [{"id": status, "count": f"{n:,}"} for status, n in summary["orders_by_status"].items()]
+    print_table(rows, [("id", "Final status"), ("count", "Orders")])
+    for reason, n in summary["not_placed"].items():
+        print_fields({"n": f"{n} ({reason})"}, [("n", "skipped")])
+
+
+def command(
+    ctx: typer.Context,
+    orders: int = typer.Option(None, "--orders", help="How many orders to drive through their lifecycle (required unless --resume)."),
+    stores: int = typer.Option(3, "--stores", help="Stores taking part (existing ones first; missing ones are added)."),
+    riders: int = typer.Option(3, "--riders", help="Riders taking part (existing ones first; missing ones are added)."),
+    cancel_rate: float = typer.Option(0.1, "--cancel-rate", help="Share of orders the customer cancels before cooking (0..1)."),
+    reject_rate: float = typer.Option(0.05, "--reject-rate", help="Share of orders the store rejects (0..1)."),
+    payment_failure_rate: float = typer.Option(0.0, "--payment-failure-rate", help="Share of charges the simulated gateway fails (0..1)."),
+    payment_latency_ms: int = typer.Option(0, "--payment-latency-ms", help="Latency of every simulated payment call."),
+    seed: int = typer.Option(0, "--seed", help="The same seed on the same database gives the same run."),
+    resume: bool = typer.Option(False, "--resume", help="Finish the newest interrupted simulation on this database."),
+) -> None:
+    """Simulate a day of orders with the same commands people use; deterministic for a seed."""
+    from ..engine.errors import InvalidInput
+    from ..engine.simulation import SimulationOptions, simulate
+
+    cli = ctx_obj(ctx)
+    if resume:
+        options = None
+    elif orders is None:
+        raise InvalidInput("--orders is required (or --resume to finish an interrupted simulation)")
+    else:
+        options = SimulationOptions(orders, stores, riders, cancel_rate, reject_rate, payment_failure_rate, payment_latency_ms, seed).validate()
+    settings = cli.settings()
+    if cli.json or not sys.stdout.isatty():
+        summary = simulate(settings, options, resume=resume)
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("orders"), TimeElapsedColumn(), TimeRemainingColumn()) as bar:
+            task = bar.add_task("orders", total=options.orders if options else None)
+
+            def progress(_phase: str, done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            summary = simulate(settings, options, resume=resume, progress=progress)
+    emit(cli.json, summary, lambda: _print_summary(summary))
