@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,9 +70,10 @@ class Engine:
             "status": status_view.HANDLERS,
             "notification": notification.HANDLERS,
         }
+        batch_handlers = {"status": status_view.apply_batch, "notification": notification.apply_batch}
         self.bus = MessageBus(
             engine=self.db,
-            subscribers=[Subscriber(name, subscribers[name]) for name in SUBSCRIBER_NAMES],
+            subscribers=[Subscriber(name, subscribers[name], batch_handlers.get(name)) for name in SUBSCRIBER_NAMES],
             command_handlers={
                 PlaceOrder: functools.partial(ordering.place_order, payments=self.payments, currency=settings.currency),
                 CancelOrder: ordering.cancel_order,
@@ -344,6 +345,49 @@ class Engine:
             }
         )
         return checks
+
+    # -- the console's queries (read-only; each one bounded, so a 100k-order database stays fast) --
+
+    def feed(
+        self, after: int | None = None, limit: int = 200, order_id: str | None = None, event_type: str | None = None, context: str | None = None
+    ) -> list[StoredEvent]:
+        """Events for a live feed, oldest first: the newest ``limit``, or those after ``after``; optionally filtered."""
+        with self.read() as conn:
+            return eventlog.feed(conn, after, limit, order_id=order_id, event_type=event_type, context=context)
+
+    def store_counts(self, store_id: str) -> dict[str, int]:
+        """How many of the store's tickets are NEW, COOKING, READY, CANCELLED and REJECTED."""
+        with self.read() as conn:
+            return store.queue_counts(conn, store_id)
+
+    def operations(self, stuck_after_s: float = 600.0, now: datetime | None = None, minutes: int = 30, stuck_limit: int = 50) -> dict[str, Any]:
+        """What an operator watches: orders by status, events per minute over the last ``minutes``,
+        each subscriber's position and lag, dead letters, the breaker, and orders stuck in a
+        non-final status for longer than ``stuck_after_s``."""
+        from .storage import utcnow
+
+        now = now or utcnow()
+        boundaries = [now - timedelta(minutes=minutes - i) for i in range(minutes + 1)]
+        with database_errors():
+            lag = self.bus.lag()
+            with self.read() as conn:
+                positions = eventlog.positions(conn)
+                head = eventlog.head(conn)
+                counts = status_view.counts_by_status(conn)
+                per_minute = eventlog.counts_per_interval(conn, boundaries)
+                stuck, stuck_count = status_view.stuck_orders(conn, now - timedelta(seconds=stuck_after_s), stuck_limit)
+        return {
+            "id": "operations",
+            "head": head,
+            "orders_by_status": counts,
+            "events_per_minute": per_minute,
+            "subscribers": [{"id": name, "position": positions.get(name, 0), "lag": behind} for name, behind in lag.items()],
+            "dead_letters": self.dead_letters(),
+            "breaker": self.breaker(),
+            "stuck_after_s": stuck_after_s,
+            "stuck": stuck,
+            "stuck_count": stuck_count,
+        }
 
 
 def open_engine(db: str | None = None, *, catch_up: bool = True, **overrides: Any) -> Engine:

@@ -155,3 +155,61 @@ def advance(conn: sa.Connection, subscriber: str, old: int, new: int, at: dateti
         from .errors import ConcurrencyConflict
 
         raise ConcurrencyConflict(f"subscriber {subscriber} moved past {old} meanwhile")
+
+
+def feed(
+    conn: sa.Connection,
+    after: int | None = None,
+    limit: int = 200,
+    *,
+    order_id: str | None = None,
+    event_type: str | None = None,
+    context: str | None = None,
+) -> list[StoredEvent]:
+    """Events for a live feed, oldest first: the newest ``limit`` when ``after`` is None, else those after it."""
+    query = sa.select(events)
+    if order_id is not None:
+        query = query.where(events.c.order_id == order_id)
+    if event_type is not None:
+        query = query.where(events.c.event_type == event_type)
+    if context is not None:
+        query = query.where(events.c.context == context)
+    if after is None:
+        return [row_to_event(row) for row in reversed(conn.execute(query.order_by(events.c.id.desc()).limit(limit)).all())]
+    return [row_to_event(row) for row in conn.execute(query.where(events.c.id > after).order_by(events.c.id).limit(limit))]
+
+
+def counts_per_interval(conn: sa.Connection, boundaries: Sequence[datetime]) -> list[int]:
+    """Events that occurred between each pair of consecutive ``boundaries`` (ascending times).
+
+    Ids grow with time, so each boundary is found by galloping back from the newest event over the
+    primary key: a few index probes per boundary, however large the log. Counts are id differences,
+    exact on SQLite (ids are dense) and close on PostgreSQL (a rolled-back append leaves a gap).
+    """
+    probe = sa.select(events.c.id, events.c.occurred_at).where(events.c.id >= sa.bindparam("x")).order_by(events.c.id).limit(1)
+    lowest = conn.execute(sa.select(sa.func.coalesce(sa.func.min(events.c.id), 1))).scalar_one()
+    newest = head(conn)
+
+    def at_or_after(x: int, moment: datetime) -> bool:
+        row = conn.execute(probe, {"x": x}).first()
+        return row is None or row.occurred_at >= moment
+
+    firsts: list[int] = []
+    upper = newest + 1  # first id at or after the later boundary (newest + 1: none yet)
+    for moment in reversed(boundaries):
+        low, step = lowest - 1, 1  # invariant: not at_or_after(low) unless low < lowest; at_or_after(upper)
+        while upper - step >= lowest:
+            if not at_or_after(upper - step, moment):
+                low = upper - step
+                break
+            upper -= step
+            step *= 2
+        while upper - low > 1:
+            mid = (low + upper) // 2
+            if at_or_after(mid, moment):
+                upper = mid
+            else:
+                low = mid
+        firsts.append(upper)
+    firsts.reverse()
+    return [later - earlier for earlier, later in zip(firsts, firsts[1:])]

@@ -67,59 +67,80 @@ RIDER_STATUSES = {S.DELIVERING: "You picked up order {id}.", S.DELIVERED: "You d
 HANDLED = set(STATUS_AFTER_EVENT) | {"CancellationRefused"}
 
 
-def _apply(event: StoredEvent, uow: UnitOfWork) -> None:
+_UPDATE = (
+    notification_orders.update()
+    .where(notification_orders.c.order_id == sa.bindparam("key"))
+    .values(status=sa.bindparam("status"), resume_status=sa.bindparam("resume_status"), rider_id=sa.bindparam("rider_id"))
+)
+
+
+def apply_batch(events: list[StoredEvent], uow: UnitOfWork) -> None:
+    """Notify every status change in the batch; each order's state is read once and written once."""
     conn = uow.conn
-    if event.event_type == "OrderPlaced":
-        p = event.payload
-        conn.execute(
-            notification_orders.insert().values(
-                order_id=event.order_id, customer_id=p["customer_id"], store_id=p["store_id"], rider_id=None,
-                status=S.PENDING_PAYMENT.value, resume_status=None,
-            )
-        )
-        parties = {"customer_id": p["customer_id"], "store_id": p["store_id"], "rider_id": None}
-        before, status, resume = None, S.PENDING_PAYMENT, None
-    else:
-        row = conn.execute(sa.select(notification_orders).where(notification_orders.c.order_id == event.order_id)).first()
-        if row is None:
-            return
-        parties = {"customer_id": row.customer_id, "store_id": row.store_id, "rider_id": row.rider_id}
-        if event.event_type == "DeliveryPickedUp":
-            parties["rider_id"] = event.payload["rider_id"]
-        before = S(row.status)
-        status, resume = follow(before, S(row.resume_status) if row.resume_status else None, event.event_type)
-        conn.execute(
-            notification_orders.update()
-            .where(notification_orders.c.order_id == event.order_id)
-            .values(status=status.value, resume_status=resume.value if resume else None, rider_id=parties["rider_id"])
-        )
-    if status == before:
-        return
+    known = {e.order_id for e in events if e.event_type != "OrderPlaced"}
+    orders: dict[str, dict[str, Any]] = {}
+    if known:
+        orders = {r.order_id: dict(r._mapping) for r in conn.execute(sa.select(notification_orders).where(notification_orders.c.order_id.in_(known)))}
+    created: dict[str, dict[str, Any]] = {}
+    changed: set[str] = set()
+    sent = []
+    for event in events:
+        if event.event_type == "OrderPlaced":
+            p = event.payload
+            order = created[event.order_id] = orders[event.order_id] = {
+                "order_id": event.order_id, "customer_id": p["customer_id"], "store_id": p["store_id"], "rider_id": None,
+                "status": S.PENDING_PAYMENT.value, "resume_status": None,
+            }
+            before, status = None, S.PENDING_PAYMENT
+        else:
+            order = orders.get(event.order_id)
+            if order is None:
+                continue  # placed before notifications existed: nobody to address
+            if event.event_type == "DeliveryPickedUp":
+                order["rider_id"] = event.payload["rider_id"]
+            before = S(order["status"])
+            status, resume = follow(before, S(order["resume_status"]) if order["resume_status"] else None, event.event_type)
+            order["status"], order["resume_status"] = status.value, resume.value if resume else None
+            changed.add(event.order_id)
+        if status != before:
+            sent.extend(_notify(event, order, status, uow))
+    if created:
+        conn.execute(notification_orders.insert(), list(created.values()))
+    updates = [{"key": o, "status": orders[o]["status"], "resume_status": orders[o]["resume_status"], "rider_id": orders[o]["rider_id"]} for o in changed - set(created)]
+    if updates:
+        conn.execute(_UPDATE, updates)
+    if sent:
+        conn.execute(notifications.insert(), sent)
+
+
+def _notify(event: StoredEvent, order: dict[str, Any], status: OrderStatus, uow: UnitOfWork) -> list[dict[str, Any]]:
+    """The notification rows for one status change, and its NotificationSent event."""
     reason = event.payload.get("reason", "")
     if event.event_type == "CancellationRefused":
         customer_message = REFUSED_MESSAGE.format(id=event.order_id, reason=reason, status=status.value)
     else:
         customer_message = MESSAGES[status].format(id=event.order_id, reason=reason)
-    recipients = [("customer", parties["customer_id"], customer_message)]
+    recipients = [("customer", order["customer_id"], customer_message)]
     if status in STORE_STATUSES:
-        recipients.append(("store", parties["store_id"], STORE_STATUSES[status].format(id=event.order_id)))
-    if status in RIDER_STATUSES and parties["rider_id"]:
-        recipients.append(("rider", parties["rider_id"], RIDER_STATUSES[status].format(id=event.order_id)))
-    conn.execute(
-        notifications.insert(),
-        [
-            {
-                "order_id": event.order_id, "event_id": event.id, "recipient_type": kind, "recipient_id": who,
-                "status": status.value, "channel": "app", "message": message[:500], "created_at": uow.now,
-            }
-            for kind, who, message in recipients
-        ],
-    )
+        recipients.append(("store", order["store_id"], STORE_STATUSES[status].format(id=event.order_id)))
+    if status in RIDER_STATUSES and order["rider_id"]:
+        recipients.append(("rider", order["rider_id"], RIDER_STATUSES[status].format(id=event.order_id)))
     uow.record(
         NotificationSent(
             order_id=event.order_id, status=status.value, recipients=[f"{kind}:{who}" for kind, who, _ in recipients], message=customer_message[:500]
         )
     )
+    return [
+        {
+            "order_id": event.order_id, "event_id": event.id, "recipient_type": kind, "recipient_id": who,
+            "status": status.value, "channel": "app", "message": message[:500], "created_at": uow.now,
+        }
+        for kind, who, message in recipients
+    ]
+
+
+def _apply(event: StoredEvent, uow: UnitOfWork) -> None:
+    apply_batch([event], uow)
 
 
 HANDLERS = {event_type: _apply for event_type in HANDLED}

@@ -146,8 +146,8 @@ class Order:
 # -- repository ---------------------------------------------------------------------------------
 
 
-def get(conn: sa.Connection, order_id: str, *, for_update: bool = True) -> Order:
-    """Load an order; by default lock its row (PostgreSQL) since the caller means to change it."""
+def get(conn: sa.Connection, order_id: str, *, for_update: bool = True, with_lines: bool = False) -> Order:
+    """Load an order (its lines only if asked); by default lock its row since the caller means to change it."""
     query = sa.select(orders).where(orders.c.id == order_id)
     row = conn.execute(query.with_for_update() if for_update else query).first()
     if row is None:
@@ -155,7 +155,7 @@ def get(conn: sa.Connection, order_id: str, *, for_update: bool = True) -> Order
     lines = [
         OrderLine(menu_item_id=l.menu_item_id, name=l.name, unit_price=l.unit_price, quantity=l.quantity)
         for l in conn.execute(sa.select(order_lines).where(order_lines.c.order_id == order_id).order_by(order_lines.c.line_no))
-    ]
+    ] if with_lines else []
     return Order(
         id=row.id, customer_id=row.customer_id, store_id=row.store_id, address=row.address, lines=lines,
         total=row.total, currency=row.currency, status=S(row.status), placed_at=row.placed_at,
@@ -298,7 +298,7 @@ def place_order(cmd: PlaceOrder, bus: Any, payments: payment.PaymentService, cur
 def _paid_or_raise(order: Order, unavailable: bool) -> dict[str, Any]:
     if order.status is S.REJECTED:
         raise PaymentFailed(f"order {order.id} was rejected: {order.reason}", order_id=order.id, unavailable=unavailable)
-    return as_dict(order)
+    return {"id": order.id, "status": order.status.value}
 
 
 def _retry_placement(bus: Any, payments: payment.PaymentService, order: Order, cmd: PlaceOrder, card: str, actor: str) -> dict[str, Any]:
@@ -322,7 +322,7 @@ def check_idempotency_key(key: str | None) -> str | None:
 def find_by_idempotency_key(bus: Any, key: str) -> Order | None:
     with bus.engine.connect() as conn, conn.execution_options(readonly=True).begin():
         order_id = conn.execute(sa.select(orders.c.id).where(orders.c.idempotency_key == key)).scalar()
-        return get(conn, order_id, for_update=False) if order_id else None
+        return get(conn, order_id, for_update=False, with_lines=True) if order_id else None
 
 
 def settle_payment(bus: Any, payments: payment.PaymentService, order_id: str, outcome: payment.ChargeOutcome, actor: str) -> Order:
@@ -377,11 +377,11 @@ def confirm_delivery(cmd: ConfirmDelivery, bus: Any) -> dict[str, Any]:
         order.confirm_delivery(cmd.customer_id)
         save(uow, order)
         uow.commit()
-    return as_dict(order)
+    return {"id": order.id, "status": order.status.value}
 
 
 def load(conn: sa.Connection, order_id: str) -> dict[str, Any]:
-    return as_dict(get(conn, order_id, for_update=False))
+    return as_dict(get(conn, order_id, for_update=False, with_lines=True))
 
 
 # -- the order side of the sagas ----------------------------------------------------------------

@@ -47,42 +47,63 @@ order_timeline = sa.Table(
 
 REASONS = {"OrderRejected": "reason", "OrderCancelled": "reason", "CancellationRefused": "reason"}
 
+_UPDATE = (
+    order_status.update()
+    .where(order_status.c.order_id == sa.bindparam("key"))
+    .values(
+        status=sa.bindparam("status"),
+        resume_status=sa.bindparam("resume_status"),
+        reason=sa.bindparam("reason"),
+        rider_id=sa.bindparam("rider_id"),
+        updated_at=sa.bindparam("updated_at"),
+        last_event_id=sa.bindparam("last_event_id"),
+    )
+)
+_COLUMNS = ("order_id", "status", "resume_status", "reason", "rider_id")
+
+
+def apply_batch(events: list[StoredEvent], uow: UnitOfWork) -> None:
+    """Apply events to the view: each order's row is read once and written once per batch."""
+    conn = uow.conn
+    known = {e.order_id for e in events if e.event_type != "OrderPlaced"}
+    rows: dict[str, dict[str, Any]] = {}
+    if known:
+        query = sa.select(*(order_status.c[c] for c in _COLUMNS)).where(order_status.c.order_id.in_(known))
+        rows = {r.order_id: dict(r._mapping) for r in conn.execute(query)}
+    created: dict[str, dict[str, Any]] = {}
+    timeline = []
+    for event in events:
+        if event.event_type == "OrderPlaced":
+            p = event.payload
+            row = created[event.order_id] = rows[event.order_id] = {
+                "order_id": event.order_id, "customer_id": p["customer_id"], "store_id": p["store_id"], "rider_id": None,
+                "status": OrderStatus.PENDING_PAYMENT.value, "resume_status": None, "total": p["total"], "currency": p["currency"],
+                "reason": None, "placed_at": event.occurred_at,
+            }
+        else:
+            row = rows.get(event.order_id)
+            if row is None:
+                raise NotFound(f"status view has no order {event.order_id} for event {event.id}")
+            status, resume = follow(OrderStatus(row["status"]), OrderStatus(row["resume_status"]) if row["resume_status"] else None, event.event_type)
+            row["status"], row["resume_status"] = status.value, resume.value if resume else None
+            if event.event_type in REASONS:
+                row["reason"] = event.payload[REASONS[event.event_type]]
+            if event.event_type == "DeliveryPickedUp":
+                row["rider_id"] = event.payload["rider_id"]
+        row["updated_at"], row["last_event_id"] = event.occurred_at, event.id
+        timeline.append(
+            {"event_id": event.id, "order_id": event.order_id, "event_type": event.event_type, "status": row["status"], "actor": event.actor, "at": event.occurred_at}
+        )
+    if created:
+        conn.execute(order_status.insert(), list(created.values()))
+    changed = [row | {"key": order_id} for order_id, row in rows.items() if order_id not in created and "updated_at" in row]
+    if changed:
+        conn.execute(_UPDATE, [{k: row[k] for k in ("key", "status", "resume_status", "reason", "rider_id", "updated_at", "last_event_id")} for row in changed])
+    conn.execute(order_timeline.insert(), timeline)
+
 
 def _apply(event: StoredEvent, uow: UnitOfWork) -> None:
-    conn = uow.conn
-    if event.event_type == "OrderPlaced":
-        p = event.payload
-        conn.execute(
-            order_status.insert().values(
-                order_id=event.order_id, customer_id=p["customer_id"], store_id=p["store_id"], rider_id=None,
-                status=OrderStatus.PENDING_PAYMENT.value, resume_status=None, total=p["total"], currency=p["currency"],
-                reason=None, placed_at=event.occurred_at, updated_at=event.occurred_at, last_event_id=event.id,
-            )
-        )
-        status = OrderStatus.PENDING_PAYMENT
-    else:
-        row = conn.execute(
-            sa.select(order_status.c.status, order_status.c.resume_status, order_status.c.reason).where(order_status.c.order_id == event.order_id)
-        ).first()
-        if row is None:
-            raise NotFound(f"status view has no order {event.order_id} for event {event.id}")
-        status, resume = follow(OrderStatus(row.status), OrderStatus(row.resume_status) if row.resume_status else None, event.event_type)
-        values: dict[str, Any] = {
-            "status": status.value,
-            "resume_status": resume.value if resume else None,
-            "updated_at": event.occurred_at,
-            "last_event_id": event.id,
-        }
-        if event.event_type in REASONS:
-            values["reason"] = event.payload[REASONS[event.event_type]]
-        if event.event_type == "DeliveryPickedUp":
-            values["rider_id"] = event.payload["rider_id"]
-        conn.execute(order_status.update().where(order_status.c.order_id == event.order_id).values(**values))
-    conn.execute(
-        order_timeline.insert().values(
-            event_id=event.id, order_id=event.order_id, event_type=event.event_type, status=status.value, actor=event.actor, at=event.occurred_at
-        )
-    )
+    apply_batch([event], uow)
 
 
 HANDLERS = {event_type: _apply for event_type in EVENT_TYPES if event_type != "NotificationSent"}
@@ -145,3 +166,13 @@ def list_orders(
 def counts_by_status(conn: sa.Connection) -> dict[str, int]:
     rows = conn.execute(sa.select(order_status.c.status, sa.func.count()).group_by(order_status.c.status))
     return {status: count for status, count in rows}
+
+
+def stuck_orders(conn: sa.Connection, cutoff: Any, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+    """Orders in a non-final status whose last change is older than ``cutoff``: the oldest ``limit``, and how many."""
+    from .lifecycle import FINAL
+
+    where = (order_status.c.status.in_([s.value for s in OrderStatus if s not in FINAL]), order_status.c.updated_at < cutoff)
+    rows = conn.execute(sa.select(order_status).where(*where).order_by(order_status.c.updated_at, order_status.c.order_id).limit(limit))
+    count = conn.execute(sa.select(sa.func.count()).select_from(order_status).where(*where)).scalar_one()
+    return [_row(r) for r in rows], count

@@ -206,3 +206,10 @@ def queue(conn: sa.Connection, store_id: str, status: str | None = None, limit: 
     ]
 
 
+def queue_counts(conn: sa.Connection, store_id: str) -> dict[str, int]:
+    """How many of a store's tickets are in each status (every status present, zero when none)."""
+    catalog.get_store(conn, store_id)
+    rows = conn.execute(
+        sa.select(store_orders.c.status, sa.func.count()).where(store_orders.c.store_id == store_id).group_by(store_orders.c.status)
+    )
+    return {status.value: 0 for status in TicketStatus} | {status: count for status, count in rows}
