@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB ?= $(CURDIR)/demo.db
+# Tests are mostly subprocesses and database round trips: one worker per core keeps both busy.
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: setup run test bench clean
 
@@ -22,7 +24,7 @@ run: setup
 
 ## Run every test (PostgreSQL ones too when DELIVERYCLI_TEST_POSTGRES_URL is set).
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 bench: setup
 	@for b in benchmarks/*.py; do [ -e "$$b" ] && $(BIN)/python "$$b"; done; true

@@ -67,8 +67,11 @@ def check_text(kind: str, value: str, max_length: int) -> str:
     return value
 
 
+_BY_ID = {table.name: sa.select(table).where(table.c.id == sa.bindparam("id")) for table in (stores, customers, riders)}
+
+
 def _one(conn: sa.Connection, table: sa.Table, kind: str, id_: str) -> dict[str, Any]:
-    row = conn.execute(sa.select(table).where(table.c.id == id_)).mappings().first()
+    row = conn.execute(_BY_ID[table.name], {"id": id_}).mappings().first()
     if row is None:
         raise NotFound(f"no {kind} {id_!r}")
     return dict(row)

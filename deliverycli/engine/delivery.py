@@ -70,8 +70,11 @@ class Delivery:
         self.events.append(DeliveryCompleted(order_id=self.order_id, rider_id=rider_id))
 
 
+_GET = sa.select(deliveries).where(deliveries.c.order_id == sa.bindparam("order_id")).with_for_update()
+
+
 def get(conn: sa.Connection, order_id: str) -> Delivery:
-    row = conn.execute(sa.select(deliveries).where(deliveries.c.order_id == order_id).with_for_update()).first()
+    row = conn.execute(_GET, {"order_id": order_id}).first()
     if row is None:
         raise NotFound(f"no delivery for order {order_id!r} (unknown, or not ready for pickup yet)")
     return Delivery(row.order_id, D(row.status), row.rider_id, row.version)

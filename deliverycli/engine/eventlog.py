@@ -65,7 +65,7 @@ def append(conn: sa.Connection, records: Sequence[tuple[Event, str]], at: dateti
         return
     lock_event_log(conn)
     conn.execute(
-        events.insert(),
+        _APPEND,
         [
             {
                 "event_type": event.event_type,
@@ -94,9 +94,20 @@ def row_to_event(row: sa.Row) -> StoredEvent:
     )
 
 
+_APPEND = events.insert()
+_HEAD = sa.select(sa.func.coalesce(sa.func.max(events.c.id), 0))
+_POSITION = sa.select(tracking.c.position).where(tracking.c.subscriber == sa.bindparam("subscriber"))
+_POSITION_FOR_UPDATE = _POSITION.with_for_update()
+_ADVANCE = (
+    tracking.update()
+    .where(tracking.c.subscriber == sa.bindparam("key_subscriber"), tracking.c.position == sa.bindparam("key_position"))
+    .values(position=sa.bindparam("position"), updated_at=sa.bindparam("updated_at"))
+)
+
+
 def head(conn: sa.Connection) -> int:
     """The id of the newest event, 0 for an empty log."""
-    return conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.id), 0))).scalar_one()
+    return conn.execute(_HEAD).scalar_one()
 
 
 def read(
@@ -133,24 +144,18 @@ def positions(conn: sa.Connection) -> dict[str, int]:
 
 def lock_position(conn: sa.Connection, subscriber: str, at: datetime) -> int:
     """Read a subscriber's position, holding its row until commit so no other process runs it meanwhile."""
-    query = sa.select(tracking.c.position).where(tracking.c.subscriber == subscriber)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    position = conn.execute(query).scalar()
+    query = _POSITION_FOR_UPDATE if conn.dialect.name == "postgresql" else _POSITION
+    position = conn.execute(query, {"subscriber": subscriber}).scalar()
     if position is None:
         # Two processes' first drains may both get here: the second insert waits for the first and
         # then does nothing, and the second reads (and locks) the row the first one created.
         conn.execute(insert_ignore(conn, tracking).values(subscriber=subscriber, position=0, updated_at=at))
-        return conn.execute(query).scalar_one()
+        return conn.execute(query, {"subscriber": subscriber}).scalar_one()
     return position
 
 
 def advance(conn: sa.Connection, subscriber: str, old: int, new: int, at: datetime) -> None:
-    result = conn.execute(
-        tracking.update()
-        .where(tracking.c.subscriber == subscriber, tracking.c.position == old)
-        .values(position=new, updated_at=at)
-    )
+    result = conn.execute(_ADVANCE, {"key_subscriber": subscriber, "key_position": old, "position": new, "updated_at": at})
     if result.rowcount != 1:  # a unique position per subscriber: a second attempt fails harmlessly
         from .errors import ConcurrencyConflict
 

@@ -32,6 +32,14 @@ WORK_WINDOW = 2000  # newest events examined per look for pending work
 IDLE_ADVANCE = 500  # an idle subscriber's position is moved forward once it trails by this many
 
 
+_WINDOW = (
+    sa.select(eventlog.events.c.id, eventlog.events.c.event_type)
+    .where(eventlog.events.c.id > sa.bindparam("low"))
+    .order_by(eventlog.events.c.id)
+    .limit(WORK_WINDOW)
+)
+
+
 @dataclass(frozen=True)
 class Subscriber:
     """A named follower of the event log with one handler per event type it cares about.
@@ -156,12 +164,7 @@ class MessageBus:
         """
         low = min((self._positions.get(s.name, 0) for s in self.subscribers), default=0)
         with self.engine.connect() as conn, conn.execution_options(readonly=True).begin():
-            window = conn.execute(
-                sa.select(eventlog.events.c.id, eventlog.events.c.event_type)
-                .where(eventlog.events.c.id > low)
-                .order_by(eventlog.events.c.id)
-                .limit(WORK_WINDOW)
-            ).all()
+            window = conn.execute(_WINDOW, {"low": low}).all()
         if not window:
             return []
         truncated = len(window) == WORK_WINDOW

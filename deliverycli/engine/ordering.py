@@ -146,15 +146,37 @@ class Order:
 # -- repository ---------------------------------------------------------------------------------
 
 
+# Hot statements are built once: constructing them per call costs more than SQLite takes to run them.
+_GET = sa.select(orders).where(orders.c.id == sa.bindparam("order_id"))
+_GET_FOR_UPDATE = _GET.with_for_update()
+_LINES = sa.select(order_lines).where(order_lines.c.order_id == sa.bindparam("order_id")).order_by(order_lines.c.line_no)
+_SAVE = (
+    orders.update()
+    .where(orders.c.id == sa.bindparam("key_id"), orders.c.version == sa.bindparam("key_version"))
+    .values(
+        status=sa.bindparam("status"),
+        resume_status=sa.bindparam("resume_status"),
+        reason=sa.bindparam("reason"),
+        updated_at=sa.bindparam("updated_at"),
+        version=sa.bindparam("version"),
+    )
+)
+_NEXT_NUMBER = (
+    order_numbers.update()
+    .where(order_numbers.c.name == "order")
+    .values(last=order_numbers.c.last + 1)
+    .returning(order_numbers.c.last)
+)
+
+
 def get(conn: sa.Connection, order_id: str, *, for_update: bool = True, with_lines: bool = False) -> Order:
     """Load an order (its lines only if asked); by default lock its row since the caller means to change it."""
-    query = sa.select(orders).where(orders.c.id == order_id)
-    row = conn.execute(query.with_for_update() if for_update else query).first()
+    row = conn.execute(_GET_FOR_UPDATE if for_update else _GET, {"order_id": order_id}).first()
     if row is None:
         raise NotFound(f"no order {order_id!r}")
     lines = [
         OrderLine(menu_item_id=l.menu_item_id, name=l.name, unit_price=l.unit_price, quantity=l.quantity)
-        for l in conn.execute(sa.select(order_lines).where(order_lines.c.order_id == order_id).order_by(order_lines.c.line_no))
+        for l in conn.execute(_LINES, {"order_id": order_id})
     ] if with_lines else []
     return Order(
         id=row.id, customer_id=row.customer_id, store_id=row.store_id, address=row.address, lines=lines,
@@ -186,15 +208,16 @@ def add(uow: UnitOfWork, order: Order) -> None:
 def save(uow: UnitOfWork, order: Order) -> None:
     """Write the order if nobody changed it since it was read (optimistic concurrency)."""
     result = uow.conn.execute(
-        orders.update()
-        .where(orders.c.id == order.id, orders.c.version == order.version)
-        .values(
-            status=order.status.value,
-            resume_status=order.resume_status.value if order.resume_status else None,
-            reason=order.reason,
-            updated_at=uow.now,
-            version=order.version + 1,
-        )
+        _SAVE,
+        {
+            "key_id": order.id,
+            "key_version": order.version,
+            "status": order.status.value,
+            "resume_status": order.resume_status.value if order.resume_status else None,
+            "reason": order.reason,
+            "updated_at": uow.now,
+            "version": order.version + 1,
+        },
     )
     if result.rowcount != 1:
         raise ConcurrencyConflict(f"order {order.id} changed meanwhile")
@@ -204,8 +227,7 @@ def save(uow: UnitOfWork, order: Order) -> None:
 
 def next_order_id(conn: sa.Connection) -> str:
     """The next readable order id; the counter row (created by the first migration) serialises writers."""
-    key = order_numbers.c.name == "order"
-    number = conn.execute(order_numbers.update().where(key).values(last=order_numbers.c.last + 1).returning(order_numbers.c.last)).scalar_one()
+    number = conn.execute(_NEXT_NUMBER).scalar_one()
     return f"ord-{number:06d}"
 
 

@@ -57,6 +57,9 @@ gateway_ledger = sa.Table(
     sa.Column("refunded_at", UTCDateTime, nullable=True),
 )
 
+_BREAKER = sa.select(circuit_breakers).where(circuit_breakers.c.name == sa.bindparam("name"))
+_LEDGER_ENTRY = sa.select(gateway_ledger).where(gateway_ledger.c.idempotency_key == sa.bindparam("key"))
+
 LEDGER_CREATE_LOCK = 7_318_401  # advisory lock key serialising the ledger's creation on PostgreSQL
 
 # Documented test cards of the simulated gateway; any other well-formed number is approved.
@@ -186,7 +189,7 @@ class SimulatedGateway:
     def lookup(self, key: str) -> GatewayCharge | None:
         self._ensure_ledger()
         with self.engine.connect() as conn, conn.execution_options(readonly=True).begin():
-            row = conn.execute(sa.select(gateway_ledger).where(gateway_ledger.c.idempotency_key == key)).first()
+            row = conn.execute(_LEDGER_ENTRY, {"key": key}).first()
         if row is None:
             return None
         return GatewayCharge(row.charge_id, row.amount, row.card_suffix, row.refund_id)
@@ -202,7 +205,7 @@ class DatabaseBreakerStorage(pybreaker.CircuitBreakerStorage):
 
     def _row(self) -> sa.Row | None:
         with self.engine.connect() as conn, conn.execution_options(readonly=True).begin():
-            return conn.execute(sa.select(circuit_breakers).where(self.key)).first()
+            return conn.execute(_BREAKER, {"name": self.name}).first()
 
     def _update(self, **values: Any) -> None:
         with self.engine.begin() as conn:

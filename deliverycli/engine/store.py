@@ -111,8 +111,16 @@ class StoreOrder:
         self.events.append(CancellationRefused(order_id=self.order_id, store_id=self.store_id, reason=why))
 
 
+_GET = sa.select(store_orders).where(store_orders.c.order_id == sa.bindparam("order_id")).with_for_update()
+_SAVE = (
+    store_orders.update()
+    .where(store_orders.c.order_id == sa.bindparam("key_id"), store_orders.c.version == sa.bindparam("key_version"))
+    .values(status=sa.bindparam("status"), reason=sa.bindparam("reason"), updated_at=sa.bindparam("updated_at"), version=sa.bindparam("version"))
+)
+
+
 def get(conn: sa.Connection, order_id: str) -> StoreOrder:
-    row = conn.execute(sa.select(store_orders).where(store_orders.c.order_id == order_id).with_for_update()).first()
+    row = conn.execute(_GET, {"order_id": order_id}).first()
     if row is None:
         raise NotFound(f"no store order {order_id!r} (unknown, or its payment was not approved)")
     return StoreOrder(row.order_id, row.store_id, T(row.status), row.version, row.reason)
@@ -120,9 +128,11 @@ def get(conn: sa.Connection, order_id: str) -> StoreOrder:
 
 def save(uow: UnitOfWork, ticket: StoreOrder) -> None:
     result = uow.conn.execute(
-        store_orders.update()
-        .where(store_orders.c.order_id == ticket.order_id, store_orders.c.version == ticket.version)
-        .values(status=ticket.status.value, reason=ticket.reason, updated_at=uow.now, version=ticket.version + 1)
+        _SAVE,
+        {
+            "key_id": ticket.order_id, "key_version": ticket.version, "status": ticket.status.value,
+            "reason": ticket.reason, "updated_at": uow.now, "version": ticket.version + 1,
+        },
     )
     if result.rowcount != 1:
         raise ConcurrencyConflict(f"store order {ticket.order_id} changed meanwhile")
