@@ -1,0 +1,63 @@
+"""`deliverycli init` upgrades a database made by an older schema in place, losing nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from deliverycli.engine import catalog, storage
+from deliverycli.engine.bootstrap import Engine
+from deliverycli.engine.errors import DatabaseUnavailable
+from deliverycli.settings import load_settings
+
+import pytest
+
+
+def _migrate_to(db: sa.Engine, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(Path(storage.__file__).with_name("migrations")))
+    with db.connect() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+        conn.commit()
+
+
+def test_a_0001_database_with_orders_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    url = storage.database_url(str(path))
+    storage.create_sqlite_file(url)
+    old = storage.make_engine(url)
+    _migrate_to(old, "0001")
+    # What a 0001-era install held: reference data, and an order with its events.
+    with old.begin() as conn:
+        catalog.seed_demo(conn)
+        conn.execute(sa.text(
+            "INSERT INTO orders (id, customer_id, store_id, address, total, currency, status, placed_at, updated_at, version) "
+            "VALUES ('ord-000001', 'alice', 'pizza-palace', '1 Old St', 18000, 'KRW', 'CONFIRMED', '2026-01-01 10:00:00', '2026-01-01 11:00:00', 7)"
+        ))
+        conn.execute(sa.text(
+            "INSERT INTO events (event_type, schema_version, order_id, actor, context, occurred_at, payload) "
+            "VALUES ('OrderPlaced', 1, 'ord-000001', 'customer:alice', 'ordering', '2026-01-01 10:00:00', '{}')"
+        ))
+        conn.execute(sa.text("UPDATE order_numbers SET last = 1"))
+    old.dispose()
+
+    settings = load_settings(db=str(path))
+    with pytest.raises(DatabaseUnavailable, match="run `deliverycli init` to upgrade"):
+        Engine.open(settings, catch_up=False)
+
+    engine, report = Engine.initialise(settings)
+    with engine:
+        assert report["schema_before"] == "0001" and report["schema"] == storage.SCHEMA_HEAD
+        assert storage.schema_version(engine.db) == storage.SCHEMA_HEAD
+        with engine.read() as conn:
+            row = conn.execute(sa.text("SELECT id, status, total, idempotency_key FROM orders")).one()
+            assert tuple(row) == ("ord-000001", "CONFIRMED", 18000, None)
+            assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == 1
+        assert len(engine.stores()) == 3
+        # and it keeps working: the next order gets the next number
+        placed = engine.place_order("bob", "seoul-bbq", ["bulgogi"], "2 New St", idempotency_key="after-upgrade")
+        assert placed["id"] == "ord-000002" and placed["status"] == "PAID"
