@@ -34,6 +34,14 @@ def _statuses(db: str) -> dict[str, str]:
         return dict(conn.execute(sa.select(ordering.orders.c.id, ordering.orders.c.status)).all())
 
 
+def _placed(db: str) -> int:
+    """Orders placed so far, read without the engine (the simulation may hold the write lock)."""
+    import sqlite3
+
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        return conn.execute("SELECT count(*) FROM orders").fetchone()[0]
+
+
 def _assert_adds_up(db: str, summary: dict) -> None:
     assert summary["unfinished"] == 0
     assert sum(summary["orders_by_status"].values()) == summary["orders"]
@@ -99,7 +107,10 @@ def test_resume_after_sigkill_neither_loses_nor_repeats(tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "deliverycli", "--db", db, "simulate", "--orders", "600", "--seed", "4", "--payment-failure-rate", "0.05", "--json"]
     kills = 0
     child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    time.sleep(2.5)
+    # Kill it mid-run: once it has placed some orders (however loaded the machine is), not at a fixed time.
+    deadline = time.monotonic() + 120
+    while child.poll() is None and time.monotonic() < deadline and _placed(db) < 40:
+        time.sleep(0.05)
     if child.poll() is None:
         child.send_signal(signal.SIGKILL)
         kills += 1
