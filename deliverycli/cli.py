@@ -67,7 +67,12 @@ def root(
     ctx.obj = CliContext(db=db, json=json_output)
     ctx.call_on_close(ctx.obj.close)
     if ctx.invoked_subcommand is None:
-        typer.echo(ctx.get_help())
+        if sys.stdin.isatty() and sys.stdout.isatty() and not json_output:  # a person at a terminal: open the console
+            from .commands.tui import launch
+
+            launch(ctx.obj)
+        else:
+            typer.echo(ctx.get_help())
 
 
 def _register() -> None:

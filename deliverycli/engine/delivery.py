@@ -146,3 +146,31 @@ def list_deliveries(conn: sa.Connection, available: bool = False, rider_id: str 
         }
         for r in conn.execute(query)
     ]
+
+
+def rider_deliveries(conn: sa.Connection, rider_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    """A rider's deliveries on the road (all of them), then the most recently completed ones.
+
+    The completed ones come newest first by insertion order (a delivery row is inserted when it
+    is requested): on SQLite that is the rowid, which the (rider_id, status) index already holds
+    in order, so this reads ``limit`` rows however many deliveries the rider has made.
+    """
+    catalog.get_rider(conn, rider_id)
+    mine = deliveries.c.rider_id == rider_id
+    newest = sa.literal_column("deliveries.rowid").desc() if conn.dialect.name == "sqlite" else deliveries.c.requested_at.desc()
+    active = conn.execute(sa.select(deliveries).where(mine, deliveries.c.status == D.PICKED_UP.value).order_by(newest)).all()
+    done = conn.execute(sa.select(deliveries).where(mine, deliveries.c.status == D.COMPLETED.value).order_by(newest).limit(max(0, limit - len(active)))).all()
+    return [
+        {
+            "id": r.order_id,
+            "order_id": r.order_id,
+            "store_id": r.store_id,
+            "address": r.address,
+            "status": r.status,
+            "rider_id": r.rider_id,
+            "requested_at": r.requested_at.isoformat(),
+            "picked_up_at": r.picked_up_at.isoformat() if r.picked_up_at else None,
+            "completed_at": r.completed_at.isoformat() if r.completed_at else None,
+        }
+        for r in [*active, *done]
+    ]

@@ -187,34 +187,46 @@ def feed(
 def counts_per_interval(conn: sa.Connection, boundaries: Sequence[datetime]) -> list[int]:
     """Events that occurred between each pair of consecutive ``boundaries`` (ascending times).
 
-    Ids grow with time, so each boundary is found by galloping back from the newest event over the
-    primary key: a few index probes per boundary, however large the log. Counts are id differences,
-    exact on SQLite (ids are dense) and close on PostgreSQL (a rolled-back append leaves a gap).
+    Ids grow with time, so the first event at or after each boundary is found by searching the
+    primary key: interpolating between the ids and times already seen, bisecting when that does
+    not halve the range, so a few index probes per boundary find it however large the log.
+    Counts are id differences: exact on SQLite (ids are dense), close on PostgreSQL (a rolled-back
+    append leaves a gap).
     """
     probe = sa.select(events.c.id, events.c.occurred_at).where(events.c.id >= sa.bindparam("x")).order_by(events.c.id).limit(1)
-    lowest = conn.execute(sa.select(sa.func.coalesce(sa.func.min(events.c.id), 1))).scalar_one()
-    newest = head(conn)
+    lowest = conn.execute(sa.select(sa.func.min(events.c.id))).scalar()
+    if lowest is None or not boundaries:
+        return [0] * max(0, len(boundaries) - 1)
+    newest = conn.execute(probe, {"x": head(conn)}).first()
+    first_row = conn.execute(probe, {"x": lowest}).first()
 
-    def at_or_after(x: int, moment: datetime) -> bool:
-        row = conn.execute(probe, {"x": x}).first()
-        return row is None or row.occurred_at >= moment
+    def first_at_or_after(moment: datetime, low: int, low_at: datetime, upper: int, upper_at: datetime) -> int:
+        """The first id at or after ``moment``, knowing the event at ``low`` is earlier and the one at ``upper`` is not."""
+        bisect = False
+        while upper - low > 1:
+            span_s = (upper_at - low_at).total_seconds()
+            if bisect or span_s <= 0:
+                x = (low + upper) // 2
+            else:  # interpolate, strictly inside the range
+                x = min(upper - 1, max(low + 1, low + int((moment - low_at).total_seconds() / span_s * (upper - low))))
+            row = conn.execute(probe, {"x": x}).first()
+            before = upper - low
+            if row is None or row.occurred_at >= moment:
+                upper, upper_at = x, (row.occurred_at if row is not None else upper_at)
+            else:
+                low, low_at = row.id, row.occurred_at
+            bisect = (upper - low) * 2 > before  # interpolation did not halve the range: bisect next
+        return upper
 
     firsts: list[int] = []
-    upper = newest + 1  # first id at or after the later boundary (newest + 1: none yet)
-    for moment in reversed(boundaries):
-        low, step = lowest - 1, 1  # invariant: not at_or_after(low) unless low < lowest; at_or_after(upper)
-        while upper - step >= lowest:
-            if not at_or_after(upper - step, moment):
-                low = upper - step
-                break
-            upper -= step
-            step *= 2
-        while upper - low > 1:
-            mid = (low + upper) // 2
-            if at_or_after(mid, moment):
-                upper = mid
-            else:
-                low = mid
-        firsts.append(upper)
-    firsts.reverse()
+    low, low_at = lowest, first_row.occurred_at  # the event at `low` is before every boundary searched
+    for moment in boundaries:
+        if first_row.occurred_at >= moment:
+            firsts.append(lowest)
+        elif newest.occurred_at < moment:
+            firsts.append(newest.id + 1)
+        else:
+            found = first_at_or_after(moment, low, low_at, newest.id, newest.occurred_at)
+            firsts.append(found)
+            low, low_at = found - 1, moment  # boundaries ascend: the next search starts here
     return [later - earlier for earlier, later in zip(firsts, firsts[1:])]

@@ -1,0 +1,338 @@
+"""The customer's view: stores and their menus with a cart, checkout and payment; my orders with
+their live status; notifications."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Header, OptionList, Static, TabbedContent, TabPane
+from textual.widgets.option_list import Option
+
+from ..widgets.format import clip, money, status_text
+from .actions import CustomerActions
+from .checkout import CheckoutScreen
+from .confirm_dialog import ConfirmDialog
+from .message_dialog import MessageDialog
+
+PAGE = 50  # orders per page: a page is one indexed query, whatever the customer's history
+
+
+class CustomerScreen(CustomerActions):
+    CSS_PATH = "customer.tcss"
+    view_name = "Customer"
+    BINDINGS = [
+        Binding("1", "tab('shop')", "Shop", show=False),
+        Binding("2", "tab('orders')", "My orders", show=False),
+        Binding("3", "tab('notes')", "Notifications", show=False),
+        Binding("plus,a", "add_item", "Add", key_display="+"),
+        Binding("minus", "remove_item", "Remove", key_display="-"),
+        Binding("p", "checkout", "Place order"),
+        Binding("x", "clear_cart", "Clear cart", show=False),
+        Binding("c", "cancel_order", "Cancel order"),
+        Binding("d", "confirm_delivery", "Confirm delivery"),
+        Binding("right_square_bracket", "page(1)", "Next page", key_display="]"),
+        Binding("left_square_bracket", "page(-1)", "Previous page", key_display="["),
+    ]
+
+    def __init__(self, customer: dict[str, Any]) -> None:
+        super().__init__()
+        self.customer = customer
+        self.store_id: str | None = None
+        self.menus: dict[str, list[dict[str, Any]]] = {}
+        self.carts: dict[str, dict[str, int]] = {}  # per store: menu item id -> quantity
+        self.page = 0
+        self.orders: list[dict[str, Any]] = []
+        self._more = False  # another page of orders after this one
+
+    # -- layout -------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(initial="shop", id="tabs"):
+            with TabPane("1 Shop", id="shop"):
+                with Horizontal():
+                    yield OptionList(id="stores")
+                    with Vertical(id="menu-pane"):
+                        yield DataTable(id="menu", cursor_type="row", zebra_stripes=True)
+                        with Horizontal(id="cart-pane"):
+                            yield DataTable(id="cart", cursor_type="row")
+                            yield Static(id="total", markup=False)
+            with TabPane("2 My orders", id="orders"):
+                yield Static(id="orders-info", markup=False)
+                yield DataTable(id="order-table", cursor_type="row", zebra_stripes=True)
+            with TabPane("3 Notifications", id="notes"):
+                yield DataTable(id="note-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        menu = self.query_one("#menu", DataTable)
+        menu.add_column("Menu", key="name")
+        menu.add_column("Price", key="price")
+        cart = self.query_one("#cart", DataTable)
+        cart.add_column("Qty", key="qty")
+        cart.add_column("Cart", key="name")
+        cart.add_column("Amount", key="amount")
+        self.query_one("#order-table", DataTable).add_columns("Status", "Order", "Store", "Total", "Placed")
+        self.query_one("#note-table", DataTable).add_columns("At", "Order", "Notification")
+        stores = self.query_one("#stores", OptionList)
+        stores.border_title = "Stores"
+        stores.set_options([Option(s["name"], id=s["id"]) for s in self.console.catalog["store"]])
+        if stores.option_count:
+            stores.highlighted = 0
+        menu.border_title = "Menu"
+        cart.border_title = "Cart"
+        stores.focus()
+        self._show_cart()
+        super().on_mount()
+
+    # -- data ---------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        customer, offset = self.customer["id"], self.page * PAGE
+        self.load("orders", lambda engine: engine.orders(customer_id=customer, limit=PAGE + 1, offset=offset), self.show_orders)
+        self.load("notes", lambda engine: engine.notifications("customer", customer, limit=100), self.show_notes)
+
+    def show_orders(self, orders: list[dict[str, Any]]) -> None:
+        more = len(orders) > PAGE
+        self.orders = orders[:PAGE]
+        names = {s["id"]: s["name"] for s in self.console.catalog["store"]}
+        self.fill(self.query_one("#order-table", DataTable), [
+            (order["id"], (status_text(order["status"]), order["id"], clip(names.get(order["store_id"], order["store_id"]), 18),
+                           money(order["total"], order["currency"]), self.time(order["placed_at"])))
+            for order in self.orders
+        ])
+        first = self.page * PAGE + 1
+        if not self.orders:
+            info = "No orders yet: pick a store on the Shop tab, add items with +, then p to place the order."
+        else:
+            pages = "  ·  ] next page" if more else ""
+            pages += "  ·  [ previous page" if self.page else ""
+            info = f"Orders {first}–{first + len(self.orders) - 1}, newest first  ·  enter: details{pages}"
+        self.query_one("#orders-info", Static).update(info)
+        if more != self._more:
+            self._more = more
+            self.refresh_bindings()  # the footer's "next page" key is enabled only with more to show
+
+    def show_notes(self, notes: list[dict[str, Any]]) -> None:
+        self.fill(self.query_one("#note-table", DataTable), [
+            (str(note["id"]), (self.time(note["created_at"]), note["order_id"], status_text(note["status"]) + "  " + note["message"]))
+            for note in reversed(notes)
+        ])
+
+    @on(OptionList.OptionHighlighted, "#stores")
+    def _store_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self.store_id = event.option.id
+        if self.store_id in self.menus:
+            self._show_menu()
+        else:
+            store_id = self.store_id
+            self.load("menu", lambda engine: (store_id, engine.menu(store_id)), self._menu_loaded)
+        self._show_cart()
+
+    @on(OptionList.OptionSelected, "#stores")
+    def _store_selected(self, event: OptionList.OptionSelected) -> None:
+        self.query_one("#menu", DataTable).focus()
+
+    def _menu_loaded(self, loaded: tuple[str, list[dict[str, Any]]]) -> None:
+        store_id, items = loaded
+        self.menus[store_id] = items
+        if store_id == self.store_id:
+            self._show_menu()
+
+    def _show_menu(self) -> None:
+        table = self.query_one("#menu", DataTable)
+        table.clear()
+        for item in self.menus.get(self.store_id or "", []):
+            name = item["name"] if item.get("available", True) else f"{item['name']} (sold out)"
+            table.add_row(name, Text(money(item["price"], self.console.settings.currency), justify="right"), key=item["id"])
+
+    # -- the cart (UI state only: the engine prices and checks the order when it is placed) ----
+
+    def _cart(self) -> dict[str, int]:
+        return self.carts.setdefault(self.store_id or "", {})
+
+    def _item(self, item_id: str) -> dict[str, Any] | None:
+        return next((i for i in self.menus.get(self.store_id or "", []) if i["id"] == item_id), None)
+
+    def _cart_lines(self) -> list[tuple[dict[str, Any], int]]:
+        return [(item, qty) for item_id, qty in self._cart().items() if (item := self._item(item_id)) is not None]
+
+    def _cart_total(self) -> int:
+        return sum(item["price"] * qty for item, qty in self._cart_lines())
+
+    def _show_cart(self) -> None:
+        table = self.query_one("#cart", DataTable)
+        keep = self._highlighted_key(table)
+        table.clear()
+        currency = self.console.settings.currency
+        for item, qty in self._cart_lines():
+            table.add_row(str(qty), clip(item["name"], 16), Text(money(item["price"] * qty, currency), justify="right"), key=item["id"])
+        self._restore(table, keep)
+        lines = self._cart_lines()
+        count = sum(qty for _, qty in lines)
+        text = f"Total {money(self._cart_total(), currency)}\n{count} item{'s' if count != 1 else ''}" if lines else "Cart is empty:\n+ adds the menu item"
+        self.query_one("#total", Static).update(text + ("\np places the order" if lines else ""))
+
+    def _focused_item(self) -> str | None:
+        focused = self.focused
+        if isinstance(focused, DataTable) and focused.id in ("menu", "cart"):
+            return self._highlighted_key(focused)
+        return self._highlighted_key(self.query_one("#menu", DataTable))
+
+    def action_add_item(self) -> None:
+        item_id = self._focused_item()
+        if item_id is None:
+            return
+        cart = self._cart()
+        cart[item_id] = cart.get(item_id, 0) + 1
+        self._show_cart()
+
+    def action_remove_item(self) -> None:
+        item_id = self._focused_item()
+        cart = self._cart()
+        if item_id not in cart:
+            return
+        cart[item_id] -= 1
+        if cart[item_id] <= 0:
+            del cart[item_id]
+        self._show_cart()
+
+    @on(DataTable.RowSelected, "#menu")
+    def _menu_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_add_item()
+
+    def action_clear_cart(self) -> None:
+        if not self._cart():
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._cart().clear()
+                self._show_cart()
+
+        self.app.push_screen(ConfirmDialog("Clear the cart?", "Every item in this store's cart is removed.", yes="Clear"), answered)
+
+    # -- placing the order ----------------------------------------------------------------------
+
+    def action_checkout(self) -> None:
+        lines = self._cart_lines()
+        if not lines or self.store_id is None:
+            self.notify("The cart is empty: add items with + first.", title="Nothing to order")
+            return
+        currency = self.console.settings.currency
+        store = self.console.person("store", self.store_id)
+        text_lines = [f"{qty} × {item['name']}  {money(item['price'] * qty, currency)}" for item, qty in lines]
+        total = money(self._cart_total(), currency)
+        store_id, items = self.store_id, [f"{item['id']}:{qty}" for item, qty in lines]
+
+        def checked_out(answer: dict[str, Any] | None) -> None:
+            if answer is None:
+                return
+            card = answer["card"]
+            card_text = f"the card ending {card[-4:]}" if card else "the default test card"
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self.notify(f"Paying {total} …", title="Payment", timeout=3)
+                    customer = self.customer["id"]
+                    self.act(
+                        lambda engine: engine.place_order(customer, store_id, items, answer["address"], card),
+                        lambda order: self._placed(order, store_id),
+                        self._payment_failed,
+                    )
+
+            self.app.push_screen(
+                ConfirmDialog(
+                    f"Pay {total} to {store['name']}?",
+                    "\n".join(text_lines) + f"\nTotal {total}\nDeliver to {answer['address']}\nPay with {card_text}",
+                    yes=f"Pay {total}",
+                    no="Back",
+                ),
+                confirmed,
+            )
+
+        self.app.push_screen(CheckoutScreen(store["name"], text_lines, total, self.customer.get("address", "")), checked_out)
+
+    def _placed(self, order: dict[str, Any], store_id: str) -> None:
+        self.carts.pop(store_id, None)
+        self._show_cart()
+        self.page = 0
+        self.query_one("#tabs", TabbedContent).active = "orders"
+        self.reload()
+        self.app.push_screen(
+            MessageDialog(
+                "Payment approved",
+                f"Order {order['id']} is {status_text(order['status'])}: {money(order['total'], order['currency'])} was charged "
+                f"and the order was sent to the store. Follow it on the My orders tab.",
+            )
+        )
+
+    def _payment_failed(self, error: BaseException) -> None:
+        from ..engine.errors import PaymentFailed
+
+        if not isinstance(error, PaymentFailed):
+            self.console.show_error(error)
+            return
+        title = "Payment service unavailable" if error.unavailable else "Payment declined"
+        self.app.push_screen(MessageDialog(title, f"{error.message}\n\nYour cart is kept: try again or use another card.", error=True))
+        self.reload()
+
+    # -- my orders ----------------------------------------------------------------------------
+
+    def _selected_order(self) -> str | None:
+        return self._highlighted_key(self.query_one("#order-table", DataTable))
+
+    @on(DataTable.RowSelected, "#order-table")
+    def _order_selected(self, event: DataTable.RowSelected) -> None:
+        self.console.open_order(str(event.row_key.value))
+
+    @on(DataTable.RowSelected, "#note-table")
+    def _note_selected(self, event: DataTable.RowSelected) -> None:
+        table = self.query_one("#note-table", DataTable)
+        self.console.open_order(str(table.get_row(event.row_key)[1]))
+
+    def action_cancel_order(self) -> None:
+        order_id = self._selected_order()
+        if order_id:
+            self.cancel(order_id)
+
+    def action_confirm_delivery(self) -> None:
+        order_id = self._selected_order()
+        if order_id:
+            self.confirm(order_id)
+
+    def action_page(self, step: int) -> None:
+        if step > 0 and not self._more:
+            return
+        self.page = max(0, self.page + step)
+        self.reload()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = tab
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        target = {"shop": "#stores", "orders": "#order-table", "notes": "#note-table"}.get(event.pane.id or "")
+        if target:
+            self.query_one(target).focus()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        allowed = super().check_action(action, parameters)
+        if not allowed:
+            return allowed
+        tabs = self.query("#tabs")
+        tab = tabs.first(TabbedContent).active if tabs else "shop"
+        if action in ("add_item", "remove_item", "checkout", "clear_cart"):
+            return tab == "shop"
+        if action == "page" and tab == "orders":
+            step = parameters[0] if parameters else 1
+            return not ((step > 0 and not self._more) or (step < 0 and self.page == 0))  # only when there is a page to go to
+        if action in ("cancel_order", "confirm_delivery", "page"):
+            return tab == "orders"
+        return True

@@ -1,0 +1,82 @@
+"""The rider's view: deliveries waiting for a rider, and mine; pick up (the first rider wins, the
+others are told who was faster) and complete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Header, Static
+
+from ..widgets.format import clip, status_text
+from .actions import RiderActions
+
+LIMIT = 100  # rows per table: one indexed query each
+
+
+class RiderScreen(RiderActions):
+    CSS_PATH = "rider.tcss"
+    view_name = "Rider"
+    BINDINGS = [
+        Binding("p", "pick_up", "Pick up"),
+        Binding("c", "complete", "Complete"),
+    ]
+
+    def __init__(self, rider: dict[str, Any]) -> None:
+        super().__init__()
+        self.rider = rider
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="rider-info", markup=False)
+        yield DataTable(id="available", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="mine", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for table_id, title in (("available", "Available deliveries"), ("mine", "My deliveries")):
+            table = self.query_one(f"#{table_id}", DataTable)
+            table.add_columns("Order", "Status", "Store", "Address", "Requested")
+            table.border_title = title
+        self.query_one("#rider-info", Static).update(
+            f"{self.rider['name']} ({self.rider.get('vehicle', '')}) · tab switches table"
+        )
+        self.query_one("#available", DataTable).focus()
+        super().on_mount()
+
+    def reload(self) -> None:
+        rider = self.rider["id"]
+        self.load(
+            "deliveries",
+            lambda engine: (engine.deliveries(available=True, limit=LIMIT), engine.rider_deliveries(rider, limit=LIMIT)),
+            self.show_deliveries,
+        )
+
+    def show_deliveries(self, loaded: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
+        available, mine = loaded  # mine: the ones on the road first
+        for table_id, rows in (("available", available), ("mine", mine)):
+            table = self.query_one(f"#{table_id}", DataTable)
+            names = {s["id"]: s["name"] for s in self.console.catalog["store"]}
+            self.fill(table, [
+                (d["id"], (Text(d["id"], style="bold" if d["status"] == "PICKED_UP" else ""), status_text(d["status"]),
+                           clip(names.get(d["store_id"], d["store_id"]), 16), clip(d["address"], 28), self.time(d["requested_at"])))
+                for d in rows
+            ])
+            table.border_subtitle = f"{len(rows)}{'+' if len(rows) == LIMIT else ''}"
+
+    def action_pick_up(self) -> None:
+        order_id = self._highlighted_key(self.query_one("#available", DataTable))
+        if order_id:
+            self.pick_up(order_id)
+
+    def action_complete(self) -> None:
+        order_id = self._highlighted_key(self.query_one("#mine", DataTable))
+        if order_id:
+            self.complete(order_id)
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        self.console.open_order(str(event.row_key.value))
