@@ -7,7 +7,7 @@ DEMO_DB ?= $(CURDIR)/demo.db
 # Tests are mostly subprocesses and database round trips: one worker per core keeps both busy.
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test bench soak clean
 
 setup: $(STAMP)
 
@@ -20,14 +20,23 @@ $(STAMP): pyproject.toml
 ## Initialise the demo database (SQLite) and start the console on it.
 run: setup
 	@$(BIN)/deliverycli --db "$(DEMO_DB)" init --demo > /dev/null  # errors still reach stderr
-	@$(BIN)/python -m deliverycli.demo_intro "$(DEMO_DB)"
+	@$(BIN)/deliverycli --db "$(DEMO_DB)" tui
 
 ## Run every test (PostgreSQL ones too when DELIVERYCLI_TEST_POSTGRES_URL is set).
 test: setup
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
+## Run every benchmark (benchmarks/bench_*.py; minutes). Not part of `make test`. PostgreSQL too when
+## DELIVERYCLI_TEST_POSTGRES_URL is set. Pass options to all of them with BENCH_ARGS, e.g. BENCH_ARGS=--json.
 bench: setup
-	@for b in benchmarks/*.py; do [ -e "$$b" ] && $(BIN)/python "$$b"; done; true
+	@status=0; for b in benchmarks/bench_*.py; do \
+		[ -e "$$b" ] || continue; echo "== $$b"; $(BIN)/python "$$b" $(BENCH_ARGS) || status=1; echo; \
+	done; exit $$status
+
+## The long reliability run (tens of minutes): >= 20 SIGKILLs of `simulate` on SQLite and PostgreSQL,
+## thousands of random command sequences; writes docs/reliability.md. Not part of `make test`.
+soak: setup
+	$(BIN)/python -m tests.reliability.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) demo.db demo-gateway.db .pytest_cache

@@ -25,6 +25,8 @@ GROUPS = (
     ("notifications", "notifications"),
     ("events", "events"),
     ("simulate", "simulate"),
+    ("views", "views"),
+    ("tui", "tui"),
 )
 
 

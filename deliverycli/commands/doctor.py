@@ -114,6 +114,10 @@ def _print(report: dict[str, Any]) -> None:
         line("database", report["state"])
         schema = report["schema"]
         line("schema", f"{schema['current'] or '-'} (expected {schema['expected']})")
+    if "invariants" in report:  # doctor --check
+        from .views import print_invariants
+
+        print_invariants(report)
     if report["healthy"]:
         typer.echo("healthy")
     else:
@@ -123,10 +127,18 @@ def _print(report: dict[str, Any]) -> None:
             typer.echo(f"  - {problem}")
 
 
-def command(ctx: typer.Context) -> None:
+def command(
+    ctx: typer.Context,
+    check: bool = typer.Option(False, "--check", help="Also check every invariant against the event log (charged once, refunded once, "
+                               "exactly-once subscribers, status view = rebuild, one notification per change); names the offending orders."),
+) -> None:
     """Check liveness and readiness: database, schema, subscriber lag, dead letters, payment breaker; exit 1 if unhealthy."""
     cli = ctx_obj(ctx)
     report = diagnose(cli.settings())
+    if check:
+        from .views import add_invariants
+
+        add_invariants(cli.settings(), report)
     emit(cli.json, report, lambda: _print(report))
     if not report["healthy"]:
         raise SystemExit(1)  # not typer.Exit: the root app runs with standalone_mode=False, which swallows its code

@@ -389,6 +389,25 @@ class Engine:
             "stuck_count": stuck_count,
         }
 
+    def rider_deliveries(self, rider_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """A rider's deliveries on the road, then the most recently completed ones (bounded reads)."""
+        with self.read() as conn:
+            return delivery.rider_deliveries(conn, rider_id, limit)
+
+    # -- proof and repair (invariants.py, rebuild.py) ------------------------------------------------
+
+    def check_invariants(self) -> Any:
+        """Check SPEC §5–§6 against the event log; returns an ``invariants.CheckResult`` (empty ``problems`` when all hold)."""
+        from . import invariants
+
+        return invariants.run(self)
+
+    def rebuild_views(self, progress: Any = None, mode: str = "auto") -> dict[str, Any]:
+        """Rebuild the status view from the event log (notifications are never re-sent); ``progress(done, total)``."""
+        from . import rebuild
+
+        return rebuild.rebuild_status_view(self, progress=progress, mode=mode)
+
 
 def open_engine(db: str | None = None, *, catch_up: bool = True, **overrides: Any) -> Engine:
     """Open the engine on ``db`` (a path or URL; default from settings)."""

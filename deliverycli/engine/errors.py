@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
+# A quoted value this long in a message is someone's input echoed back (a 10,000-character id):
+# keep its start and say how long it was, so the message stays readable.
+_LONG_QUOTED = re.compile(r"""(['"])([^'"]{80,})\1""")
+MAX_MESSAGE = 1000
+
+
+def shorten(message: str) -> str:
+    message = _LONG_QUOTED.sub(lambda m: f"{m[1]}{m[2][:40]}…{m[1]} ({len(m[2]):,} characters)", message)
+    return message if len(message) <= MAX_MESSAGE else f"{message[:MAX_MESSAGE - 40]}… ({len(message):,} characters)"
+
 
 class DeliveryError(Exception):
     """Base of every error a user can cause; never shown as a traceback."""
@@ -10,6 +22,7 @@ class DeliveryError(Exception):
     code = "error"
 
     def __init__(self, message: str) -> None:
+        message = shorten(message)
         super().__init__(message)
         self.message = message
 

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from . import eventlog
-from .errors import ConcurrencyConflict, Conflict, NotFound
+from .errors import ConcurrencyConflict, Conflict, DatabaseUnavailable, NotFound
 from .events import StoredEvent
 from .storage import utcnow
 from .unit_of_work import UnitOfWork, database_errors
@@ -122,7 +122,16 @@ class MessageBus:
                 raise Conflict("the order kept changing under this command; try again")
             finally:
                 if not self._deferring:
-                    self.drain()  # also after a refusal: the command may have committed (a rejected payment)
+                    self._settle()  # also after a refusal: the command may have committed (a rejected payment)
+
+    def _settle(self) -> None:
+        """Drain after a command. If another process holds a lock the drain needs for longer than the
+        busy timeout, the command's own commit still stands (its outcome, success or refusal, is what
+        the caller must hear): the sagas it started are settled by the next drain, in any process."""
+        try:
+            self.drain()
+        except DatabaseUnavailable as exc:
+            log.warning("the sagas of this command are left to the next drain: %s", exc.message)
 
     def unit_of_work(self, actor: str) -> UnitOfWork:
         return UnitOfWork(self.engine, actor)

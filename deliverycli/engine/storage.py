@@ -124,7 +124,18 @@ def make_engine(url: URL, *, busy_timeout_s: float = 5.0) -> sa.Engine:
             conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+    @sa_event.listens_for(engine, "connect")
+    def _lock_timeout(dbapi_conn: Any, _record: Any) -> None:
+        # As SQLite's busy timeout: wait this long for another transaction's lock, then fail clearly
+        # (without it a command would wait forever behind a stuck writer).
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"SET lock_timeout = {max(1, int(busy_timeout_s * 1000))}")
+        cursor.close()
+        dbapi_conn.commit()
+
+    return engine
 
 
 def is_postgres(engine: sa.Engine) -> bool:

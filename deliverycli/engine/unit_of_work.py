@@ -70,7 +70,7 @@ def database_errors() -> Iterator[None]:
         yield
     except sa.exc.OperationalError as exc:
         text = first_line(exc)
-        if "locked" in text or "busy" in text:
+        if "locked" in text or "busy" in text or "lock timeout" in text:  # SQLite; PostgreSQL's lock_timeout
             raise DatabaseUnavailable(
                 f"the database is busy: another process held its write lock longer than the busy timeout ({text})"
             ) from exc

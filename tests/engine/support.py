@@ -111,6 +111,11 @@ def check_invariants(engine: Any) -> dict[str, Any]:
     # the ordering aggregate settles where the log says (it may only differ while a saga is open)
     for order_id, order_status in own.items():
         assert order_status == view[order_id], (order_id, order_status, view[order_id])
+    # and the product's own check (deliverycli doctor --check) agrees
+    from deliverycli.engine import invariants
+
+    problems = invariants.check(engine)
+    assert problems == [], [str(p) for p in problems]
     return {"events": len(log), "orders": len(placed), "by_type": by_type, "view": view}
 
 

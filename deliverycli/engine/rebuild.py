@@ -1,0 +1,233 @@
+"""Rebuild the status view (CQRS read model: ``order_status`` and ``order_timeline``) from the event log.
+
+Two things live here:
+
+- ``fold_status``: the status view computed in memory from events, by the same rules the live
+  subscriber applies (``lifecycle.follow``; see ``status.apply_batch``). The invariant check
+  compares the tables with it.
+- ``rebuild_status_view``: rewrite the two tables from the log, safely while other processes run.
+
+How the rebuild stays correct with other processes at work
+----------------------------------------------------------
+The status view is owned by one subscriber, ``status``, whose tracking row says how far it has
+applied the log. Every batch the live subscriber applies locks that row (``eventlog.lock_position``)
+and moves it forward in the same transaction. The rebuild plays by the same rule:
+
+- *atomic* (the default for logs of up to ``ATOMIC_LIMIT`` status events): one transaction locks
+  the status tracking row, empties both tables, replays every event up to the head through
+  ``status.apply_batch`` (the live subscriber's own code) in batches, and moves the position to the
+  head. While it runs, no other process can apply status events (they wait for the row lock; on
+  SQLite the whole database is write-locked, so keep it short: that is what the limit is for), and
+  readers keep seeing the old view until the commit. It either happens entirely or not at all.
+- *batched* (larger logs): one short transaction locks the tracking row, empties both tables and
+  sets the position back to 0; then each batch is its own transaction that locks the row, applies
+  the next events and moves the position, exactly as the live subscriber does. Another process's
+  subscriber may take some of the batches: that is the same work done once, never twice, because
+  each batch moves the position with a compare-and-set. If the rebuild is killed, any later drain
+  (any command in any process) finishes it. While it runs, the view is incomplete: orders not yet
+  replayed are missing from it.
+
+A rebuild refuses to start while the status subscriber has unresolved dead letters, since
+replaying a parked event would have to decide for the operator whether it is resolved.
+
+Notifications are not rebuilt: they are messages already sent to people. Replaying them would send
+them again (and append ``NotificationSent`` events a second time); ``rebuild`` never touches them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from . import eventlog
+from . import status as status_view
+from .errors import ConcurrencyConflict, Conflict, DeliveryError
+from .events import StoredEvent
+from .lifecycle import OrderStatus, follow
+from .unit_of_work import UnitOfWork, database_errors
+
+if TYPE_CHECKING:
+    from .bootstrap import Engine
+
+SUBSCRIBER = "status"
+STATUS_TYPES = tuple(status_view.HANDLERS)  # every event type but NotificationSent
+ATOMIC_LIMIT = 10_000  # status events replayed in one transaction at most: ~1-2 s, well under the busy timeout others wait
+BATCH = 2_000
+ProgressCallback = Callable[[int, int], None]
+
+
+# -- the view in memory ---------------------------------------------------------------------------
+
+
+@dataclass
+class StatusFold:
+    """The status view computed from events: one row per order and one timeline entry per event."""
+
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timeline: dict[int, dict[str, Any]] = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (order id, what is wrong)
+
+    def apply(self, event: StoredEvent) -> None:
+        """Apply one event as ``status.apply_batch`` does (NotificationSent is not a status event)."""
+        if event.event_type not in status_view.HANDLERS:
+            return
+        if event.event_type == "OrderPlaced":
+            p = event.payload
+            row = self.rows[event.order_id] = {
+                "order_id": event.order_id, "customer_id": p["customer_id"], "store_id": p["store_id"], "rider_id": None,
+                "status": OrderStatus.PENDING_PAYMENT.value, "resume_status": None, "total": p["total"],
+                "currency": p["currency"], "reason": None, "placed_at": event.occurred_at,
+            }
+        else:
+            row = self.rows.get(event.order_id)
+            if row is None:
+                self.errors.append((event.order_id, f"event {event.id} ({event.event_type}) names an order that was never placed"))
+                return
+            current = OrderStatus(row["status"])
+            resume = OrderStatus(row["resume_status"]) if row["resume_status"] else None
+            new_status, new_resume = follow(current, resume, event.event_type)
+            row["status"], row["resume_status"] = new_status.value, new_resume.value if new_resume else None
+            if event.event_type in status_view.REASONS:
+                row["reason"] = event.payload[status_view.REASONS[event.event_type]]
+            if event.event_type == "DeliveryPickedUp":
+                row["rider_id"] = event.payload["rider_id"]
+        row["updated_at"], row["last_event_id"] = event.occurred_at, event.id
+        self.timeline[event.id] = {
+            "event_id": event.id, "order_id": event.order_id, "event_type": event.event_type,
+            "status": row["status"], "actor": event.actor, "at": event.occurred_at,
+        }
+
+
+def fold_status(events: Iterable[StoredEvent]) -> StatusFold:
+    fold = StatusFold()
+    for event in events:
+        fold.apply(event)
+    return fold
+
+
+# -- the rebuild ----------------------------------------------------------------------------------
+
+
+def _status_events(conn: sa.Connection, after: int, upto: int) -> int:
+    return conn.execute(
+        sa.select(sa.func.count())
+        .select_from(eventlog.events)
+        .where(eventlog.events.c.id > after, eventlog.events.c.id <= upto, eventlog.events.c.event_type.in_(STATUS_TYPES))
+    ).scalar_one()
+
+
+def _refuse_if_parked(conn: sa.Connection) -> None:
+    table = eventlog.dead_letters
+    parked = conn.execute(
+        sa.select(table.c.id).where(table.c.subscriber == SUBSCRIBER, table.c.resolved_at.is_(None)).order_by(table.c.id)
+    ).scalars().all()
+    if parked:
+        ids = ", ".join(map(str, parked[:10])) + (" ..." if len(parked) > 10 else "")
+        raise Conflict(
+            f"the status view has {len(parked)} parked event(s) (dead letters {ids}); retry them with "
+            "`deliverycli deadletters retry ID` before rebuilding"
+        )
+
+
+def _clear(conn: sa.Connection) -> None:
+    conn.execute(status_view.order_timeline.delete())
+    conn.execute(status_view.order_status.delete())
+    conn.execute(eventlog.subscriber_failures.delete().where(eventlog.subscriber_failures.c.subscriber == SUBSCRIBER))
+
+
+def _replay(uow: UnitOfWork, after: int, upto: int, batch: int) -> tuple[int, int]:
+    """Apply the status events in (after, upto] inside ``uow``; returns (events applied, last id)."""
+    events = eventlog.read(uow.conn, after, upto=upto, types=STATUS_TYPES, limit=batch)
+    if not events:
+        return 0, upto
+    status_view.apply_batch(events, uow)
+    return len(events), (events[-1].id if len(events) == batch else upto)
+
+
+def rebuild_status_view(
+    engine: Engine, *, progress: ProgressCallback | None = None, mode: str = "auto", batch: int = BATCH, atomic_limit: int = ATOMIC_LIMIT
+) -> dict[str, Any]:
+    """Rewrite ``order_status`` and ``order_timeline`` from the event log (see the module docstring).
+
+    ``mode`` is ``atomic``, ``batched`` or ``auto`` (atomic up to ``atomic_limit`` status events).
+    ``progress(done, total)`` is called after every batch. Returns what was done.
+    """
+    if mode not in ("auto", "atomic", "batched"):
+        raise ValueError(f"unknown rebuild mode {mode!r}")
+    report = progress or (lambda done, total: None)
+    started = time.perf_counter()
+    db = engine.db
+    with database_errors():
+        with UnitOfWork(db, actor="operator:rebuild") as uow:
+            _refuse_if_parked(uow.conn)
+            position = eventlog.lock_position(uow.conn, SUBSCRIBER, uow.now)
+            head = eventlog.head(uow.conn)
+            total = _status_events(uow.conn, 0, head)
+            chosen = mode if mode != "auto" else ("atomic" if total <= atomic_limit else "batched")
+            _clear(uow.conn)
+            report(0, total)
+            done = 0
+            if chosen == "atomic":
+                after = 0
+                while after < head:
+                    try:
+                        applied, after = _replay(uow, after, head, batch)
+                    except DeliveryError as exc:
+                        raise Conflict(f"the rebuild stopped after event {after} and changed nothing: {exc.message}") from exc
+                    done += applied
+                    report(done, total)
+                if head != position:
+                    eventlog.advance(uow.conn, SUBSCRIBER, position, head, uow.now)
+                uow.commit()  # the status subscriber records no events: this appends nothing
+                reached = head
+            else:
+                if position != 0:
+                    eventlog.advance(uow.conn, SUBSCRIBER, position, 0, uow.now)
+                uow.commit()
+                done, reached = _batched(db, head, total, batch, report)
+        engine.bus._positions.pop(SUBSCRIBER, None)  # this process's cached position is stale now
+        with engine.read() as conn:
+            orders = conn.execute(sa.select(sa.func.count()).select_from(status_view.order_status)).scalar_one()
+            entries = conn.execute(sa.select(sa.func.count()).select_from(status_view.order_timeline)).scalar_one()
+    return {
+        "id": "status",
+        "view": "status (order_status, order_timeline)",
+        "mode": chosen,
+        "events": total,
+        "replayed_here": done,
+        "position": reached,
+        "orders": orders,
+        "timeline_entries": entries,
+        "notifications": "not rebuilt: they are messages already sent",
+        "wall_time_s": round(time.perf_counter() - started, 3),
+    }
+
+
+def _batched(db: sa.Engine, head: int, total: int, batch: int, report: ProgressCallback) -> tuple[int, int]:
+    """Replay up to ``head`` one locked batch at a time, as the live status subscriber would."""
+    done = 0
+    while True:
+        try:
+            with UnitOfWork(db, actor="system:status") as uow:
+                position = eventlog.lock_position(uow.conn, SUBSCRIBER, uow.now)
+                if position >= head:
+                    return done, position
+                try:
+                    applied, reached = _replay(uow, position, head, batch)
+                except DeliveryError as exc:
+                    raise Conflict(
+                        f"the rebuild stopped after event {position}: {exc.message}; the view is incomplete until the status "
+                        "subscriber gets past it (it retries, then parks the event as a dead letter)"
+                    ) from exc
+                eventlog.advance(uow.conn, SUBSCRIBER, position, reached, uow.now)
+                uow.commit()
+        except ConcurrencyConflict:
+            continue  # another process's subscriber applied that batch: carry on from where it got
+        done += applied
+        with db.connect() as conn, conn.execution_options(readonly=True).begin():
+            report(total - _status_events(conn, reached, head), total)
+

@@ -1,0 +1,141 @@
+"""§3 Races between processes: several real CLI processes on one database, started at the same
+instant. Where a single winner is required exactly one wins and the loser gets exit 4 and a clear
+message; nothing is lost (the invariants hold afterwards), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from .procs import overlapped, race, warm_up
+from .support import assert_invariants, demo, open_engine
+
+ROUNDS = 2
+
+
+def _ready_orders(db: str, n: int) -> list[str]:
+    with demo(db) as engine:
+        ids = []
+        for i in range(n):
+            oid = engine.place_order("alice", "pizza-palace", ["cola"], f"{i} Race St")["id"]
+            engine.accept_order(oid, "pizza-palace")
+            engine.mark_ready(oid, "pizza-palace")
+            ids.append(oid)
+        return ids
+
+
+def _paid_orders(db: str, customers: list[str], store: str = "pizza-palace", item: str = "cola") -> list[str]:
+    with demo(db) as engine:
+        return [engine.place_order(c, store, [item], "1 Race St")["id"] for c in customers]
+
+
+def test_two_riders_picking_up_the_same_delivery_exactly_one_wins(db_url: str) -> None:
+    warm_up()
+    orders = _ready_orders(db_url, ROUNDS)
+    overlaps = 0
+    for oid in orders:
+        results = race([("deliveries", "pickup", oid, "--rider", r, "--json") for r in ("rider-kim", "rider-lee")], db=db_url)
+        overlaps += overlapped(results)
+        codes = sorted(r.code for r in results)
+        assert codes == [0, 4], [(r.code, r.stdout) for r in results]
+        winner = next(r for r in results if r.code == 0).json
+        loser = next(r for r in results if r.code == 4).error()
+        assert loser["code"] == "conflict"
+        assert f"already picked up by another rider ({winner['rider_id']})" in loser["message"]
+        with open_engine(db_url) as engine:
+            assert engine.status(oid)["status"] == "DELIVERING" and engine.status(oid)["rider_id"] == winner["rider_id"]
+            assert [e.event_type for e in engine.events(order_id=oid)].count("DeliveryPickedUp") == 1
+    assert overlaps >= 1, "the processes never ran at the same time"
+    with open_engine(db_url) as engine:
+        assert_invariants(engine)
+
+
+def test_a_customer_cancelling_while_the_store_accepts(db_url: str) -> None:
+    """Exactly one of them wins: cooking started (the cancellation is refused) or the order is
+    cancelled and refunded (the store cannot accept it). A cancel that only got as far as
+    CANCEL_PENDING is answered by the saga: refused when the store had accepted first."""
+    warm_up()
+    orders = _paid_orders(db_url, ["alice", "bob", "carol"][:ROUNDS])
+    with open_engine(db_url) as engine:
+        customers = {oid: engine.order(oid)["customer_id"] for oid in orders}
+    outcomes = Counter()
+    for oid in orders:
+        cancel, accept = race(
+            [("orders", "cancel", oid, "--customer", customers[oid], "--json"), ("store", "accept", oid, "--store", "pizza-palace", "--json")], db=db_url
+        )
+        assert cancel.code in (0, 4) and accept.code in (0, 4), (cancel.stdout, accept.stdout)
+        with open_engine(db_url) as engine:  # catch-up settles the saga
+            final = engine.status(oid)["status"]
+            types = [e.event_type for e in engine.events(order_id=oid)]
+        if accept.code == 0:
+            outcomes["store won"] += 1
+            assert final == "COOKING"
+            assert types.count("PaymentRefunded") == 0
+            if cancel.code == 4:
+                assert "cooking" in cancel.error()["message"]
+            else:  # asked before the store answered: the saga refused it and told the customer
+                assert cancel.json["status"] == "CANCEL_PENDING" and "CancellationRefused" in types
+        else:
+            outcomes["customer won"] += 1
+            assert "cancelled by the customer" in accept.error()["message"], accept.stdout
+            assert cancel.code == 0 and final == "CANCELLED"
+            assert types.count("PaymentRefunded") == 1 and "CookingStarted" not in types
+    assert sum(outcomes.values()) == len(orders)
+    with open_engine(db_url) as engine:
+        assert_invariants(engine)
+
+
+def test_two_cancels_of_one_order_refund_once(db_url: str) -> None:
+    warm_up()
+    orders = _paid_orders(db_url, ["dave"] * ROUNDS)
+    for oid in orders:
+        results = race([("orders", "cancel", oid, "--customer", "dave", "--json")] * 2, db=db_url)
+        assert sorted(r.code for r in results) == [0, 4], [(r.code, r.stdout) for r in results]
+        loser = next(r for r in results if r.code == 4).error()["message"]
+        assert "already has a cancellation pending" in loser or "is CANCELLED" in loser, loser
+        with open_engine(db_url) as engine:
+            assert engine.status(oid)["status"] == "CANCELLED" and engine.payment(oid)["status"] == "REFUNDED"
+            assert [e.event_type for e in engine.events(order_id=oid)].count("PaymentRefunded") == 1
+    with open_engine(db_url) as engine:
+        assert_invariants(engine)
+
+
+def test_two_stores_owners_acting_at_once(db_url: str) -> None:
+    """Two owners work their own queues at the same instant; neither blocks or loses the other's
+    work, and an owner reaching for the other store's order is refused (5) and changes nothing."""
+    warm_up()
+    pizza = _paid_orders(db_url, ["alice", "bob", "carol"])
+    bbq = _paid_orders(db_url, ["dave", "erin", "alice"], store="seoul-bbq", item="bibimbap")
+    accept = [("store", "accept", o, "--store", "pizza-palace", "--json") for o in pizza[:2]]
+    accept += [("store", "reject", pizza[2], "--store", "pizza-palace", "--reason", "out of dough", "--json")]
+    accept += [("store", "accept", o, "--store", "seoul-bbq", "--json") for o in bbq]
+    accept += [("store", "accept", pizza[2], "--store", "seoul-bbq", "--json")]  # the wrong owner
+    results = race(accept, db=db_url)
+    assert [r.code for r in results] == [0] * 6 + [5], [(r.code, r.stdout) for r in results]
+    assert "belongs to store pizza-palace" in results[-1].error()["message"]
+    ready = race([("store", "ready", o, "--store", "pizza-palace", "--json") for o in pizza[:2]] + [("store", "ready", o, "--store", "seoul-bbq", "--json") for o in bbq], db=db_url)
+    assert [r.code for r in ready] == [0] * 5, [(r.code, r.stdout) for r in ready]
+    with open_engine(db_url) as engine:
+        assert [engine.status(o)["status"] for o in pizza] == ["READY_FOR_PICKUP", "READY_FOR_PICKUP", "CANCELLED"]
+        assert [engine.status(o)["status"] for o in bbq] == ["READY_FOR_PICKUP"] * 3
+        assert sorted(d["id"] for d in engine.deliveries(available=True)) == sorted(pizza[:2] + bbq)
+        assert engine.payment(pizza[2])["status"] == "REFUNDED"
+        assert_invariants(engine)
+
+
+def test_many_processes_placing_orders_together(db_url: str) -> None:
+    warm_up()
+    demo(db_url).close()
+    customers = ["alice", "bob", "carol", "dave", "erin"] * 2
+    calls = [("orders", "place", "--customer", c, "--store", "green-bowl", "--item", "poke", "--address", f"{i} Crowd St", "--json") for i, c in enumerate(customers)]
+    keyed = ("orders", "place", "--customer", "erin", "--store", "green-bowl", "--item", "smoothie", "--address", "K St", "--idempotency-key", "retry-1", "--json")
+    results = race(calls + [keyed, keyed], db=db_url)
+    assert [r.code for r in results] == [0] * len(results), [(r.code, r.stdout, r.stderr) for r in results if r.code]
+    ids = [r.json["id"] for r in results]
+    assert len(set(ids[:-2])) == len(customers) and ids[-1] == ids[-2] and ids[-1] not in ids[:-2]
+    with open_engine(db_url) as engine:
+        listed = engine.orders(limit=100)
+        assert sorted(o["id"] for o in listed) == sorted(set(ids))
+        assert all(o["status"] == "PAID" for o in listed)
+        assert len(engine.store_queue("green-bowl")) == len(customers) + 1
+        result = assert_invariants(engine)
+        assert result.orders == len(customers) + 1
