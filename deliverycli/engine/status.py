@@ -29,6 +29,7 @@ order_status = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("last_event_id", sa.BigInteger, nullable=False),
     sa.Index("ix_order_status_status_updated", "status", "updated_at"),
+    sa.Index("ix_order_status_status_placed", "status", "placed_at", "order_id"),  # orders list --status: a page, not a sort
     sa.Index("ix_order_status_customer", "customer_id", "placed_at"),
     sa.Index("ix_order_status_store", "store_id", "placed_at"),
 )

@@ -1,4 +1,5 @@
-"""orders.idempotency_key (a retried placement returns the same order) and simulation runs
+"""orders.idempotency_key (a retried placement returns the same order), simulation runs, and an
+index that pages `orders list --status X` instead of sorting every order in that status
 
 Revision ID: 0002
 Revises: 0001
@@ -28,9 +29,11 @@ def upgrade() -> None:
         sa.Column("finished_at", deliverycli.engine.storage.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_simulation_runs")),
     )
+    op.create_index("ix_order_status_status_placed", "order_status", ["status", "placed_at", "order_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_order_status_status_placed", table_name="order_status")
     op.drop_table("simulation_runs")
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_orders_idempotency_key"))
