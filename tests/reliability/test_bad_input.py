@@ -144,11 +144,14 @@ def test_bad_input_gets_a_clear_message_its_exit_code_and_changes_nothing(db_url
         ids = orders_in_every_status(engine)
     before = dump(db_url)
     failures = []
+    postgres = "://" in db_url
     for n, (label, argv, code, fragments) in enumerate(CASES):
+        if postgres and n % 2:
+            continue  # every case on SQLite; every other one on PostgreSQL (the messages are the engine's, the same on both)
         args = tuple(a.format(**ids) if a.startswith("{") else a for a in argv)
         result = fork_cli(*args, "--json", db=db_url)
         # human mode (formatting only: the same on every backend) for a fifth of them, on SQLite
-        human = fork_cli(*args, db=db_url) if n % 5 == 0 and "://" not in db_url else result
+        human = fork_cli(*args, db=db_url) if n % 5 == 0 and not postgres else result
         problems = []
         if result.code != code:
             problems.append(f"exit {result.code}, expected {code}")
