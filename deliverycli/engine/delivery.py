@@ -124,6 +124,20 @@ def _requested(event: StoredEvent, uow: UnitOfWork) -> None:
 HANDLERS = {"CookingFinished": _requested}
 
 
+def delivery_row(r: sa.Row) -> dict[str, Any]:
+    return {
+        "id": r.order_id,
+        "order_id": r.order_id,
+        "store_id": r.store_id,
+        "address": r.address,
+        "status": r.status,
+        "rider_id": r.rider_id,
+        "requested_at": r.requested_at.isoformat(),
+        "picked_up_at": r.picked_up_at.isoformat() if r.picked_up_at else None,
+        "completed_at": r.completed_at.isoformat() if r.completed_at else None,
+    }
+
+
 def list_deliveries(conn: sa.Connection, available: bool = False, rider_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
     query = sa.select(deliveries)
     if available:
@@ -132,20 +146,7 @@ def list_deliveries(conn: sa.Connection, available: bool = False, rider_id: str 
         catalog.get_rider(conn, rider_id)
         query = query.where(deliveries.c.rider_id == rider_id)
     query = query.order_by(deliveries.c.requested_at.desc(), deliveries.c.order_id.desc()).limit(limit)
-    return [
-        {
-            "id": r.order_id,
-            "order_id": r.order_id,
-            "store_id": r.store_id,
-            "address": r.address,
-            "status": r.status,
-            "rider_id": r.rider_id,
-            "requested_at": r.requested_at.isoformat(),
-            "picked_up_at": r.picked_up_at.isoformat() if r.picked_up_at else None,
-            "completed_at": r.completed_at.isoformat() if r.completed_at else None,
-        }
-        for r in conn.execute(query)
-    ]
+    return [delivery_row(r) for r in conn.execute(query)]
 
 
 def rider_deliveries(conn: sa.Connection, rider_id: str, limit: int = 100) -> list[dict[str, Any]]:
@@ -160,17 +161,4 @@ def rider_deliveries(conn: sa.Connection, rider_id: str, limit: int = 100) -> li
     newest = sa.literal_column("deliveries.rowid").desc() if conn.dialect.name == "sqlite" else deliveries.c.requested_at.desc()
     active = conn.execute(sa.select(deliveries).where(mine, deliveries.c.status == D.PICKED_UP.value).order_by(newest)).all()
     done = conn.execute(sa.select(deliveries).where(mine, deliveries.c.status == D.COMPLETED.value).order_by(newest).limit(max(0, limit - len(active)))).all()
-    return [
-        {
-            "id": r.order_id,
-            "order_id": r.order_id,
-            "store_id": r.store_id,
-            "address": r.address,
-            "status": r.status,
-            "rider_id": r.rider_id,
-            "requested_at": r.requested_at.isoformat(),
-            "picked_up_at": r.picked_up_at.isoformat() if r.picked_up_at else None,
-            "completed_at": r.completed_at.isoformat() if r.completed_at else None,
-        }
-        for r in [*active, *done]
-    ]
+    return [delivery_row(r) for r in [*active, *done]]
