@@ -260,6 +260,6 @@ def test_random_command_sequences_keep_every_promise(db_url: str) -> None:
 @pytest.mark.slow
 def test_random_command_sequences_keep_every_promise_long(db_url: str) -> None:
     backend = "postgres" if "://" in db_url else "sqlite"
-    examples = int(os.environ.get("DELIVERYCLI_STATEFUL_EXAMPLES", 5000 if backend == "sqlite" else 1000))
+    examples = int(os.environ.get("STATEFUL_EXAMPLES", 5000 if backend == "sqlite" else 1000))
     done, steps = _run(db_url, examples, steps=20)
     assert done >= examples
