@@ -168,8 +168,7 @@ class Engine:
         charged at most once.
         """
         parsed = tuple(ordering.parse_item(i) if isinstance(i, str) else (i[0], i[1]) for i in items)
-        placed = self.bus.handle(PlaceOrder(customer_id, store_id, parsed, address, card, idempotency_key))
-        return self.order(placed["id"])
+        return self.bus.handle(PlaceOrder(customer_id, store_id, parsed, address, card, idempotency_key))
 
     def cancel_order(self, order_id: str, customer_id: str) -> dict[str, Any]:
         """Ask to cancel; the store decides. Raises Conflict with the store's reason when refused."""
@@ -183,8 +182,7 @@ class Engine:
         return order
 
     def confirm_delivery(self, order_id: str, customer_id: str) -> dict[str, Any]:
-        self.bus.handle(ConfirmDelivery(order_id, customer_id))
-        return self.order(order_id)
+        return self.bus.handle(ConfirmDelivery(order_id, customer_id))
 
     def accept_order(self, order_id: str, store_id: str) -> dict[str, Any]:
         return self.bus.handle(AcceptOrder(order_id, store_id))

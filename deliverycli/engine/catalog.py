@@ -109,8 +109,11 @@ def list_menu(conn: sa.Connection, store_id: str | None = None) -> list[dict[str
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
+_MENU_ITEMS_BY_ID = sa.select(menu_items).where(menu_items.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
 def menu_items_by_id(conn: sa.Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
-    rows = conn.execute(sa.select(menu_items).where(menu_items.c.id.in_(ids))).mappings()
+    rows = conn.execute(_MENU_ITEMS_BY_ID, {"ids": ids}).mappings()
     return {row["id"]: dict(row) for row in rows}
 
 

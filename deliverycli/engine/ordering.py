@@ -161,6 +161,9 @@ _SAVE = (
         version=sa.bindparam("version"),
     )
 )
+_BY_IDEMPOTENCY_KEY = sa.select(orders.c.id).where(orders.c.idempotency_key == sa.bindparam("key"))
+_ADD = orders.insert()
+_ADD_LINES = order_lines.insert()
 _NEXT_NUMBER = (
     order_numbers.update()
     .where(order_numbers.c.name == "order")
@@ -188,14 +191,16 @@ def get(conn: sa.Connection, order_id: str, *, for_update: bool = True, with_lin
 
 def add(uow: UnitOfWork, order: Order) -> None:
     uow.conn.execute(
-        orders.insert().values(
-            id=order.id, customer_id=order.customer_id, store_id=order.store_id, address=order.address, total=order.total,
-            currency=order.currency, status=order.status.value, resume_status=None, reason=None,
-            placed_at=order.placed_at, updated_at=order.placed_at, version=1, idempotency_key=order.idempotency_key,
-        )
+        _ADD,
+        {
+            "id": order.id, "customer_id": order.customer_id, "store_id": order.store_id, "address": order.address,
+            "total": order.total, "currency": order.currency, "status": order.status.value, "resume_status": None,
+            "reason": None, "placed_at": order.placed_at, "updated_at": order.placed_at, "version": 1,
+            "idempotency_key": order.idempotency_key,
+        },
     )
     uow.conn.execute(
-        order_lines.insert(),
+        _ADD_LINES,
         [
             {"order_id": order.id, "line_no": n, "menu_item_id": l.menu_item_id, "name": l.name, "unit_price": l.unit_price, "quantity": l.quantity}
             for n, l in enumerate(order.lines, start=1)
@@ -298,29 +303,31 @@ def place_order(cmd: PlaceOrder, bus: Any, payments: payment.PaymentService, cur
     address = catalog.check_text("address", cmd.address, 500)
     key = check_idempotency_key(cmd.idempotency_key)
     actor = f"customer:{cmd.customer_id}"
-    if key is not None:
-        existing = find_by_idempotency_key(bus, key)
-        if existing is not None:
-            return _retry_placement(bus, payments, existing, cmd, card, actor)
-    payments.ensure_available()
     with bus.unit_of_work(actor=actor) as uow:
-        catalog.get_customer(uow.conn, cmd.customer_id)
-        catalog.get_store(uow.conn, cmd.store_id)
-        lines = _lines(uow.conn, cmd.store_id, list(cmd.items))
-        order = Order.place(next_order_id(uow.conn), cmd.customer_id, cmd.store_id, address, lines, currency, uow.now, key)
-        try:
-            add(uow, order)
-        except sa.exc.IntegrityError as exc:  # the same key, placed meanwhile by another process
-            raise ConcurrencyConflict(f"idempotency key {key} was just used") from exc
-        uow.commit()
+        existing = find_by_idempotency_key(uow.conn, key) if key is not None else None
+        if existing is None:
+            payments.ensure_available(uow.conn)
+            catalog.get_customer(uow.conn, cmd.customer_id)
+            catalog.get_store(uow.conn, cmd.store_id)
+            lines = _lines(uow.conn, cmd.store_id, list(cmd.items))
+            order = Order.place(next_order_id(uow.conn), cmd.customer_id, cmd.store_id, address, lines, currency, uow.now, key)
+            try:
+                add(uow, order)
+            except sa.exc.IntegrityError as exc:  # the same key, placed meanwhile by another process
+                raise ConcurrencyConflict(f"idempotency key {key} was just used") from exc
+            uow.commit()
+    if existing is not None:
+        return _retry_placement(bus, payments, existing, cmd, card, actor)
     outcome = payments.charge(order.id, order.total, card)
-    return _paid_or_raise(settle_payment(bus, payments, order.id, outcome, actor=actor), outcome.unavailable)
+    return _paid_or_raise(settle_payment(bus, payments, order.id, outcome, actor=actor), order.lines, outcome.unavailable)
 
 
-def _paid_or_raise(order: Order, unavailable: bool) -> dict[str, Any]:
-    if order.status is S.REJECTED:
-        raise PaymentFailed(f"order {order.id} was rejected: {order.reason}", order_id=order.id, unavailable=unavailable)
-    return {"id": order.id, "status": order.status.value}
+def _paid_or_raise(settled: Order, lines: list[OrderLine], unavailable: bool) -> dict[str, Any]:
+    """The placed order as the caller sees it (with its lines), or the payment's refusal."""
+    if settled.status is S.REJECTED:
+        raise PaymentFailed(f"order {settled.id} was rejected: {settled.reason}", order_id=settled.id, unavailable=unavailable)
+    settled.lines = lines
+    return as_dict(settled)
 
 
 def _retry_placement(bus: Any, payments: payment.PaymentService, order: Order, cmd: PlaceOrder, card: str, actor: str) -> dict[str, Any]:
@@ -329,8 +336,8 @@ def _retry_placement(bus: Any, payments: payment.PaymentService, order: Order, c
         raise Conflict(f"idempotency key {order.idempotency_key!r} was already used for order {order.id} of another customer or store")
     if order.status is S.PENDING_PAYMENT:  # the first attempt was cut off during its payment call
         outcome = payments.charge(order.id, order.total, card)  # the gateway charges a key once
-        return _paid_or_raise(settle_payment(bus, payments, order.id, outcome, actor=actor), outcome.unavailable)
-    return _paid_or_raise(order, unavailable=False)
+        return _paid_or_raise(settle_payment(bus, payments, order.id, outcome, actor=actor), order.lines, outcome.unavailable)
+    return _paid_or_raise(order, order.lines, unavailable=False)
 
 
 def check_idempotency_key(key: str | None) -> str | None:
@@ -341,10 +348,9 @@ def check_idempotency_key(key: str | None) -> str | None:
     return key
 
 
-def find_by_idempotency_key(bus: Any, key: str) -> Order | None:
-    with bus.engine.connect() as conn, conn.execution_options(readonly=True).begin():
-        order_id = conn.execute(sa.select(orders.c.id).where(orders.c.idempotency_key == key)).scalar()
-        return get(conn, order_id, for_update=False, with_lines=True) if order_id else None
+def find_by_idempotency_key(conn: sa.Connection, key: str) -> Order | None:
+    order_id = conn.execute(_BY_IDEMPOTENCY_KEY, {"key": key}).scalar()
+    return get(conn, order_id, for_update=False, with_lines=True) if order_id else None
 
 
 def settle_payment(bus: Any, payments: payment.PaymentService, order_id: str, outcome: payment.ChargeOutcome, actor: str) -> Order:
@@ -395,11 +401,11 @@ def cancel_order(cmd: CancelOrder, bus: Any) -> dict[str, Any]:
 def confirm_delivery(cmd: ConfirmDelivery, bus: Any) -> dict[str, Any]:
     with bus.unit_of_work(actor=f"customer:{cmd.customer_id}") as uow:
         catalog.get_customer(uow.conn, cmd.customer_id)
-        order = get(uow.conn, cmd.order_id)
+        order = get(uow.conn, cmd.order_id, with_lines=True)
         order.confirm_delivery(cmd.customer_id)
         save(uow, order)
         uow.commit()
-    return {"id": order.id, "status": order.status.value}
+    return as_dict(order)
 
 
 def load(conn: sa.Connection, order_id: str) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import functools
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -58,6 +60,7 @@ gateway_ledger = sa.Table(
 )
 
 _BREAKER = sa.select(circuit_breakers).where(circuit_breakers.c.name == sa.bindparam("name"))
+_RECORD_CHARGE = payments.insert()
 _LEDGER_ENTRY = sa.select(gateway_ledger).where(gateway_ledger.c.idempotency_key == sa.bindparam("key"))
 
 LEDGER_CREATE_LOCK = 7_318_401  # advisory lock key serialising the ledger's creation on PostgreSQL
@@ -147,27 +150,27 @@ class SimulatedGateway:
     def charge(self, key: str, amount: int, card_number: str, timeout: float) -> GatewayCharge:
         self._wait(timeout)
         self._ensure_ledger()
-        existing = self.lookup(key)
-        if existing is not None:
-            return existing
         behaviour = TEST_CARDS.get(card_number, "approve")
-        if behaviour == "fail":
-            raise GatewayUnavailable("the card network reported a processing error")
-        if self.failure_rate and random.Random(f"{self.seed}:{key}").random() < self.failure_rate:
-            raise GatewayUnavailable("the payment provider is not responding")
-        if behaviour == "decline":
-            raise CardDeclined("the card was declined by its issuer")
-        if behaviour == "decline_insufficient_funds":
+        fails = self.failure_rate and random.Random(f"{self.seed}:{key}").random() < self.failure_rate
+        if behaviour != "approve" or fails:
+            existing = self.lookup(key)  # a key charged before answers the same, whatever the card does now
+            if existing is not None:
+                return existing
+            if behaviour == "fail":
+                raise GatewayUnavailable("the card network reported a processing error")
+            if fails:
+                raise GatewayUnavailable("the payment provider is not responding")
+            if behaviour == "decline":
+                raise CardDeclined("the card was declined by its issuer")
             raise CardDeclined("insufficient funds")
+        # One transaction: record the charge unless the key was charged before, then answer with the record.
         with self.engine.begin() as conn:
             conn.execute(
-                insert_ignore(conn, gateway_ledger).values(
-                    idempotency_key=key, charge_id=f"ch_{key}", amount=amount, card_suffix=card_number[-4:], charged_at=utcnow()
-                )
+                insert_ignore(conn, gateway_ledger),
+                {"idempotency_key": key, "charge_id": f"ch_{key}", "amount": amount, "card_suffix": card_number[-4:], "charged_at": utcnow()},
             )
-        charged = self.lookup(key)
-        assert charged is not None
-        return charged
+            row = conn.execute(_LEDGER_ENTRY, {"key": key}).one()
+        return GatewayCharge(row.charge_id, row.amount, row.card_suffix, row.refund_id)
 
     def refund(self, key: str, amount: int, timeout: float) -> str:
         self._wait(timeout)
@@ -196,18 +199,44 @@ class SimulatedGateway:
 
 
 class DatabaseBreakerStorage(pybreaker.CircuitBreakerStorage):
-    """Circuit-breaker state in the database, so every process (CLI, TUI, workers) shares one breaker."""
+    """Circuit-breaker state in the database, so every process (CLI, TUI, workers) shares one breaker.
+
+    Within ``one_read()`` (one guarded call) the row is read once and kept until this storage
+    writes it: pybreaker consults its storage several times per call.
+    """
+
+    _NOT_READ = object()
 
     def __init__(self, engine: sa.Engine, name: str) -> None:
         super().__init__(name)
         self.engine = engine
         self.key = circuit_breakers.c.name == name
+        self._kept: Any = None
+
+    @contextmanager
+    def one_read(self) -> Iterator[None]:
+        self._kept = self._NOT_READ
+        try:
+            yield
+        finally:
+            self._kept = None
 
     def _row(self) -> sa.Row | None:
+        if self._kept is not None and self._kept is not self._NOT_READ:
+            return self._kept.row
         with self.engine.connect() as conn, conn.execution_options(readonly=True).begin():
-            return conn.execute(_BREAKER, {"name": self.name}).first()
+            row = conn.execute(_BREAKER, {"name": self.name}).first()
+        if self._kept is self._NOT_READ:
+            self._kept = _KeptRow(row)
+        return row
+
+    def read(self, conn: sa.Connection | None = None) -> sa.Row | None:
+        """The stored row, read in ``conn`` (the caller's transaction) if given."""
+        return self._row() if conn is None else conn.execute(_BREAKER, {"name": self.name}).first()
 
     def _update(self, **values: Any) -> None:
+        if self._kept is not None:
+            self._kept = self._NOT_READ  # read again after our own write
         with self.engine.begin() as conn:
             if conn.execute(circuit_breakers.update().where(self.key).values(**values)).rowcount == 0:
                 row = {"name": self.name, "state": pybreaker.STATE_CLOSED, "fail_counter": 0, "success_counter": 0, "opened_at": None}
@@ -258,6 +287,11 @@ class DatabaseBreakerStorage(pybreaker.CircuitBreakerStorage):
         self._update(opened_at=value if value.tzinfo else value.replace(tzinfo=UTC))
 
 
+@dataclass(frozen=True)
+class _KeptRow:
+    row: sa.Row | None
+
+
 class PaymentService:
     """The synchronous payment call of SPEC §6: a timeout, a circuit breaker, idempotent by order id."""
 
@@ -267,6 +301,7 @@ class PaymentService:
         self.timeout_s = timeout_s
         self.fail_max = fail_max
         self.reset_timeout_s = reset_timeout_s
+        self.breaker_storage = DatabaseBreakerStorage(engine, "payment-gateway")
 
     @functools.cached_property
     def breaker(self) -> pybreaker.CircuitBreaker:
@@ -275,12 +310,12 @@ class PaymentService:
             fail_max=self.fail_max,
             reset_timeout=self.reset_timeout_s,
             exclude=[CardDeclined],
-            state_storage=DatabaseBreakerStorage(self.engine, "payment-gateway"),
+            state_storage=self.breaker_storage,
             name="payment-gateway",
         )
 
-    def breaker_state(self) -> dict[str, Any]:
-        row = DatabaseBreakerStorage(self.engine, "payment-gateway")._row()
+    def breaker_state(self, conn: sa.Connection | None = None) -> dict[str, Any]:
+        row = self.breaker_storage.read(conn)
         opened_at = row.opened_at if row else None
         state = row.state if row else pybreaker.STATE_CLOSED
         retry_at = opened_at + timedelta(seconds=self.reset_timeout_s) if opened_at and state == pybreaker.STATE_OPEN else None
@@ -293,9 +328,9 @@ class PaymentService:
             "half_open_at": retry_at.isoformat() if retry_at else None,
         }
 
-    def ensure_available(self) -> None:
+    def ensure_available(self, conn: sa.Connection | None = None) -> None:
         """Fail fast, before any order is written, while the breaker is open and cooling down."""
-        state = self.breaker_state()
+        state = self.breaker_state(conn)
         if state["state"] == pybreaker.STATE_OPEN and state["half_open_at"]:
             half_open_at = datetime.fromisoformat(state["half_open_at"])
             wait = (half_open_at - utcnow()).total_seconds()
@@ -309,7 +344,8 @@ class PaymentService:
     def charge(self, order_id: str, amount: int, card: str) -> ChargeOutcome:
         suffix = card[-4:]
         try:
-            charged = self.breaker.call(self.gateway.charge, order_id, amount, card, self.timeout_s)
+            with self.breaker_storage.one_read():
+                charged = self.breaker.call(self.gateway.charge, order_id, amount, card, self.timeout_s)
         except CardDeclined as exc:
             return ChargeOutcome(False, suffix, reason=f"payment declined: {exc}")
         except pybreaker.CircuitBreakerError:
@@ -334,15 +370,16 @@ class PaymentService:
 
 def record_charge(uow: UnitOfWork, order_id: str, amount: int, outcome: ChargeOutcome) -> None:
     uow.conn.execute(
-        payments.insert().values(
-            order_id=order_id,
-            amount=amount,
-            status="APPROVED" if outcome.approved else "DECLINED",
-            charge_id=outcome.charge_id,
-            card_suffix=outcome.card_suffix,
-            reason=None if outcome.approved else outcome.reason,
-            created_at=uow.now,
-        )
+        _RECORD_CHARGE,
+        {
+            "order_id": order_id,
+            "amount": amount,
+            "status": "APPROVED" if outcome.approved else "DECLINED",
+            "charge_id": outcome.charge_id,
+            "card_suffix": outcome.card_suffix,
+            "reason": None if outcome.approved else outcome.reason,
+            "created_at": uow.now,
+        },
     )
     if outcome.approved:
         uow.record(PaymentApproved(order_id=order_id, amount=amount, charge_id=outcome.charge_id or "", card_suffix=outcome.card_suffix))

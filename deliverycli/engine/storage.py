@@ -8,6 +8,7 @@ and a reader that remembers "the last id I saw" never skips one.
 
 from __future__ import annotations
 
+import functools
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,7 +151,13 @@ def lock_event_log(conn: sa.Connection) -> None:
 
 def insert_ignore(conn: sa.Connection, table: sa.Table) -> Any:
     """An INSERT that does nothing when the row's key already exists (two processes racing to create it)."""
-    if conn.dialect.name == "postgresql":
+    return _insert_ignore(conn.dialect.name, table)
+
+
+@functools.cache
+def _insert_ignore(dialect: str, table: sa.Table) -> Any:
+    # Built once per table: a statement built per call costs more than SQLite takes to run it.
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
