@@ -70,7 +70,13 @@ class Engine:
             "status": status_view.HANDLERS,
             "notification": notification.HANDLERS,
         }
-        batch_handlers = {"status": status_view.apply_batch, "notification": notification.apply_batch}
+        batch_handlers = {
+            "ordering": ordering.apply_saga_batch,
+            "store": store.apply_batch,
+            "delivery": delivery.apply_batch,
+            "status": status_view.apply_batch,
+            "notification": notification.apply_batch,
+        }
         self.bus = MessageBus(
             engine=self.db,
             subscribers=[Subscriber(name, subscribers[name], batch_handlers.get(name)) for name in SUBSCRIBER_NAMES],

@@ -70,7 +70,14 @@ class Delivery:
         self.events.append(DeliveryCompleted(order_id=self.order_id, rider_id=rider_id))
 
 
+_ADD = deliveries.insert()
 _GET = sa.select(deliveries).where(deliveries.c.order_id == sa.bindparam("order_id")).with_for_update()
+
+
+_SAVE = deliveries.update().where(deliveries.c.order_id == sa.bindparam("key_id"), deliveries.c.version == sa.bindparam("key_version"))
+_SAVED = {"status": sa.bindparam("status"), "rider_id": sa.bindparam("rider_id"), "version": sa.bindparam("version")}
+_PICKED_UP = _SAVE.values(**_SAVED, picked_up_at=sa.bindparam("at"))
+_COMPLETED = _SAVE.values(**_SAVED, completed_at=sa.bindparam("at"))
 
 
 def get(conn: sa.Connection, order_id: str) -> Delivery:
@@ -81,10 +88,13 @@ def get(conn: sa.Connection, order_id: str) -> Delivery:
 
 
 def save(uow: UnitOfWork, delivery: Delivery) -> None:
-    values: dict[str, Any] = {"status": delivery.status.value, "rider_id": delivery.rider_id, "version": delivery.version + 1}
-    values["picked_up_at" if delivery.status is D.PICKED_UP else "completed_at"] = uow.now
+    picked_up = delivery.status is D.PICKED_UP
     result = uow.conn.execute(
-        deliveries.update().where(deliveries.c.order_id == delivery.order_id, deliveries.c.version == delivery.version).values(**values)
+        _PICKED_UP if picked_up else _COMPLETED,
+        {
+            "key_id": delivery.order_id, "key_version": delivery.version, "status": delivery.status.value,
+            "rider_id": delivery.rider_id, "version": delivery.version + 1, "at": uow.now,
+        },
     )
     if result.rowcount != 1:
         raise ConcurrencyConflict(f"delivery {delivery.order_id} changed meanwhile")
@@ -111,17 +121,28 @@ def complete(cmd: CompleteDelivery, bus: Any) -> dict[str, Any]:
 
 
 def _requested(event: StoredEvent, uow: UnitOfWork) -> None:
-    placed = eventlog.read(uow.conn, 0, types=["OrderPlaced"], order_id=event.order_id, limit=1)[0].payload
-    uow.conn.execute(
-        deliveries.insert().values(
-            order_id=event.order_id, store_id=placed["store_id"], address=placed["address"], status=D.AVAILABLE.value,
-            rider_id=None, requested_at=uow.now, version=1,
-        )
-    )
-    uow.record(DeliveryRequested(order_id=event.order_id, store_id=placed["store_id"], address=placed["address"]))
+    apply_batch([event], uow)
 
 
 HANDLERS = {"CookingFinished": _requested}
+
+
+def apply_batch(events: list[StoredEvent], uow: UnitOfWork) -> None:
+    """Open a delivery for each order whose cooking finished, copying where it goes from OrderPlaced."""
+    placed = eventlog.placed(uow.conn, [e.order_id for e in events])
+    rows = []
+    for event in events:
+        if event.order_id not in placed:
+            raise NotFound(f"the event log has no OrderPlaced for order {event.order_id}")
+        p = placed[event.order_id]
+        rows.append(
+            {
+                "order_id": event.order_id, "store_id": p["store_id"], "address": p["address"], "status": D.AVAILABLE.value,
+                "rider_id": None, "requested_at": uow.now, "version": 1,
+            }
+        )
+        uow.record(DeliveryRequested(order_id=event.order_id, store_id=p["store_id"], address=p["address"]))
+    uow.conn.execute(_ADD, rows)
 
 
 def delivery_row(r: sa.Row) -> dict[str, Any]:

@@ -130,6 +130,16 @@ def read(
     return [row_to_event(row) for row in conn.execute(query)]
 
 
+_PLACED = sa.select(events.c.order_id, events.c.payload).where(
+    events.c.order_id.in_(sa.bindparam("order_ids", expanding=True)), events.c.event_type == "OrderPlaced"
+)
+
+
+def placed(conn: sa.Connection, order_ids: Iterable[str]) -> dict[str, dict]:
+    """The OrderPlaced payload of each order, by order id: what the store and delivery lists copy."""
+    return {row.order_id: row.payload for row in conn.execute(_PLACED, {"order_ids": list(order_ids)})}
+
+
 def latest(conn: sa.Connection, count: int, order_id: str | None = None) -> list[StoredEvent]:
     """The newest ``count`` events, oldest first."""
     query = sa.select(events).order_by(events.c.id.desc()).limit(count)

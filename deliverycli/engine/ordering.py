@@ -149,6 +149,9 @@ class Order:
 # Hot statements are built once: constructing them per call costs more than SQLite takes to run them.
 _GET = sa.select(orders).where(orders.c.id == sa.bindparam("order_id"))
 _GET_FOR_UPDATE = _GET.with_for_update()
+_GET_MANY_FOR_UPDATE = (
+    sa.select(orders).where(orders.c.id.in_(sa.bindparam("order_ids", expanding=True))).order_by(orders.c.id).with_for_update()
+)
 _LINES = sa.select(order_lines).where(order_lines.c.order_id == sa.bindparam("order_id")).order_by(order_lines.c.line_no)
 _SAVE = (
     orders.update()
@@ -181,6 +184,15 @@ def get(conn: sa.Connection, order_id: str, *, for_update: bool = True, with_lin
         OrderLine(menu_item_id=l.menu_item_id, name=l.name, unit_price=l.unit_price, quantity=l.quantity)
         for l in conn.execute(_LINES, {"order_id": order_id})
     ] if with_lines else []
+    return _order(row, lines)
+
+
+def get_many(conn: sa.Connection, order_ids: list[str]) -> list[Order]:
+    """Load and lock several orders (without their lines), in id order."""
+    return [_order(row, []) for row in conn.execute(_GET_MANY_FOR_UPDATE, {"order_ids": order_ids})]
+
+
+def _order(row: sa.Row, lines: list[OrderLine]) -> Order:
     return Order(
         id=row.id, customer_id=row.customer_id, store_id=row.store_id, address=row.address, lines=lines,
         total=row.total, currency=row.currency, status=S(row.status), placed_at=row.placed_at,
@@ -212,22 +224,23 @@ def add(uow: UnitOfWork, order: Order) -> None:
 
 def save(uow: UnitOfWork, order: Order) -> None:
     """Write the order if nobody changed it since it was read (optimistic concurrency)."""
-    result = uow.conn.execute(
-        _SAVE,
-        {
-            "key_id": order.id,
-            "key_version": order.version,
-            "status": order.status.value,
-            "resume_status": order.resume_status.value if order.resume_status else None,
-            "reason": order.reason,
-            "updated_at": uow.now,
-            "version": order.version + 1,
-        },
-    )
+    result = uow.conn.execute(_SAVE, _save_params(order, uow.now))
     if result.rowcount != 1:
         raise ConcurrencyConflict(f"order {order.id} changed meanwhile")
     order.version += 1
     uow.collect(order)
+
+
+def _save_params(order: Order, now: datetime) -> dict[str, Any]:
+    return {
+        "key_id": order.id,
+        "key_version": order.version,
+        "status": order.status.value,
+        "resume_status": order.resume_status.value if order.resume_status else None,
+        "reason": order.reason,
+        "updated_at": now,
+        "version": order.version + 1,
+    }
 
 
 def next_order_id(conn: sa.Connection) -> str:
@@ -415,25 +428,19 @@ def load(conn: sa.Connection, order_id: str) -> dict[str, Any]:
 # -- the order side of the sagas ----------------------------------------------------------------
 
 
-def _follow(event: StoredEvent, uow: UnitOfWork) -> None:
-    order = get(uow.conn, event.order_id)
+def _follow(order: Order, event: StoredEvent) -> None:
     order.follow(event.event_type)
-    save(uow, order)
 
 
-def _store_rejected(event: StoredEvent, uow: UnitOfWork) -> None:
-    order = get(uow.conn, event.order_id)
+def _store_rejected(order: Order, event: StoredEvent) -> None:
     order.reason = f"rejected by the store: {event.payload['reason']}"
-    save(uow, order)
 
 
-def _refunded(event: StoredEvent, uow: UnitOfWork) -> None:
-    order = get(uow.conn, event.order_id)
+def _refunded(order: Order, event: StoredEvent) -> None:
     order.cancel()
-    save(uow, order)
 
 
-SAGA_HANDLERS = {
+SAGA_STEPS = {
     "CookingStarted": _follow,
     "CookingFinished": _follow,
     "DeliveryPickedUp": _follow,
@@ -442,3 +449,34 @@ SAGA_HANDLERS = {
     "StoreOrderRejected": _store_rejected,
     "PaymentRefunded": _refunded,
 }
+
+
+def _saga_handler(step: Any) -> Any:
+    def handle(event: StoredEvent, uow: UnitOfWork) -> None:
+        order = get(uow.conn, event.order_id)
+        step(order, event)
+        save(uow, order)
+
+    return handle
+
+
+SAGA_HANDLERS = {event_type: _saga_handler(step) for event_type, step in SAGA_STEPS.items()}
+
+
+def apply_saga_batch(events: list[StoredEvent], uow: UnitOfWork) -> None:
+    """The saga steps over a batch: each order is read (and locked) once and written once."""
+    conn = uow.conn
+    wanted = sorted({event.order_id for event in events})
+    loaded = {order.id: order for order in get_many(conn, wanted)}
+    for event in events:
+        order = loaded.get(event.order_id)
+        if order is None:
+            raise NotFound(f"no order {event.order_id!r}")
+        SAGA_STEPS[event.event_type](order, event)
+    changed = [loaded[order_id] for order_id in wanted]
+    result = conn.execute(_SAVE, [_save_params(order, uow.now) for order in changed])
+    if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(changed):
+        raise ConcurrencyConflict("orders changed meanwhile")
+    for order in changed:
+        order.version += 1
+        uow.collect(order)

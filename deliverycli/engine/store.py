@@ -112,6 +112,7 @@ class StoreOrder:
 
 
 _GET = sa.select(store_orders).where(store_orders.c.order_id == sa.bindparam("order_id")).with_for_update()
+_ADD = store_orders.insert()
 _SAVE = (
     store_orders.update()
     .where(store_orders.c.order_id == sa.bindparam("key_id"), store_orders.c.version == sa.bindparam("key_version"))
@@ -171,14 +172,26 @@ def ticket_dict(ticket: StoreOrder) -> dict[str, Any]:
 
 
 def _received(event: StoredEvent, uow: UnitOfWork) -> None:
-    placed = eventlog.read(uow.conn, 0, types=["OrderPlaced"], order_id=event.order_id, limit=1)[0].payload
-    uow.conn.execute(
-        store_orders.insert().values(
-            order_id=event.order_id, store_id=placed["store_id"], status=T.NEW.value, items=placed["lines"],
-            total=placed["total"], address=placed["address"], reason=None, received_at=uow.now, updated_at=uow.now, version=1,
+    _receive(uow, [event.order_id], eventlog.placed(uow.conn, [event.order_id]))
+
+
+def _receive(uow: UnitOfWork, order_ids: list[str], placed: dict[str, dict]) -> None:
+    """Open a ticket for each paid order, copying what the order placed."""
+    if not order_ids:
+        return
+    rows = []
+    for order_id in order_ids:
+        if order_id not in placed:
+            raise NotFound(f"the event log has no OrderPlaced for order {order_id}")
+        p = placed[order_id]
+        rows.append(
+            {
+                "order_id": order_id, "store_id": p["store_id"], "status": T.NEW.value, "items": p["lines"], "total": p["total"],
+                "address": p["address"], "reason": None, "received_at": uow.now, "updated_at": uow.now, "version": 1,
+            }
         )
-    )
-    uow.record(StoreOrderReceived(order_id=event.order_id, store_id=placed["store_id"]))
+        uow.record(StoreOrderReceived(order_id=order_id, store_id=p["store_id"]))
+    uow.conn.execute(_ADD, rows)
 
 
 def _cancellation_requested(event: StoredEvent, uow: UnitOfWork) -> None:
@@ -188,6 +201,20 @@ def _cancellation_requested(event: StoredEvent, uow: UnitOfWork) -> None:
 
 
 HANDLERS = {"PaymentApproved": _received, "OrderCancellationRequested": _cancellation_requested}
+
+
+def apply_batch(events: list[StoredEvent], uow: UnitOfWork) -> None:
+    """The handlers over a batch: the paid orders' OrderPlaced read at once and tickets opened together."""
+    placed = eventlog.placed(uow.conn, [e.order_id for e in events if e.event_type == "PaymentApproved"])
+    paid: list[str] = []
+    for event in events:
+        if event.event_type == "PaymentApproved":
+            paid.append(event.order_id)
+        else:  # a cancellation decides on the ticket: open the ones before it first
+            _receive(uow, paid, placed)
+            paid = []
+            HANDLERS[event.event_type](event, uow)
+    _receive(uow, paid, placed)
 
 
 # -- queries ------------------------------------------------------------------------------------
