@@ -1,0 +1,116 @@
+"""Batch handlers are an optimisation only: a backlog applied in batches leaves exactly the tables
+the per-event handlers leave, and a batch that fails falls back to them event by event."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from deliverycli.engine import delivery, notification, ordering, payment, status, store
+from deliverycli.engine.messagebus import Subscriber
+from deliverycli.engine.simulation import Simulation, SimulationOptions, start_run
+
+from conftest import BACKENDS, _postgres_schema_url, open_demo_engine
+from .support import check_invariants, events_of
+
+OPTIONS = SimulationOptions(orders=120, cancel_rate=0.2, reject_rate=0.1, payment_failure_rate=0.05, seed=11)
+
+
+def _outcome(engine: Any) -> dict[str, Any]:
+    """What the run left, without ids of events or timestamps (those differ between any two runs)."""
+    def table(t: sa.Table, *columns: str) -> list[tuple[Any, ...]]:
+        with engine.read() as conn:
+            return sorted(tuple(r) for r in conn.execute(sa.select(*(t.c[c] for c in columns))))
+
+    per_order: dict[str, list[str]] = defaultdict(list)
+    for event in events_of(engine):
+        per_order[event.order_id].append(event.event_type)
+    with engine.read() as conn:
+        timeline = sorted(conn.execute(sa.select(status.order_timeline.c.order_id, status.order_timeline.c.event_type, status.order_timeline.c.status)).all())
+        sent = sorted(conn.execute(sa.select(notification.notifications.c.order_id, notification.notifications.c.recipient_type, notification.notifications.c.status)).all())
+    return {
+        "orders": table(ordering.orders, "id", "status", "resume_status", "reason", "total"),
+        "payments": table(payment.payments, "order_id", "status", "amount", "reason"),
+        "tickets": table(store.store_orders, "order_id", "store_id", "status", "reason", "total"),
+        "deliveries": table(delivery.deliveries, "order_id", "status", "rider_id"),
+        "status_view": table(status.order_status, "order_id", "status", "resume_status", "rider_id", "reason"),
+        "events_per_order": dict(per_order),
+        "timeline": timeline,
+        "notifications": sent,
+    }
+
+
+def _simulate(db: str, batches: bool) -> dict[str, Any]:
+    engine = open_demo_engine(db, payment_failure_rate=OPTIONS.payment_failure_rate, payment_seed=OPTIONS.seed)
+    try:
+        if not batches:
+            engine.bus.subscribers = [dataclasses.replace(s, batch=None) for s in engine.bus.subscribers]
+        assert any(s.batch for s in engine.bus.subscribers) is batches
+        Simulation(engine, start_run(engine, OPTIONS), OPTIONS).run()
+        check_invariants(engine)
+        return _outcome(engine)
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batched_subscribers_leave_what_the_per_event_handlers_leave(backend: str, tmp_path: Path) -> None:
+    if backend == "sqlite":
+        batched = _simulate(str(tmp_path / "batched.db"), batches=True)
+        one_by_one = _simulate(str(tmp_path / "one-by-one.db"), batches=False)
+    else:
+        schemas = _postgres_schema_url(), _postgres_schema_url()
+        try:
+            batched = _simulate(next(schemas[0]), batches=True)
+            one_by_one = _simulate(next(schemas[1]), batches=False)
+        finally:
+            for schema in schemas:
+                schema.close()
+    statuses = {status for _, status, *_ in batched["orders"]}
+    assert {"CONFIRMED", "CANCELLED", "REJECTED"} <= statuses  # the run went down every path
+    for part in batched:
+        assert batched[part] == one_by_one[part], part
+
+
+def test_a_failing_batch_is_replayed_event_by_event_and_only_the_bad_event_is_parked(engine: Any) -> None:
+    """One order's CookingFinished breaks the delivery subscriber (a bug tied to that event): the
+    other orders of its batch still get their deliveries, and exactly that event is parked."""
+    shops = [engine.place_order("alice", "pizza-palace", ["margherita"], f"{n} Test St")["id"] for n in range(4)]
+    bad = shops[2]
+    for oid in shops:
+        engine.accept_order(oid, "pizza-palace")
+    batches: list[list[str]] = []
+
+    def broken_batch(events: list[Any], uow: Any) -> None:
+        batches.append([e.order_id for e in events])
+        if any(e.order_id == bad for e in events):
+            raise ValueError("no rider zone for this address")
+        delivery.apply_batch(events, uow)
+
+    def broken_handler(event: Any, uow: Any) -> None:
+        if event.order_id == bad:
+            raise ValueError("no rider zone for this address")
+        delivery.HANDLERS["CookingFinished"](event, uow)
+
+    engine.bus.subscribers = [
+        Subscriber(s.name, {"CookingFinished": broken_handler}, broken_batch) if s.name == "delivery" else s
+        for s in engine.bus.subscribers
+    ]
+    with engine.deferred():  # the four CookingFinished reach the subscriber together
+        for oid in shops:
+            engine.mark_ready(oid, "pizza-palace")
+
+    assert batches[0] == shops  # it was one batch, and it failed
+    with engine.read() as conn:
+        opened = set(conn.execute(sa.select(delivery.deliveries.c.order_id)).scalars())
+    assert opened == set(shops) - {bad}
+    (dead,) = engine.dead_letters()
+    assert (dead["subscriber"], dead["order_id"], dead["event_type"]) == ("delivery", bad, "CookingFinished")
+    assert "no rider zone" in dead["error"]
+    assert sorted(e.order_id for e in events_of(engine, types=["DeliveryRequested"])) == sorted(set(shops) - {bad})
+    assert set(engine.bus.lag().values()) == {0}
