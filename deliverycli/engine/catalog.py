@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import Conflict, DeliveryError, InvalidInput, NotFound
 from .storage import metadata
 
 stores = sa.Table(
@@ -67,6 +69,7 @@ def check_text(kind: str, value: str, max_length: int) -> str:
     return value
 
 
+_TABLES = {"store": stores, "customer": customers, "rider": riders}
 _BY_ID = {table.name: sa.select(table).where(table.c.id == sa.bindparam("id")) for table in (stores, customers, riders)}
 
 
@@ -75,6 +78,17 @@ def _one(conn: sa.Connection, table: sa.Table, kind: str, id_: str) -> dict[str,
     if row is None:
         raise NotFound(f"no {kind} {id_!r}")
     return dict(row)
+
+
+@contextmanager
+def known_if_refused(conn: sa.Connection, kind: str, actor_id: str) -> Iterator[None]:
+    """For a command whose aggregate itself checks who may act (only its own store, customer or
+    rider): no lookup when it succeeds, and an unknown actor who is refused is told that first."""
+    try:
+        yield
+    except DeliveryError:
+        _one(conn, _TABLES[kind], kind, actor_id)
+        raise
 
 
 def get_store(conn: sa.Connection, store_id: str) -> dict[str, Any]:

@@ -104,9 +104,11 @@ def save(uow: UnitOfWork, delivery: Delivery) -> None:
 
 def _act(bus: Any, order_id: str, rider_id: str, action: str) -> dict[str, Any]:
     with bus.unit_of_work(actor=f"rider:{rider_id}") as uow:
-        catalog.get_rider(uow.conn, rider_id)
-        delivery = get(uow.conn, order_id)
-        getattr(delivery, action)(rider_id)
+        if action == "pick_up":  # any rider may pick up: check this one exists
+            catalog.get_rider(uow.conn, rider_id)
+        with catalog.known_if_refused(uow.conn, "rider", rider_id):  # only its rider completes a delivery
+            delivery = get(uow.conn, order_id)
+            getattr(delivery, action)(rider_id)
         save(uow, delivery)
         uow.commit()
     return {"id": delivery.order_id, "order_id": delivery.order_id, "status": delivery.status.value, "rider_id": delivery.rider_id}

@@ -319,7 +319,7 @@ def place_order(cmd: PlaceOrder, bus: Any, payments: payment.PaymentService, cur
     with bus.unit_of_work(actor=actor) as uow:
         existing = find_by_idempotency_key(uow.conn, key) if key is not None else None
         if existing is None:
-            payments.ensure_available(uow.conn)
+            breaker = payments.ensure_available(uow.conn)
             catalog.get_customer(uow.conn, cmd.customer_id)
             catalog.get_store(uow.conn, cmd.store_id)
             lines = _lines(uow.conn, cmd.store_id, list(cmd.items))
@@ -331,7 +331,7 @@ def place_order(cmd: PlaceOrder, bus: Any, payments: payment.PaymentService, cur
             uow.commit()
     if existing is not None:
         return _retry_placement(bus, payments, existing, cmd, card, actor)
-    outcome = payments.charge(order.id, order.total, card)
+    outcome = payments.charge(order.id, order.total, card, breaker_row=breaker)
     return _paid_or_raise(settle_payment(bus, payments, order.id, outcome, actor=actor), order.lines, outcome.unavailable)
 
 
@@ -403,9 +403,9 @@ def resolve_interrupted_payments(bus: Any, payments: payment.PaymentService, old
 
 def cancel_order(cmd: CancelOrder, bus: Any) -> dict[str, Any]:
     with bus.unit_of_work(actor=f"customer:{cmd.customer_id}") as uow:
-        catalog.get_customer(uow.conn, cmd.customer_id)
-        order = get(uow.conn, cmd.order_id)
-        order.request_cancellation(cmd.customer_id)
+        with catalog.known_if_refused(uow.conn, "customer", cmd.customer_id):  # only its customer cancels an order
+            order = get(uow.conn, cmd.order_id)
+            order.request_cancellation(cmd.customer_id)
         save(uow, order)
         uow.commit()
     return {"id": order.id}
@@ -413,9 +413,9 @@ def cancel_order(cmd: CancelOrder, bus: Any) -> dict[str, Any]:
 
 def confirm_delivery(cmd: ConfirmDelivery, bus: Any) -> dict[str, Any]:
     with bus.unit_of_work(actor=f"customer:{cmd.customer_id}") as uow:
-        catalog.get_customer(uow.conn, cmd.customer_id)
-        order = get(uow.conn, cmd.order_id, with_lines=True)
-        order.confirm_delivery(cmd.customer_id)
+        with catalog.known_if_refused(uow.conn, "customer", cmd.customer_id):  # only its customer confirms
+            order = get(uow.conn, cmd.order_id, with_lines=True)
+            order.confirm_delivery(cmd.customer_id)
         save(uow, order)
         uow.commit()
     return as_dict(order)

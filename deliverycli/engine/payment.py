@@ -164,11 +164,11 @@ class SimulatedGateway:
                 raise CardDeclined("the card was declined by its issuer")
             raise CardDeclined("insufficient funds")
         # One transaction: record the charge unless the key was charged before, then answer with the record.
+        charge = GatewayCharge(f"ch_{key}", amount, card_number[-4:])
         with self.engine.begin() as conn:
-            conn.execute(
-                insert_ignore(conn, gateway_ledger),
-                {"idempotency_key": key, "charge_id": f"ch_{key}", "amount": amount, "card_suffix": card_number[-4:], "charged_at": utcnow()},
-            )
+            values = {"idempotency_key": key, "charge_id": charge.charge_id, "amount": amount, "card_suffix": charge.card_suffix, "charged_at": utcnow()}
+            if conn.execute(insert_ignore(conn, gateway_ledger), values).rowcount == 1:
+                return charge
             row = conn.execute(_LEDGER_ENTRY, {"key": key}).one()
         return GatewayCharge(row.charge_id, row.amount, row.card_suffix, row.refund_id)
 
@@ -214,8 +214,9 @@ class DatabaseBreakerStorage(pybreaker.CircuitBreakerStorage):
         self._kept: Any = None
 
     @contextmanager
-    def one_read(self) -> Iterator[None]:
-        self._kept = self._NOT_READ
+    def one_read(self, row: sa.Row | None | object = _NOT_READ) -> Iterator[None]:
+        """Keep the row for one call: the one given (just read by the caller), else the first read."""
+        self._kept = _KeptRow(row) if row is not self._NOT_READ else self._NOT_READ
         try:
             yield
         finally:
@@ -314,8 +315,10 @@ class PaymentService:
             name="payment-gateway",
         )
 
-    def breaker_state(self, conn: sa.Connection | None = None) -> dict[str, Any]:
-        row = self.breaker_storage.read(conn)
+    def breaker_state(self) -> dict[str, Any]:
+        return self._describe(self.breaker_storage.read())
+
+    def _describe(self, row: sa.Row | None) -> dict[str, Any]:
         opened_at = row.opened_at if row else None
         state = row.state if row else pybreaker.STATE_CLOSED
         retry_at = opened_at + timedelta(seconds=self.reset_timeout_s) if opened_at and state == pybreaker.STATE_OPEN else None
@@ -328,9 +331,13 @@ class PaymentService:
             "half_open_at": retry_at.isoformat() if retry_at else None,
         }
 
-    def ensure_available(self, conn: sa.Connection | None = None) -> None:
-        """Fail fast, before any order is written, while the breaker is open and cooling down."""
-        state = self.breaker_state(conn)
+    def ensure_available(self, conn: sa.Connection) -> sa.Row | None:
+        """Fail fast, before any order is written, while the breaker is open and cooling down.
+
+        Returns the breaker's row as read in ``conn`` (the order's transaction), for ``charge``.
+        """
+        row = self.breaker_storage.read(conn)
+        state = self._describe(row)
         if state["state"] == pybreaker.STATE_OPEN and state["half_open_at"]:
             half_open_at = datetime.fromisoformat(state["half_open_at"])
             wait = (half_open_at - utcnow()).total_seconds()
@@ -340,11 +347,13 @@ class PaymentService:
                     f"failures; it will try again in {wait:.0f}s. No order was placed and nothing was charged.",
                     unavailable=True,
                 )
+        return row
 
-    def charge(self, order_id: str, amount: int, card: str) -> ChargeOutcome:
+    def charge(self, order_id: str, amount: int, card: str, breaker_row: sa.Row | None | object = DatabaseBreakerStorage._NOT_READ) -> ChargeOutcome:
+        """Charge through the breaker; ``breaker_row`` is its row if the caller has just read it."""
         suffix = card[-4:]
         try:
-            with self.breaker_storage.one_read():
+            with self.breaker_storage.one_read(breaker_row):
                 charged = self.breaker.call(self.gateway.charge, order_id, amount, card, self.timeout_s)
         except CardDeclined as exc:
             return ChargeOutcome(False, suffix, reason=f"payment declined: {exc}")

@@ -143,9 +143,9 @@ def save(uow: UnitOfWork, ticket: StoreOrder) -> None:
 
 def _act(bus: Any, order_id: str, store_id: str, action: str, *args: Any) -> dict[str, Any]:
     with bus.unit_of_work(actor=f"store:{store_id}") as uow:
-        catalog.get_store(uow.conn, store_id)
-        ticket = get(uow.conn, order_id)
-        getattr(ticket, action)(store_id, *args)
+        with catalog.known_if_refused(uow.conn, "store", store_id):  # a ticket accepts only its own store
+            ticket = get(uow.conn, order_id)
+            getattr(ticket, action)(store_id, *args)
         save(uow, ticket)
         uow.commit()
     return ticket_dict(ticket)
