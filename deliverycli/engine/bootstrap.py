@@ -134,6 +134,7 @@ class Engine:
         return engine, {"id": storage.describe(url), "database": storage.describe(url), "schema_before": before, "schema": revision, "demo": seeded}
 
     def close(self) -> None:
+        self.bus.close()
         self.db.dispose()
         if self._gateway_db is not None and self._gateway_db is not self.db:
             self._gateway_db.dispose()

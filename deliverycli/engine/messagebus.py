@@ -20,7 +20,7 @@ from . import eventlog
 from .errors import ConcurrencyConflict, Conflict, DatabaseUnavailable, NotFound
 from .events import StoredEvent
 from .storage import utcnow
-from .unit_of_work import UnitOfWork, database_errors
+from .unit_of_work import Connections, UnitOfWork, database_errors
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,12 @@ class MessageBus:
     _backoff: dict[str, _Backoff] = field(default_factory=dict)
     _deferring: int = 0
 
+    def __post_init__(self) -> None:
+        self.connections = Connections(self.engine)
+
+    def close(self) -> None:
+        self.connections.close()
+
     @contextmanager
     def deferred_dispatch(self) -> Iterator[None]:
         """Let several commands commit before the subscribers run, then drain the backlog in batches.
@@ -134,7 +140,7 @@ class MessageBus:
             log.warning("the sagas of this command are left to the next drain: %s", exc.message)
 
     def unit_of_work(self, actor: str) -> UnitOfWork:
-        return UnitOfWork(self.engine, actor)
+        return UnitOfWork(self.connections.connect, actor)
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -241,7 +247,7 @@ class MessageBus:
         return 0
 
     def _process(self, subscriber: Subscriber, stop_before: int | None, one_by_one: bool = False) -> int:
-        with UnitOfWork(self.engine, actor=f"system:{subscriber.name}") as uow:
+        with UnitOfWork(self.connections.connect, actor=f"system:{subscriber.name}") as uow:
             position = eventlog.lock_position(uow.conn, subscriber.name, uow.now)
             head = eventlog.head(uow.conn) if stop_before is None else stop_before - 1
             if head <= position:
@@ -311,7 +317,7 @@ class MessageBus:
 
     def _park(self, subscriber: str, event: StoredEvent, error: str, attempts: int) -> None:
         """Move the event to the dead letters and the subscriber past it, in one transaction."""
-        with UnitOfWork(self.engine, actor=f"system:{subscriber}") as uow:
+        with UnitOfWork(self.connections.connect, actor=f"system:{subscriber}") as uow:
             position = eventlog.lock_position(uow.conn, subscriber, uow.now)
             if position >= event.id:
                 return  # another process parked or processed it meanwhile
@@ -338,7 +344,7 @@ class MessageBus:
         """Run a parked event through its subscriber again; on success it is marked resolved."""
         table = eventlog.dead_letters
         with database_errors():
-            with UnitOfWork(self.engine, actor="operator") as uow:
+            with UnitOfWork(self.connections.connect, actor="operator") as uow:
                 row = uow.conn.execute(sa.select(table).where(table.c.id == dead_letter_id)).first()
                 if row is None:
                     raise NotFound(f"no dead letter {dead_letter_id}")

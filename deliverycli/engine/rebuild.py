@@ -162,7 +162,7 @@ def rebuild_status_view(
     started = time.perf_counter()
     db = engine.db
     with database_errors():
-        with UnitOfWork(db, actor="operator:rebuild") as uow:
+        with UnitOfWork(db.connect, actor="operator:rebuild") as uow:
             _refuse_if_parked(uow.conn)
             position = eventlog.lock_position(uow.conn, SUBSCRIBER, uow.now)
             head = eventlog.head(uow.conn)
@@ -212,7 +212,7 @@ def _batched(db: sa.Engine, head: int, total: int, batch: int, report: ProgressC
     done = 0
     while True:
         try:
-            with UnitOfWork(db, actor="system:status") as uow:
+            with UnitOfWork(db.connect, actor="system:status") as uow:
                 position = eventlog.lock_position(uow.conn, SUBSCRIBER, uow.now)
                 if position >= head:
                     return done, position

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -121,8 +122,13 @@ def make_engine(url: URL, *, busy_timeout_s: float = 5.0) -> sa.Engine:
 
         @sa_event.listens_for(engine, "begin")
         def _begin(conn: sa.Connection) -> None:
-            readonly = conn.get_execution_options().get("readonly", False)
-            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+            statement = "BEGIN" if conn.get_execution_options().get("readonly", False) else "BEGIN IMMEDIATE"
+            # Straight to the driver: every transaction starts here, and SQLAlchemy's statement
+            # machinery costs more than SQLite takes to begin. Its errors are wrapped as SQLAlchemy's.
+            try:
+                conn.connection.driver_connection.execute(statement)
+            except sqlite3.Error as exc:
+                raise sa.exc.OperationalError(statement, None, exc) from exc
 
         return engine
     engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)

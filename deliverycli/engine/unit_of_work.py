@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager as ContextManager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -19,11 +21,48 @@ class RecordsEvents(Protocol):
     events: list[Event]
 
 
-class UnitOfWork:
-    """Use as ``with UnitOfWork(engine, actor) as uow: ...; uow.commit()``; leaving without commit rolls back."""
+class Connections:
+    """Where units of work get their connection.
 
-    def __init__(self, engine: sa.Engine, actor: str) -> None:
+    On SQLite one connection is kept open between units of work: checking a connection out of the
+    pool and back costs more than SQLite takes for the transaction itself. A unit of work nested in
+    another, or running on another thread meanwhile, gets its own from the pool, as on PostgreSQL
+    (whose pool also checks that a connection is still alive).
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self._keep = engine.dialect.name == "sqlite"
+        self._kept: sa.Connection | None = None
+        self._free = threading.Lock()
+
+    @contextmanager
+    def connect(self) -> Iterator[sa.Connection]:
+        if not self._keep or not self._free.acquire(blocking=False):
+            with self.engine.connect() as conn:
+                yield conn
+            return
+        try:
+            if self._kept is None or self._kept.closed or self._kept.invalidated:
+                self._kept = self.engine.connect()
+            yield self._kept
+        finally:
+            self._free.release()
+
+    def close(self) -> None:
+        with self._free:
+            if self._kept is not None:
+                self._kept.close()
+                self._kept = None
+
+
+class UnitOfWork:
+    """Use as ``with UnitOfWork(connect, actor) as uow: ...; uow.commit()``; leaving without commit
+    rolls back. ``connect()`` gives a connection as a context manager (``Connections.connect`` or
+    ``sa.Engine.connect``)."""
+
+    def __init__(self, connect: Callable[[], ContextManager[sa.Connection]], actor: str) -> None:
+        self.connect = connect
         self.actor = actor
         self.now: datetime = utcnow()
         self._pending: list[tuple[Event, str]] = []
@@ -32,11 +71,12 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self.now = utcnow()
-        self.conn = self.engine.connect()
+        self._release = ExitStack()
+        self.conn = self._release.enter_context(self.connect())
         try:
             self._tx = self.conn.begin()
         except BaseException:
-            self.conn.close()
+            self._release.close()
             raise
         return self
 
@@ -45,7 +85,7 @@ class UnitOfWork:
             if self._tx.is_active:
                 self._tx.rollback()
         finally:
-            self.conn.close()
+            self._release.close()
 
     def record(self, event: Event, actor: str | None = None) -> None:
         self._pending.append((event, actor or self.actor))
