@@ -61,6 +61,7 @@ gateway_ledger = sa.Table(
 
 _BREAKER = sa.select(circuit_breakers).where(circuit_breakers.c.name == sa.bindparam("name"))
 _RECORD_CHARGE = payments.insert()
+_LEDGER_ADD = gateway_ledger.insert()
 _LEDGER_ENTRY = sa.select(gateway_ledger).where(gateway_ledger.c.idempotency_key == sa.bindparam("key"))
 
 LEDGER_CREATE_LOCK = 7_318_401  # advisory lock key serialising the ledger's creation on PostgreSQL
@@ -163,14 +164,16 @@ class SimulatedGateway:
             if behaviour == "decline":
                 raise CardDeclined("the card was declined by its issuer")
             raise CardDeclined("insufficient funds")
-        # One transaction: record the charge unless the key was charged before, then answer with the record.
         charge = GatewayCharge(f"ch_{key}", amount, card_number[-4:])
-        with self.engine.begin() as conn:
-            values = {"idempotency_key": key, "charge_id": charge.charge_id, "amount": amount, "card_suffix": charge.card_suffix, "charged_at": utcnow()}
-            if conn.execute(insert_ignore(conn, gateway_ledger), values).rowcount == 1:
-                return charge
-            row = conn.execute(_LEDGER_ENTRY, {"key": key}).one()
-        return GatewayCharge(row.charge_id, row.amount, row.card_suffix, row.refund_id)
+        try:
+            with self.engine.begin() as conn:
+                values = {"idempotency_key": key, "charge_id": charge.charge_id, "amount": amount, "card_suffix": charge.card_suffix, "charged_at": utcnow()}
+                conn.execute(_LEDGER_ADD, values)  # a plain INSERT: SQLAlchemy caches it, not an ON CONFLICT one
+            return charge
+        except sa.exc.IntegrityError:  # the key was charged before: answer with that charge
+            existing = self.lookup(key)
+            assert existing is not None
+            return existing
 
     def refund(self, key: str, amount: int, timeout: float) -> str:
         self._wait(timeout)

@@ -162,7 +162,8 @@ def insert_ignore(conn: sa.Connection, table: sa.Table) -> Any:
 
 @functools.cache
 def _insert_ignore(dialect: str, table: sa.Table) -> Any:
-    # Built once per table: a statement built per call costs more than SQLite takes to run it.
+    # Built once per table. SQLAlchemy does not cache the compiled form of ON CONFLICT statements:
+    # keep them off hot paths.
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
