@@ -193,11 +193,12 @@ def get_many(conn: sa.Connection, order_ids: list[str]) -> list[Order]:
 
 
 def _order(row: sa.Row, lines: list[OrderLine]) -> Order:
+    # Unpacked by position (the table's column order): a Row's attribute lookups cost more.
+    id_, customer_id, store_id, address, total, currency, status, resume_status, reason, placed_at, _, version, key = row
     return Order(
-        id=row.id, customer_id=row.customer_id, store_id=row.store_id, address=row.address, lines=lines,
-        total=row.total, currency=row.currency, status=S(row.status), placed_at=row.placed_at,
-        resume_status=S(row.resume_status) if row.resume_status else None, reason=row.reason, version=row.version,
-        idempotency_key=row.idempotency_key,
+        id=id_, customer_id=customer_id, store_id=store_id, address=address, lines=lines, total=total, currency=currency,
+        status=S(status), placed_at=placed_at, resume_status=S(resume_status) if resume_status else None, reason=reason,
+        version=version, idempotency_key=key,
     )
 
 
