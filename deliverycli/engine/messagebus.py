@@ -87,7 +87,7 @@ class MessageBus:
     subscribers: Sequence[Subscriber]
     command_handlers: Mapping[type, CommandHandler]
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    batch_size: int = 200
+    batch_size: int = 500  # events per subscriber transaction: fewer statements; measured under 0.1 s of write lock each
     _positions: dict[str, int] = field(default_factory=dict)
     _backoff: dict[str, _Backoff] = field(default_factory=dict)
     _deferring: int = 0
