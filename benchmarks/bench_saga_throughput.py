@@ -73,21 +73,15 @@ def calibrate(db: str, orders: int, seed: int) -> dict[str, Any]:
         if head.startswith("SELECT") or head.startswith("WITH"):
             counts["SELECT statements"] += 1
             return
-        if head.startswith("BEGIN IMMEDIATE"):
-            counts["write transactions"] += 1
-            return
-        if head.startswith("BEGIN"):
-            counts["read transactions"] += 1
-            return
         match = STATEMENT.match(statement)
         if match:
             op = {"INSERT INTO": "insert", "UPDATE": "update", "DELETE FROM": "delete"}[" ".join(match.group(1).upper().split())]
             rows = len(params) if executemany and isinstance(params, (list, tuple)) else 1
             counts[f"{op} {match.group(2).lower()}"] += rows
 
-    def begin(conn: Any) -> None:  # PostgreSQL emits no BEGIN statement: count transactions here
-        if conn.dialect.name != "sqlite":
-            counts["transactions"] += 1
+    def begin(conn: Any) -> None:  # every transaction, whether or not a BEGIN statement is sent
+        readonly = conn.get_execution_options().get("readonly", False)
+        counts["read transactions" if readonly else "write transactions"] += 1
 
     sa.event.listen(sa.engine.Engine, "before_cursor_execute", before)
     sa.event.listen(sa.engine.Engine, "begin", begin)
