@@ -1,13 +1,20 @@
 """The composition root: wires storage, the payment port, handlers and subscribers into an Engine.
 
 The CLI and the TUI are thin layers over ``Engine``; so is a script that ``import deliverycli``.
+
+The command side (the payment gateway and service, the message bus with every context's handlers)
+is built on first use, and each query imports only the context it reads: an engine opened for a
+query (``catch_up=False``), say by `deliverycli status`, imports neither the other contexts, the
+bus nor pybreaker, and does not open the gateway's ledger. Catching up builds the command side.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,16 +22,15 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from . import catalog, delivery, eventlog, notification, ordering, payment, storage, store
-from . import status as status_view
-from .commands import AcceptOrder, CancelOrder, CompleteDelivery, ConfirmDelivery, MarkReady, PickUpDelivery, PlaceOrder, RejectOrder
+from . import eventlog, storage
 from .errors import Conflict, NotFound
-from .events import StoredEvent
-from .messagebus import MessageBus, RetryPolicy, Subscriber, dead_letter_row
-from .unit_of_work import database_errors
+from .unit_of_work import database_errors  # every query's transaction; imports the event log (not the contexts)
 
 if TYPE_CHECKING:
     from ..settings import Settings
+    from .events import StoredEvent
+    from .messagebus import MessageBus
+    from .payment import PaymentGateway, PaymentService
 
 # The order in which subscribers drain; any order is correct, this one settles a saga in fewest rounds.
 SUBSCRIBER_NAMES = ("ordering", "payment", "store", "delivery", "status", "notification")
@@ -38,13 +44,56 @@ def gateway_url(url: URL) -> URL:
     return url
 
 
+@dataclass(frozen=True)
+class _CommandSide:
+    gateway: PaymentGateway
+    payments: PaymentService
+    bus: MessageBus
+
+
 class Engine:
     """The whole domain engine on one database: commands, queries, catch-up and health."""
 
-    def __init__(self, settings: Settings, *, gateway: payment.PaymentGateway | None = None) -> None:
+    def __init__(self, settings: Settings, *, gateway: PaymentGateway | None = None) -> None:
         self.settings = settings
         self.url = storage.database_url(settings.db)
         self.db = storage.make_engine(self.url, busy_timeout_s=settings.busy_timeout_s)
+        self._given_gateway = gateway
+        self._gateway_db: sa.Engine | None = None
+        self._command_side: _CommandSide | None = None
+        self._wiring = threading.Lock()
+
+    # -- the command side: built on first use (a query never needs it) --------------------------
+
+    @property
+    def gateway(self) -> PaymentGateway:
+        return self._wired().gateway
+
+    @property
+    def payments(self) -> PaymentService:
+        return self._wired().payments
+
+    @property
+    def bus(self) -> MessageBus:
+        return self._wired().bus
+
+    def _wired(self) -> _CommandSide:
+        side = self._command_side
+        if side is None:
+            with self._wiring:  # two threads' first commands build it once
+                if self._command_side is None:
+                    self._command_side = self._wire()
+                side = self._command_side
+        return side
+
+    def _wire(self) -> _CommandSide:
+        from . import delivery, notification, ordering, payment, store
+        from . import status as status_view
+        from .commands import AcceptOrder, CancelOrder, CompleteDelivery, ConfirmDelivery, MarkReady, PickUpDelivery, PlaceOrder, RejectOrder
+        from .messagebus import MessageBus, RetryPolicy, Subscriber
+
+        settings = self.settings
+        gateway = self._given_gateway
         if gateway is None:
             gateway_url_ = gateway_url(self.url)
             if gateway_url_.get_backend_name() == "sqlite":
@@ -53,17 +102,14 @@ class Engine:
             gateway = payment.SimulatedGateway(
                 self._gateway_db, settings.payment_failure_rate, settings.payment_latency_ms, settings.payment_seed
             )
-        else:
-            self._gateway_db = None
-        self.gateway = gateway
-        self.payments = payment.PaymentService(
+        payments = payment.PaymentService(
             self.db, gateway, settings.payment_timeout_s, settings.breaker_fail_max, settings.breaker_reset_timeout_s
         )
         subscribers = {
             "ordering": ordering.SAGA_HANDLERS,
             "payment": {
-                "StoreOrderCancelled": payment.refund_handler(self.payments),
-                "StoreOrderRejected": payment.refund_handler(self.payments),
+                "StoreOrderCancelled": payment.refund_handler(payments),
+                "StoreOrderRejected": payment.refund_handler(payments),
             },
             "store": store.HANDLERS,
             "delivery": delivery.HANDLERS,
@@ -77,11 +123,11 @@ class Engine:
             "status": status_view.apply_batch,
             "notification": notification.apply_batch,
         }
-        self.bus = MessageBus(
+        bus = MessageBus(
             engine=self.db,
             subscribers=[Subscriber(name, subscribers[name], batch_handlers.get(name)) for name in SUBSCRIBER_NAMES],
             command_handlers={
-                PlaceOrder: functools.partial(ordering.place_order, payments=self.payments, currency=settings.currency),
+                PlaceOrder: functools.partial(ordering.place_order, payments=payments, currency=settings.currency),
                 CancelOrder: ordering.cancel_order,
                 ConfirmDelivery: ordering.confirm_delivery,
                 AcceptOrder: store.accept_order,
@@ -92,11 +138,12 @@ class Engine:
             },
             retry=RetryPolicy(max_attempts=settings.retry_max_attempts, backoff_s=settings.retry_backoff_s),
         )
+        return _CommandSide(gateway, payments, bus)
 
     # -- life cycle ---------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, settings: Settings, *, catch_up: bool = True, gateway: payment.PaymentGateway | None = None) -> Engine:
+    def open(cls, settings: Settings, *, catch_up: bool = True, gateway: PaymentGateway | None = None) -> Engine:
         """Open an initialised database; with ``catch_up`` finish whatever a crashed process left."""
         url = storage.database_url(settings.db)
         if url.get_backend_name() == "sqlite" and not Path(url.database).exists():
@@ -115,6 +162,8 @@ class Engine:
     @classmethod
     def initialise(cls, settings: Settings, *, demo: bool = False) -> tuple[Engine, dict[str, Any]]:
         """Create or upgrade the database in place; with ``demo`` add the demo reference data."""
+        from . import catalog
+
         url = storage.database_url(settings.db)
         if url.get_backend_name() == "sqlite":
             storage.create_sqlite_file(url)
@@ -134,7 +183,8 @@ class Engine:
         return engine, {"id": storage.describe(url), "database": storage.describe(url), "schema_before": before, "schema": revision, "demo": seeded}
 
     def close(self) -> None:
-        self.bus.close()
+        if self._command_side is not None:  # never build the command side just to close it
+            self._command_side.bus.close()
         self.db.dispose()
         if self._gateway_db is not None and self._gateway_db is not self.db:
             self._gateway_db.dispose()
@@ -147,6 +197,8 @@ class Engine:
 
     def catch_up(self) -> dict[str, Any]:
         """Resolve payments cut off by a crash, then drain every subscriber's backlog."""
+        from . import ordering
+
         with database_errors():
             older_than = timedelta(seconds=self.settings.payment_timeout_s + 5)
             resolved = ordering.resolve_interrupted_payments(self.bus, self.payments, older_than)
@@ -174,11 +226,16 @@ class Engine:
         With ``idempotency_key``, a retry (say, after a crash) returns the order the key first placed,
         charged at most once.
         """
+        from . import ordering
+        from .commands import PlaceOrder
+
         parsed = tuple(ordering.parse_item(i) if isinstance(i, str) else (i[0], i[1]) for i in items)
         return self.bus.handle(PlaceOrder(customer_id, store_id, parsed, address, card, idempotency_key))
 
     def cancel_order(self, order_id: str, customer_id: str) -> dict[str, Any]:
         """Ask to cancel; the store decides. Raises Conflict with the store's reason when refused."""
+        from .commands import CancelOrder
+
         self.bus.handle(CancelOrder(order_id, customer_id))
         order = self.order(order_id)
         if order["status"] not in ("CANCELLED", "CANCEL_PENDING"):
@@ -189,21 +246,33 @@ class Engine:
         return order
 
     def confirm_delivery(self, order_id: str, customer_id: str) -> dict[str, Any]:
+        from .commands import ConfirmDelivery
+
         return self.bus.handle(ConfirmDelivery(order_id, customer_id))
 
     def accept_order(self, order_id: str, store_id: str) -> dict[str, Any]:
+        from .commands import AcceptOrder
+
         return self.bus.handle(AcceptOrder(order_id, store_id))
 
     def reject_order(self, order_id: str, store_id: str, reason: str) -> dict[str, Any]:
+        from .commands import RejectOrder
+
         return self.bus.handle(RejectOrder(order_id, store_id, reason))
 
     def mark_ready(self, order_id: str, store_id: str) -> dict[str, Any]:
+        from .commands import MarkReady
+
         return self.bus.handle(MarkReady(order_id, store_id))
 
     def pick_up(self, order_id: str, rider_id: str) -> dict[str, Any]:
+        from .commands import PickUpDelivery
+
         return self.bus.handle(PickUpDelivery(order_id, rider_id))
 
     def complete_delivery(self, order_id: str, rider_id: str) -> dict[str, Any]:
+        from .commands import CompleteDelivery
+
         return self.bus.handle(CompleteDelivery(order_id, rider_id))
 
     # -- reference data -----------------------------------------------------------------------
@@ -213,40 +282,61 @@ class Engine:
             return fn(conn, *args)
 
     def add_store(self, id: str, name: str, address: str) -> dict[str, Any]:
+        from . import catalog
+
         return self._write(catalog.add_store, id, name, address)
 
     def add_customer(self, id: str, name: str, address: str) -> dict[str, Any]:
+        from . import catalog
+
         return self._write(catalog.add_customer, id, name, address)
 
     def add_rider(self, id: str, name: str, vehicle: str = "scooter") -> dict[str, Any]:
+        from . import catalog
+
         return self._write(catalog.add_rider, id, name, vehicle)
 
     def add_menu_item(self, store_id: str, id: str, name: str, price: int) -> dict[str, Any]:
+        from . import catalog
+
         return self._write(catalog.add_menu_item, store_id, id, name, price)
 
     def stores(self) -> list[dict[str, Any]]:
+        from . import catalog
+
         with self.read() as conn:
             return catalog.list_stores(conn)
 
     def customers(self) -> list[dict[str, Any]]:
+        from . import catalog
+
         with self.read() as conn:
             return catalog.list_customers(conn)
 
     def riders(self) -> list[dict[str, Any]]:
+        from . import catalog
+
         with self.read() as conn:
             return catalog.list_riders(conn)
 
     def menu(self, store_id: str | None = None) -> list[dict[str, Any]]:
+        from . import catalog
+
         with self.read() as conn:
             return catalog.list_menu(conn, store_id)
 
     # -- queries ------------------------------------------------------------------------------
 
     def order(self, order_id: str) -> dict[str, Any]:
+        from . import ordering
+
         with self.read() as conn:
             return ordering.load(conn, order_id)
 
     def orders(self, customer_id: str | None = None, store_id: str | None = None, status: str | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        from . import catalog
+        from . import status as status_view
+
         with self.read() as conn:
             if customer_id is not None:
                 catalog.get_customer(conn, customer_id)
@@ -255,26 +345,38 @@ class Engine:
             return status_view.list_orders(conn, customer_id, store_id, status, limit, offset)
 
     def status(self, order_id: str) -> dict[str, Any]:
+        from . import status as status_view
+
         with self.read() as conn:
             return status_view.get_status(conn, order_id)
 
     def store_queue(self, store_id: str, status_filter: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        from . import store
+
         with self.read() as conn:
             return store.queue(conn, store_id, status_filter, limit)
 
     def deliveries(self, available: bool = False, rider_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        from . import delivery
+
         with self.read() as conn:
             return delivery.list_deliveries(conn, available, rider_id, limit)
 
     def payments_list(self, limit: int = 100) -> list[dict[str, Any]]:
+        from . import payment
+
         with self.read() as conn:
             return payment.list_payments(conn, limit)
 
     def payment(self, order_id: str) -> dict[str, Any]:
+        from . import payment
+
         with self.read() as conn:
             return payment.get_payment(conn, order_id)
 
     def notifications(self, recipient_type: str | None = None, recipient_id: str | None = None, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        from . import catalog, notification
+
         with self.read() as conn:
             if recipient_type is not None:
                 {"customer": catalog.get_customer, "store": catalog.get_store, "rider": catalog.get_rider}[recipient_type](conn, recipient_id)
@@ -296,6 +398,8 @@ class Engine:
     # -- operations ---------------------------------------------------------------------------
 
     def dead_letters(self, include_resolved: bool = False) -> list[dict[str, Any]]:
+        from .messagebus import dead_letter_row
+
         table = eventlog.dead_letters
         query = sa.select(table).order_by(table.c.id)
         if not include_resolved:
@@ -312,6 +416,9 @@ class Engine:
 
     def health(self) -> dict[str, Any]:
         """What `doctor` reports: reachability, schema, lag per subscriber, dead letters, breaker."""
+        from . import ordering
+        from . import status as status_view
+
         checks: dict[str, Any] = {"database": storage.describe(self.url), "backend": self.url.get_backend_name()}
         with database_errors():
             version = storage.schema_version(self.db)
@@ -362,6 +469,8 @@ class Engine:
 
     def store_counts(self, store_id: str) -> dict[str, int]:
         """How many of the store's tickets are NEW, COOKING, READY, CANCELLED and REJECTED."""
+        from . import store
+
         with self.read() as conn:
             return store.queue_counts(conn, store_id)
 
@@ -369,6 +478,7 @@ class Engine:
         """What an operator watches: orders by status, events per minute over the last ``minutes``,
         each subscriber's position and lag, dead letters, the breaker, and orders stuck in a
         non-final status for longer than ``stuck_after_s``."""
+        from . import status as status_view
         from .storage import utcnow
 
         now = now or utcnow()
@@ -396,6 +506,8 @@ class Engine:
 
     def rider_deliveries(self, rider_id: str, limit: int = 100) -> list[dict[str, Any]]:
         """A rider's deliveries on the road, then the most recently completed ones (bounded reads)."""
+        from . import delivery
+
         with self.read() as conn:
             return delivery.rider_deliveries(conn, rider_id, limit)
 

@@ -2,9 +2,11 @@
 
 Each event carries ``order_id`` as its correlation id. The actor who caused it, the time and the
 global sequence number are kept beside the payload by the event log (see ``StoredEvent``).
-"""
 
-from __future__ import annotations
+Every process that reads the log imports this module, so it is kept cheap to import: the models'
+validators are built on first use (``defer_build``), and the annotations are plain (no ``from
+__future__ import annotations``), so pydantic does not evaluate a string for each field.
+"""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Event(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     event_type: ClassVar[str]
     schema_version: ClassVar[int] = 1
@@ -32,7 +34,7 @@ EVENT_TYPES: dict[str, type[Event]] = {}
 
 
 class OrderLine(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     menu_item_id: str
     name: str
