@@ -35,17 +35,25 @@ class CliContext:
     db: str | None = None
     json: bool = False
     _engine: Engine | None = field(default=None, repr=False)
+    _caught_up: bool = field(default=False, repr=False)
 
     def settings(self, **overrides: Any) -> Settings:
         from .settings import load_settings
 
         return load_settings(db=self.db, **overrides)
 
-    def engine(self) -> Engine:
+    def engine(self, *, catch_up: bool = True) -> Engine:
+        """The engine, opened on first use. A command that writes catches up first (finishing what
+        a crashed process left, SPEC §6). A read-only query passes ``catch_up=False``: it shows the
+        views as they are, as `doctor` does, and so never builds the engine's command side."""
         if self._engine is None:
             from .engine.bootstrap import Engine
 
-            self._engine = Engine.open(self.settings())
+            self._engine = Engine.open(self.settings(), catch_up=catch_up)
+            self._caught_up = catch_up
+        elif catch_up and not self._caught_up:
+            self._engine.catch_up()
+            self._caught_up = True
         return self._engine
 
     def close(self) -> None:
@@ -75,10 +83,11 @@ def root(
             typer.echo(ctx.get_help())
 
 
-def _register() -> None:
+def _register(args: list[str] | None = None) -> None:
+    """Register the commands: all of them, or with ``args`` just the group the line runs."""
     from .commands import register
 
-    register(app)
+    register(app, command_word(args) if args is not None else None)
 
 
 GLOBAL_FLAGS = ("--json",)
@@ -108,6 +117,22 @@ def hoist_global_options(argv: list[str]) -> list[str]:
     return front + rest
 
 
+def command_word(args: list[str]) -> str | None:
+    """The first word of ``args`` that is not an option or a global option's value: the command."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            return None
+        if arg in GLOBAL_OPTIONS:
+            i += 2
+            continue
+        if not arg.startswith("-"):
+            return arg
+        i += 1
+    return None
+
+
 def fail(json_mode: bool, code: str, message: str, exit_code: int) -> None:
     if json_mode:
         print_json({"error": {"code": code, "message": message}})
@@ -121,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
 
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     json_mode = "--json" in args
-    _register()
+    _register(args)
     try:
         exit_code = app(args=args, prog_name="deliverycli", standalone_mode=False)
     except DeliveryError as exc:

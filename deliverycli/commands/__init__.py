@@ -30,8 +30,15 @@ GROUPS = (
 )
 
 
-def register(root: typer.Typer) -> None:
+def register(root: typer.Typer, command: str | None = None) -> None:
+    """Register the command groups on the root app. Given the command word of the line being run
+    (``status`` in ``deliverycli status X``), only its group when it names one: a run then imports
+    and builds one command module, not all of them (a cold start pays for both). Otherwise (no
+    command, ``--help``, an unknown word) all of them, so help and errors list every command."""
+    names = {name for _, name, *_ in GROUPS}
     for module_name, name, *attribute in GROUPS:
+        if command in names and name != command:
+            continue
         module = importlib.import_module(f"{__name__}.{module_name}")
         if attribute:
             root.add_typer(getattr(module, attribute[0]), name=name)

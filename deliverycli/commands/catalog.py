@@ -35,7 +35,7 @@ def _with_money(item: dict[str, Any]) -> dict[str, Any]:
 def stores_list(ctx: typer.Context) -> None:
     """List the stores."""
     cli = ctx_obj(ctx)
-    rows = cli.engine().stores()
+    rows = cli.engine(catch_up=False).stores()
     emit(cli.json, rows, lambda: print_table(rows, STORE_COLUMNS, empty="no stores; add one with `deliverycli stores add` or run `deliverycli init --demo`"))
 
 
@@ -59,7 +59,7 @@ def stores_add(
 def customers_list(ctx: typer.Context) -> None:
     """List the customers."""
     cli = ctx_obj(ctx)
-    rows = cli.engine().customers()
+    rows = cli.engine(catch_up=False).customers()
     emit(cli.json, rows, lambda: print_table(rows, CUSTOMER_COLUMNS, empty="no customers; add one with `deliverycli customers add`"))
 
 
@@ -83,7 +83,7 @@ def customers_add(
 def riders_list(ctx: typer.Context) -> None:
     """List the riders."""
     cli = ctx_obj(ctx)
-    rows = cli.engine().riders()
+    rows = cli.engine(catch_up=False).riders()
     emit(cli.json, rows, lambda: print_table(rows, RIDER_COLUMNS, empty="no riders; add one with `deliverycli riders add`"))
 
 
@@ -107,7 +107,7 @@ def riders_add(
 def menus_list(ctx: typer.Context, store: str = typer.Option(None, "--store", help="Only this store's menu.")) -> None:
     """List menu items (prices in integer minor units; KRW has none)."""
     cli = ctx_obj(ctx)
-    engine = cli.engine()
+    engine = cli.engine(catch_up=False)
     rows = _menu_rows(engine.menu(store), engine.settings.currency)
     emit(cli.json, rows, lambda: print_table([_with_money(r) for r in rows], MENU_COLUMNS, empty="no menu items"))
 

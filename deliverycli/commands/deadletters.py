@@ -35,7 +35,7 @@ def _print_letters(rows: list[dict[str, Any]], all_: bool) -> None:
 def list_(ctx: typer.Context, all_: bool = typer.Option(False, "--all", help="Also those already retried successfully.")) -> None:
     """List the dead letters waiting for an operator (with --all, also the resolved ones)."""
     cli = ctx_obj(ctx)
-    rows = cli.engine().dead_letters(include_resolved=all_)
+    rows = cli.engine(catch_up=False).dead_letters(include_resolved=all_)
     emit(cli.json, rows, lambda: _print_letters(rows, all_))
 
 

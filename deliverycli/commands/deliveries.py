@@ -28,7 +28,7 @@ def list_(
     cli = ctx_obj(ctx)
     if available and rider is not None:
         raise InvalidInput("use either --available or --rider RIDER, not both")
-    deliveries = cli.engine().deliveries(available, rider, limit)
+    deliveries = cli.engine(catch_up=False).deliveries(available, rider, limit)
 
     def human() -> None:
         rows = [d | {k: local_time(d[k]) for k in ("requested_at", "picked_up_at", "completed_at")} for d in deliveries]

@@ -39,7 +39,7 @@ def tail(
 ) -> None:
     """Print the newest events, oldest first (JSON lines with --json); with --follow keep printing new ones."""
     cli = ctx_obj(ctx)
-    engine = cli.engine()
+    engine = cli.engine(catch_up=False)
     if order is not None:
         engine.order(order)  # an unknown order is an error (exit 3), not an empty stream
     head = engine.head()  # read before the newest events, so nothing committed in between is skipped

@@ -54,7 +54,7 @@ def list_(
     if len(given) > 1:
         raise InvalidInput("give at most one of --customer, --store and --rider")
     kind, who = given[0] if given else (None, None)
-    engine = cli.engine()
+    engine = cli.engine(catch_up=False)
     existing = engine.notifications(kind, who, 0, limit)
     if not follow:
         empty = f"no notifications for {kind} {who}" if kind else "no notifications"

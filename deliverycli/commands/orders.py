@@ -61,7 +61,7 @@ def confirm(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORD
 def show(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER")) -> None:
     """Show one order with its items."""
     cli = ctx_obj(ctx)
-    order = cli.engine().order(order_id)
+    order = cli.engine(catch_up=False).order(order_id)
     emit(cli.json, order, lambda: show_order(order, f"Order {order['id']}"))
 
 
@@ -76,5 +76,5 @@ def list_(
 ) -> None:
     """List orders, newest first (from the status view)."""
     cli = ctx_obj(ctx)
-    orders = cli.engine().orders(customer, store, status, limit, offset)
+    orders = cli.engine(catch_up=False).orders(customer, store, status, limit, offset)
     emit(cli.json, orders, lambda: print_table([_with_money(o) for o in orders], ORDER_COLUMNS, empty="no orders"))

@@ -28,7 +28,7 @@ def _human(payment: dict[str, Any], currency: str) -> dict[str, Any]:
 def list_(ctx: typer.Context, limit: int = typer.Option(100, "--limit", min=1, max=10_000, help="At most this many, newest first.")) -> None:
     """List payments, newest first."""
     cli = ctx_obj(ctx)
-    engine = cli.engine()
+    engine = cli.engine(catch_up=False)
     payments = engine.payments_list(limit)
     emit(cli.json, payments, lambda: print_table([_human(p, engine.settings.currency) for p in payments], PAYMENT_COLUMNS, empty="no payments"))
 
@@ -37,7 +37,7 @@ def list_(ctx: typer.Context, limit: int = typer.Option(100, "--limit", min=1, m
 def show(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER")) -> None:
     """Show the payment of one order."""
     cli = ctx_obj(ctx)
-    engine = cli.engine()
+    engine = cli.engine(catch_up=False)
     payment = engine.payment(order_id)
     keys = [("id", "order"), ("status", "status"), ("amount_text", "amount"), ("card", "card"), ("charge_id", "charge"), ("refund_id", "refund"), ("reason", "reason"), ("created_at", "created"), ("refunded_at", "refunded")]
     emit(cli.json, payment, lambda: print_fields(_human(payment, engine.settings.currency), keys, title=f"Payment of order {payment['id']}"))

@@ -51,5 +51,5 @@ def show_status(view: dict[str, Any]) -> None:
 def command(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="Order id.")) -> None:
     """Show an order's status and its timeline (the CQRS status view)."""
     cli = ctx_obj(ctx)
-    view = cli.engine().status(order_id)
+    view = cli.engine(catch_up=False).status(order_id)
     emit(cli.json, view, lambda: show_status(view))

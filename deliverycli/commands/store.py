@@ -62,7 +62,7 @@ def queue(
     """The store's order list, newest first (human output grouped New / Cooking / Ready / Cancelled / Rejected)."""
     cli = ctx_obj(ctx)
     status = _check_status(status)
-    engine = cli.engine()
+    engine = cli.engine(catch_up=False)
     tickets = engine.store_queue(store, status, limit)
     emit(cli.json, tickets, lambda: _print_queue(store, tickets, status, engine.settings.currency))
 

@@ -1,0 +1,80 @@
+"""A read-only query (`status`, `orders list`, ...) only looks: it opens the engine without catching
+up, so it loads no command side (message bus, payment service, pybreaker, every context's handlers)
+and writes nothing; the next command that writes finishes what was left, as before (SPEC §6).
+What a cold start of the CLI pays for is measured by benchmarks/bench_cli_cold_start.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from deliverycli.engine.bootstrap import Engine
+from deliverycli.engine.commands import AcceptOrder
+from deliverycli.settings import load_settings
+
+from .support import open_engine, place
+
+# Runs the real CLI entry point in a fresh interpreter, then reports every module it loaded.
+SCRIPT = """
+import json, sys
+from deliverycli.cli import main
+main(sys.argv[1:])
+sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)))
+"""
+
+COMMAND_SIDE = (
+    "pybreaker",
+    "textual",
+    "deliverycli.engine.messagebus",
+    "deliverycli.engine.payment",
+    "deliverycli.engine.ordering",
+    "deliverycli.engine.store",
+    "deliverycli.engine.delivery",
+    "deliverycli.engine.notification",
+    "deliverycli.engine.commands",
+)
+
+
+def modules_loaded_by(*argv: str) -> tuple[str, set[str]]:
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, *argv], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout, set(json.loads(proc.stderr.rsplit("MODULES ", 1)[1]))
+
+
+@pytest.mark.parametrize(
+    ("argv", "group"),
+    [(("status", "ORDER", "--json"), "status"), (("orders", "list", "--json"), "orders")],
+    ids=["status", "orders-list"],
+)
+def test_a_query_loads_neither_the_command_side_nor_other_commands(demo_db: str, argv: tuple[str, ...], group: str) -> None:
+    order = place(demo_db)
+    stdout, modules = modules_loaded_by("--db", demo_db, *(order if a == "ORDER" else a for a in argv))
+    shown = json.loads(stdout)
+    assert (shown["id"] if group == "status" else shown[0]["id"]) == order
+    loaded = sorted(m for m in modules if m.split(".")[0] in COMMAND_SIDE or any(m == c or m.startswith(c + ".") for c in COMMAND_SIDE))
+    assert loaded == [], f"`{' '.join(argv)}` loaded {loaded}"
+    assert {m for m in modules if m.startswith("deliverycli.commands.")} == {f"deliverycli.commands.{group}"}
+
+
+def test_a_query_shows_the_views_as_they_are_and_the_next_write_catches_up(demo_db: str, cli) -> None:
+    order = place(demo_db)
+    with open_engine(demo_db) as engine:
+        # the store accepts, and the process dies before any subscriber has seen it
+        engine.bus.command_handlers[AcceptOrder](AcceptOrder(order, "pizza-palace"), engine.bus)
+        lag = engine.bus.lag()
+    assert lag["status"] > 0 and lag["ordering"] > 0
+
+    shown, listed = cli("status", order, "--json", db=demo_db), cli("orders", "list", "--json", db=demo_db)
+    assert shown.code == listed.code == 0
+    assert shown.json["status"] == listed.json[0]["status"] == "PAID"  # the status view has not seen CookingStarted
+    with Engine.open(load_settings(db=demo_db), catch_up=False) as engine:
+        assert engine.bus.lag() == lag  # the queries wrote nothing
+
+    added = cli("riders", "add", "--id", "rider-new", "--name", "New Rider", "--json", db=demo_db)  # any command that writes
+    assert added.code == 0, added.stderr
+    with Engine.open(load_settings(db=demo_db), catch_up=False) as engine:
+        assert set(engine.bus.lag().values()) == {0}
+    assert cli("status", order, "--json", db=demo_db).json["status"] == "COOKING"
