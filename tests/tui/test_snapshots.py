@@ -58,10 +58,13 @@ def ready(screen_name: str, *keys: str, then: Callable[[Any], Any] | None = None
     return run_before
 
 
-async def table_filled(pilot: Any, table_id: str) -> None:
+async def table_filled(pilot: Any, *table_ids: str) -> None:
+    """Wait until every one of the tables has rows, then for the layout that follows (column widths)."""
     from textual.widgets import DataTable
 
-    await wait_until(pilot, lambda: pilot.app.screen.query_one(f"#{table_id}", DataTable).row_count > 0, what=table_id)
+    for table_id in table_ids:
+        await wait_until(pilot, lambda: pilot.app.screen.query_one(f"#{table_id}", DataTable).row_count > 0, what=table_id)
+    await pilot.pause()
 
 
 VIEWS: dict[str, tuple[str | None, str | None, Callable[[Any], Any]]] = {
@@ -72,7 +75,7 @@ VIEWS: dict[str, tuple[str | None, str | None, Callable[[Any], Any]]] = {
     "store": ("store", "pizza-palace", ready("StoreScreen", then=lambda p: table_filled(p, "new-table"))),
     "rider": ("rider", "rider-lee", ready("RiderScreen", then=lambda p: table_filled(p, "mine"))),
     "feed": ("feed", None, ready("FeedScreen")),
-    "ops": ("ops", None, ready("OpsScreen", then=lambda p: table_filled(p, "stuck"))),
+    "ops": ("ops", None, ready("OpsScreen", then=lambda p: table_filled(p, "counts", "subscribers", "stuck"))),
 }
 
 
