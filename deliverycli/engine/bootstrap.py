@@ -22,8 +22,11 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from . import eventlog, storage
+from . import catalog, eventlog, storage
+from . import status as status_view
+from .commands import AcceptOrder, CancelOrder, CompleteDelivery, ConfirmDelivery, MarkReady, PickUpDelivery, PlaceOrder, RejectOrder
 from .errors import Conflict, NotFound
+from .storage import utcnow
 from .unit_of_work import database_errors  # every query's transaction; imports the event log (not the contexts)
 
 if TYPE_CHECKING:
@@ -88,8 +91,6 @@ class Engine:
 
     def _wire(self) -> _CommandSide:
         from . import delivery, notification, ordering, payment, store
-        from . import status as status_view
-        from .commands import AcceptOrder, CancelOrder, CompleteDelivery, ConfirmDelivery, MarkReady, PickUpDelivery, PlaceOrder, RejectOrder
         from .messagebus import MessageBus, RetryPolicy, Subscriber
 
         settings = self.settings
@@ -162,8 +163,6 @@ class Engine:
     @classmethod
     def initialise(cls, settings: Settings, *, demo: bool = False) -> tuple[Engine, dict[str, Any]]:
         """Create or upgrade the database in place; with ``demo`` add the demo reference data."""
-        from . import catalog
-
         url = storage.database_url(settings.db)
         if url.get_backend_name() == "sqlite":
             storage.create_sqlite_file(url)
@@ -227,15 +226,11 @@ class Engine:
         charged at most once.
         """
         from . import ordering
-        from .commands import PlaceOrder
-
         parsed = tuple(ordering.parse_item(i) if isinstance(i, str) else (i[0], i[1]) for i in items)
         return self.bus.handle(PlaceOrder(customer_id, store_id, parsed, address, card, idempotency_key))
 
     def cancel_order(self, order_id: str, customer_id: str) -> dict[str, Any]:
         """Ask to cancel; the store decides. Raises Conflict with the store's reason when refused."""
-        from .commands import CancelOrder
-
         self.bus.handle(CancelOrder(order_id, customer_id))
         order = self.order(order_id)
         if order["status"] not in ("CANCELLED", "CANCEL_PENDING"):
@@ -246,33 +241,21 @@ class Engine:
         return order
 
     def confirm_delivery(self, order_id: str, customer_id: str) -> dict[str, Any]:
-        from .commands import ConfirmDelivery
-
         return self.bus.handle(ConfirmDelivery(order_id, customer_id))
 
     def accept_order(self, order_id: str, store_id: str) -> dict[str, Any]:
-        from .commands import AcceptOrder
-
         return self.bus.handle(AcceptOrder(order_id, store_id))
 
     def reject_order(self, order_id: str, store_id: str, reason: str) -> dict[str, Any]:
-        from .commands import RejectOrder
-
         return self.bus.handle(RejectOrder(order_id, store_id, reason))
 
     def mark_ready(self, order_id: str, store_id: str) -> dict[str, Any]:
-        from .commands import MarkReady
-
         return self.bus.handle(MarkReady(order_id, store_id))
 
     def pick_up(self, order_id: str, rider_id: str) -> dict[str, Any]:
-        from .commands import PickUpDelivery
-
         return self.bus.handle(PickUpDelivery(order_id, rider_id))
 
     def complete_delivery(self, order_id: str, rider_id: str) -> dict[str, Any]:
-        from .commands import CompleteDelivery
-
         return self.bus.handle(CompleteDelivery(order_id, rider_id))
 
     # -- reference data -----------------------------------------------------------------------
@@ -282,46 +265,30 @@ class Engine:
             return fn(conn, *args)
 
     def add_store(self, id: str, name: str, address: str) -> dict[str, Any]:
-        from . import catalog
-
         return self._write(catalog.add_store, id, name, address)
 
     def add_customer(self, id: str, name: str, address: str) -> dict[str, Any]:
-        from . import catalog
-
         return self._write(catalog.add_customer, id, name, address)
 
     def add_rider(self, id: str, name: str, vehicle: str = "scooter") -> dict[str, Any]:
-        from . import catalog
-
         return self._write(catalog.add_rider, id, name, vehicle)
 
     def add_menu_item(self, store_id: str, id: str, name: str, price: int) -> dict[str, Any]:
-        from . import catalog
-
         return self._write(catalog.add_menu_item, store_id, id, name, price)
 
     def stores(self) -> list[dict[str, Any]]:
-        from . import catalog
-
         with self.read() as conn:
             return catalog.list_stores(conn)
 
     def customers(self) -> list[dict[str, Any]]:
-        from . import catalog
-
         with self.read() as conn:
             return catalog.list_customers(conn)
 
     def riders(self) -> list[dict[str, Any]]:
-        from . import catalog
-
         with self.read() as conn:
             return catalog.list_riders(conn)
 
     def menu(self, store_id: str | None = None) -> list[dict[str, Any]]:
-        from . import catalog
-
         with self.read() as conn:
             return catalog.list_menu(conn, store_id)
 
@@ -334,9 +301,6 @@ class Engine:
             return ordering.load(conn, order_id)
 
     def orders(self, customer_id: str | None = None, store_id: str | None = None, status: str | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
-        from . import catalog
-        from . import status as status_view
-
         with self.read() as conn:
             if customer_id is not None:
                 catalog.get_customer(conn, customer_id)
@@ -345,8 +309,6 @@ class Engine:
             return status_view.list_orders(conn, customer_id, store_id, status, limit, offset)
 
     def status(self, order_id: str) -> dict[str, Any]:
-        from . import status as status_view
-
         with self.read() as conn:
             return status_view.get_status(conn, order_id)
 
@@ -375,7 +337,7 @@ class Engine:
             return payment.get_payment(conn, order_id)
 
     def notifications(self, recipient_type: str | None = None, recipient_id: str | None = None, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-        from . import catalog, notification
+        from . import notification
 
         with self.read() as conn:
             if recipient_type is not None:
@@ -417,8 +379,6 @@ class Engine:
     def health(self) -> dict[str, Any]:
         """What `doctor` reports: reachability, schema, lag per subscriber, dead letters, breaker."""
         from . import ordering
-        from . import status as status_view
-
         checks: dict[str, Any] = {"database": storage.describe(self.url), "backend": self.url.get_backend_name()}
         with database_errors():
             version = storage.schema_version(self.db)
@@ -478,9 +438,6 @@ class Engine:
         """What an operator watches: orders by status, events per minute over the last ``minutes``,
         each subscriber's position and lag, dead letters, the breaker, and orders stuck in a
         non-final status for longer than ``stuck_after_s``."""
-        from . import status as status_view
-        from .storage import utcnow
-
         now = now or utcnow()
         boundaries = [now - timedelta(minutes=minutes - i) for i in range(minutes + 1)]
         with database_errors():

@@ -34,7 +34,6 @@ COMMAND_SIDE = (
     "deliverycli.engine.store",
     "deliverycli.engine.delivery",
     "deliverycli.engine.notification",
-    "deliverycli.engine.commands",
 )
 
 
