@@ -219,19 +219,19 @@ class DatabaseBreakerStorage(pybreaker.CircuitBreakerStorage):
     @contextmanager
     def one_read(self, row: sa.Row | None | object = _NOT_READ) -> Iterator[None]:
         """Keep the row for one call: the one given (just read by the caller), else the first read."""
-        self._kept = _KeptRow(row) if row is not self._NOT_READ else self._NOT_READ
+        self._kept = self._NOT_READ if row is self._NOT_READ else (row,)
         try:
             yield
         finally:
             self._kept = None
 
     def _row(self) -> sa.Row | None:
-        if self._kept is not None and self._kept is not self._NOT_READ:
-            return self._kept.row
+        if isinstance(self._kept, tuple):  # (row,): kept for this call
+            return self._kept[0]
         with self.engine.connect() as conn, conn.execution_options(readonly=True).begin():
             row = conn.execute(_BREAKER, {"name": self.name}).first()
         if self._kept is self._NOT_READ:
-            self._kept = _KeptRow(row)
+            self._kept = (row,)
         return row
 
     def read(self, conn: sa.Connection | None = None) -> sa.Row | None:
@@ -289,11 +289,6 @@ class DatabaseBreakerStorage(pybreaker.CircuitBreakerStorage):
     @opened_at.setter
     def opened_at(self, value: datetime) -> None:
         self._update(opened_at=value if value.tzinfo else value.replace(tzinfo=UTC))
-
-
-@dataclass(frozen=True)
-class _KeptRow:
-    row: sa.Row | None
 
 
 class PaymentService:
