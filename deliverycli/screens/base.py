@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable
+from textual.widgets import DataTable, TabbedContent
 
 if TYPE_CHECKING:
     from ..app import DeliveryApp
@@ -175,3 +175,33 @@ class ConsoleScreen(Screen):
             table.move_cursor(row=table.get_row_index(key), animate=False)
         except Exception:  # noqa: BLE001 - that row is gone
             pass
+
+
+class TabbedScreen(ConsoleScreen):
+    """A console screen whose views are the tabs of one ``TabbedContent`` (``#tabs``): showing a
+    tab focuses its widget, and an action that belongs to one tab is offered only there."""
+
+    FIRST_TAB: ClassVar[str]
+    TAB_FOCUS: ClassVar[dict[str, str]]  # tab -> selector of the widget to focus when it is shown
+    TAB_ACTIONS: ClassVar[dict[str, str]]  # action -> the only tab it applies on
+
+    def active_tab(self) -> str:
+        tabs = self.query("#tabs")
+        return tabs.first(TabbedContent).active if tabs else self.FIRST_TAB
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = tab
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        target = self.TAB_FOCUS.get(event.pane.id or "")
+        if target:
+            self.query_one(target).focus()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        allowed = super().check_action(action, parameters)
+        if not allowed:
+            return allowed
+        only_on = self.TAB_ACTIONS.get(action)
+        return only_on is None or self.active_tab() == only_on

@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 
 from ..widgets.format import clip, money, status_text
 from .actions import CustomerActions
+from .base import TabbedScreen
 from .checkout import CheckoutScreen
 from .confirm_dialog import ConfirmDialog
 from .message_dialog import MessageDialog
@@ -22,9 +23,15 @@ from .message_dialog import MessageDialog
 PAGE = 50  # orders per page: a page is one indexed query, whatever the customer's history
 
 
-class CustomerScreen(CustomerActions):
+class CustomerScreen(CustomerActions, TabbedScreen):
     CSS_PATH = "customer.tcss"
     view_name = "Customer"
+    FIRST_TAB = "shop"
+    TAB_FOCUS = {"shop": "#stores", "orders": "#order-table", "notes": "#note-table"}
+    TAB_ACTIONS = {
+        **dict.fromkeys(("add_item", "remove_item", "checkout", "clear_cart"), "shop"),
+        **dict.fromkeys(("cancel_order", "confirm_delivery", "page"), "orders"),
+    }
     BINDINGS = [
         Binding("1", "tab('shop')", "Shop", show=False),
         Binding("2", "tab('orders')", "My orders", show=False),
@@ -262,7 +269,7 @@ class CustomerScreen(CustomerActions):
         self.carts.pop(store_id, None)
         self._show_cart()
         self.page = 0
-        self.query_one("#tabs", TabbedContent).active = "orders"
+        self.action_tab("orders")
         self.reload()
         self.app.push_screen(
             MessageDialog(
@@ -312,27 +319,9 @@ class CustomerScreen(CustomerActions):
         self.page = max(0, self.page + step)
         self.reload()
 
-    def action_tab(self, tab: str) -> None:
-        self.query_one("#tabs", TabbedContent).active = tab
-
-    @on(TabbedContent.TabActivated)
-    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        target = {"shop": "#stores", "orders": "#order-table", "notes": "#note-table"}.get(event.pane.id or "")
-        if target:
-            self.query_one(target).focus()
-        self.refresh_bindings()
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         allowed = super().check_action(action, parameters)
-        if not allowed:
-            return allowed
-        tabs = self.query("#tabs")
-        tab = tabs.first(TabbedContent).active if tabs else "shop"
-        if action in ("add_item", "remove_item", "checkout", "clear_cart"):
-            return tab == "shop"
-        if action == "page" and tab == "orders":
+        if allowed and action == "page":  # only when there is a page to go to
             step = parameters[0] if parameters else 1
-            return not ((step > 0 and not self._more) or (step < 0 and self.page == 0))  # only when there is a page to go to
-        if action in ("cancel_order", "confirm_delivery", "page"):
-            return tab == "orders"
-        return True
+            return not ((step > 0 and not self._more) or (step < 0 and self.page == 0))
+        return allowed

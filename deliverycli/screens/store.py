@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 
 from ..widgets.format import clip, items_text, money, status_text
 from .actions import StoreActions
+from .base import TabbedScreen
 
 # (tab id, label, ticket statuses shown); each tab is one indexed query of at most LIMIT rows.
 TABS = (("new", "New", ("NEW",)), ("cooking", "Cooking", ("COOKING",)), ("ready", "Ready", ("READY",)), ("cancelled", "Cancelled", ("CANCELLED", "REJECTED")))
@@ -22,9 +23,12 @@ FRESH_S = 60.0  # how long a newly arrived or cancelled order stays marked
 FRESH_MARK = "●"
 
 
-class StoreScreen(StoreActions):
+class StoreScreen(StoreActions, TabbedScreen):
     CSS_PATH = "store.tcss"
     view_name = "Store owner"
+    FIRST_TAB = "new"
+    TAB_FOCUS = {tab: f"#{tab}-table" for tab in ("new", "cooking", "ready", "cancelled")}
+    TAB_ACTIONS = {"accept": "new", "reject": "new", "ready": "cooking"}
     BINDINGS = [
         Binding("1", "tab('new')", "New", show=False),
         Binding("2", "tab('cooking')", "Cooking", show=False),
@@ -101,7 +105,7 @@ class StoreScreen(StoreActions):
         table.border_subtitle = f"newest {len(rows)} of {total}" if total > len(rows) else ""
 
     def _current(self) -> tuple[str, str | None]:
-        tab = self.query_one("#tabs", TabbedContent).active
+        tab = self.active_tab()
         return tab, self._highlighted_key(self.query_one(f"#{tab}-table", DataTable))
 
     def action_accept(self) -> None:
@@ -126,22 +130,3 @@ class StoreScreen(StoreActions):
         self.fresh.pop(str(event.row_key.value), None)
         self.console.open_order(str(event.row_key.value))
 
-    def action_tab(self, tab: str) -> None:
-        self.query_one("#tabs", TabbedContent).active = tab
-
-    @on(TabbedContent.TabActivated)
-    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self.query_one(f"#{event.pane.id}-table", DataTable).focus()
-        self.refresh_bindings()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        allowed = super().check_action(action, parameters)
-        if not allowed:
-            return allowed
-        tabs = self.query("#tabs")
-        tab = tabs.first(TabbedContent).active if tabs else "new"
-        if action in ("accept", "reject"):
-            return tab == "new"
-        if action == "ready":
-            return tab == "cooking"
-        return True
