@@ -40,14 +40,14 @@ def prepare(db: str) -> str:
 
     engine, _ = Engine.initialise(m.settings_for(db), demo=True)
     try:
-        order = engine.place_order("alice", "pizza-palace", ["margherita:2", "cola"], "101 Maple Rd")
-        engine.accept_order(order["id"], "pizza-palace")
-        engine.mark_ready(order["id"], "pizza-palace")
-        engine.pick_up(order["id"], "rider-kim" if any(r["id"] == "rider-kim" for r in engine.riders()) else engine.riders()[0]["id"])
-        rider = engine.status(order["id"])["rider_id"]
-        engine.complete_delivery(order["id"], rider)
-        engine.confirm_delivery(order["id"], "alice")
-        return order["id"]
+        order = engine.orders.place("alice", "pizza-palace", ["margherita:2", "cola"], "101 Maple Rd")
+        engine.store.accept(order.id, "pizza-palace")
+        engine.store.ready(order.id, "pizza-palace")
+        engine.deliveries.pick_up(order.id, "rider-kim" if any(r["id"] == "rider-kim" for r in engine.catalog.riders()) else engine.catalog.riders()[0]["id"])
+        rider = engine.orders.status(order.id).rider_id
+        engine.deliveries.complete(order.id, rider)
+        engine.orders.confirm(order.id, "alice")
+        return order.id
     finally:
         engine.close()
 

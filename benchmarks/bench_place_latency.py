@@ -40,18 +40,18 @@ def engine_latencies(db: str, samples: int, warmup: int) -> tuple[dict[str, Any]
     customers = ["alice", "bob", "carol", "dave", "erin"]
     try:
         for i in range(warmup):
-            engine.place_order(customers[i % 5], "pizza-palace", ITEMS, f"{i} Warmup St")
+            engine.orders.place(customers[i % 5], "pizza-palace", ITEMS, f"{i} Warmup St")
         full, deferred, settle = [], [], []
         first_order = None
         for i in range(samples):
             t0 = time.perf_counter()
-            order = engine.place_order(customers[i % 5], "pizza-palace", ITEMS, f"{i} Bench St")
+            order = engine.orders.place(customers[i % 5], "pizza-palace", ITEMS, f"{i} Bench St")
             full.append(time.perf_counter() - t0)
-            first_order = first_order or order["id"]
+            first_order = first_order or order.id
         for i in range(samples):
             with engine.deferred():
                 t0 = time.perf_counter()
-                engine.place_order(customers[i % 5], "pizza-palace", ITEMS, f"{i} Deferred St")
+                engine.orders.place(customers[i % 5], "pizza-palace", ITEMS, f"{i} Deferred St")
                 t1 = time.perf_counter()
             settle.append(time.perf_counter() - t1)
             deferred.append(t1 - t0)

@@ -87,13 +87,13 @@ def engine_samples(db: str, follower: Follower, samples: int, max_gap_ms: int) -
     engine = Engine.open(m.settings_for(db))
     commits: list[float] = []
     sa.event.listen(engine.db, "commit", lambda conn: commits.append(time.perf_counter()))
-    rider = engine.riders()[0]["id"]
+    rider = engine.catalog.riders()[0]["id"]
     steps = [
-        ("CookingStarted", lambda oid: engine.accept_order(oid, "pizza-palace")),
-        ("CookingFinished", lambda oid: engine.mark_ready(oid, "pizza-palace")),
-        ("DeliveryPickedUp", lambda oid: engine.pick_up(oid, rider)),
-        ("DeliveryCompleted", lambda oid: engine.complete_delivery(oid, rider)),
-        ("DeliveryConfirmed", lambda oid: engine.confirm_delivery(oid, "alice")),
+        ("CookingStarted", lambda oid: engine.store.accept(oid, "pizza-palace")),
+        ("CookingFinished", lambda oid: engine.store.ready(oid, "pizza-palace")),
+        ("DeliveryPickedUp", lambda oid: engine.deliveries.pick_up(oid, rider)),
+        ("DeliveryCompleted", lambda oid: engine.deliveries.complete(oid, rider)),
+        ("DeliveryConfirmed", lambda oid: engine.orders.confirm(oid, "alice")),
     ]
     delays: list[float] = []
     rng = random.Random(1)
@@ -102,7 +102,7 @@ def engine_samples(db: str, follower: Follower, samples: int, max_gap_ms: int) -
         step = len(steps)
         while len(delays) < samples:
             if step == len(steps):
-                order_id = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Bench St")["id"]
+                order_id = engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Bench St").id
                 step = 0
             time.sleep(rng.uniform(0, max_gap_ms / 1000))
             drain_lines(follower)

@@ -224,13 +224,13 @@ def in_process(db: Path, size: int, status_samples: int, list_samples: int, rng:
         for _ in range(status_samples):
             oid = f"ord-{rng.randint(1, size):06d}"
             t0 = time.perf_counter()
-            view = engine.status(oid)
+            view = engine.orders.status(oid)
             status_times.append(time.perf_counter() - t0)
-            assert view["id"] == oid and view["timeline"]
+            assert view.id == oid and view.timeline
         list_times = []
         for _ in range(list_samples):
             t0 = time.perf_counter()
-            page = engine.orders(status="CONFIRMED", limit=50)
+            page = engine.orders.list(status="CONFIRMED", limit=50)
             list_times.append(time.perf_counter() - t0)
             assert len(page) == 50
     finally:

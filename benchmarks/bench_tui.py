@@ -58,17 +58,17 @@ def add_live_orders(db: Path) -> dict[str, str]:
     from deliverycli.engine.bootstrap import Engine
 
     with Engine.open(m.settings_for(str(db))) as engine:
-        store = engine.stores()[0]["id"]
-        items = [f"{i['id']}:1" for i in engine.menu(store)[:2]]
-        customer, rider = engine.customers()[0]["id"], engine.riders()[0]["id"]
+        store = engine.catalog.stores()[0]["id"]
+        items = [f"{i['id']}:1" for i in engine.catalog.menu(store)[:2]]
+        customer, rider = engine.catalog.customers()[0]["id"], engine.catalog.riders()[0]["id"]
         for n in range(10):
-            order = engine.place_order(customer, store, items, "1 Benchmark Rd")["id"]
+            order = engine.orders.place(customer, store, items, "1 Benchmark Rd").id
             if n % 4 >= 1:
-                engine.accept_order(order, store)
+                engine.store.accept(order, store)
             if n % 4 >= 2:
-                engine.mark_ready(order, store)
+                engine.store.ready(order, store)
             if n % 4 == 3:
-                engine.pick_up(order, rider)
+                engine.deliveries.pick_up(order, rider)
     return {"customer": customer, "store": store, "rider": rider}
 
 
@@ -108,7 +108,7 @@ async def _measure_propagation(db: Path, who: dict[str, str], samples: int) -> d
 
     app = DeliveryApp(m.settings_for(str(db)), role="store", actor=who["store"])
     with Engine.open(m.settings_for(str(db))) as other:
-        items = [f"{i['id']}:1" for i in other.menu(who["store"])[:1]]
+        items = [f"{i['id']}:1" for i in other.catalog.menu(who["store"])[:1]]
         async with app.run_test(size=SIZE) as pilot:
             while type(app.screen).__name__ != "StoreScreen" or app.screen._loading:
                 await asyncio.sleep(0.005)
@@ -117,7 +117,7 @@ async def _measure_propagation(db: Path, who: dict[str, str], samples: int) -> d
                 order = await asyncio.to_thread(other.place_order, who["customer"], who["store"], items, "2 Benchmark Rd")
                 committed = time.perf_counter()
                 table = app.screen.query_one("#new-table", DataTable)
-                while order["id"] not in {str(k.value) for k in table.rows}:
+                while order.id not in {str(k.value) for k in table.rows}:
                     await asyncio.sleep(0.002)
                 delays.append(time.perf_counter() - committed)
                 await asyncio.sleep(0.137)  # land at a different point of the poll cycle each time
@@ -141,7 +141,7 @@ def poll_cost(db: Path, runs: int = 200) -> dict[str, float]:
         samples = []
         for _ in range(runs):
             t0 = time.perf_counter()
-            engine.head()
+            engine.events.head()
             samples.append(time.perf_counter() - t0)
     return m.summary_ms(samples)
 

@@ -4,7 +4,8 @@ Library use::
 
     import deliverycli
     with deliverycli.open_engine("orders.db") as engine:
-        order = engine.place_order("alice", "pizza-palace", ["margherita:2"], "101 Maple Rd")
+        order = engine.orders.place("alice", "pizza-palace", ["margherita:2"], "101 Maple Rd")
+        print(order.id, order.status, engine.orders.status(order.id).timeline)
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
 
+from .output import jsonable
 from .palette import ConsoleCommands
 from .screens.base import HeadChanged
 from .screens.loading import LoadingScreen
@@ -143,7 +144,7 @@ class DeliveryApp(App[None]):
                 if not any(p["id"] == self.start_actor for p in catalog[self.start_role]):
                     raise NotFound(f"no {self.start_role} {self.start_actor!r}")
             notes_after = self._newest_note(engine, self.start_role, self.start_actor)
-            self.post_message(EngineOpened(engine, catalog, engine.head(), notes_after))
+            self.post_message(EngineOpened(engine, catalog, engine.events.head(), notes_after))
         except Exception as error:  # noqa: BLE001 - reported by the `tui` command with its exit code
             if engine is not None:
                 engine.close()
@@ -151,13 +152,13 @@ class DeliveryApp(App[None]):
 
     @staticmethod
     def load_catalog(engine: Engine) -> dict[str, list[dict[str, Any]]]:
-        return {"customer": engine.customers(), "store": engine.stores(), "rider": engine.riders()}
+        return {"customer": jsonable(engine.catalog.customers()), "store": jsonable(engine.catalog.stores()), "rider": jsonable(engine.catalog.riders())}
 
     @staticmethod
     def _newest_note(engine: Engine, role: str | None, actor: str | None) -> int:
         if role not in PEOPLE_ROLES or actor is None:
             return 0
-        newest = engine.notifications(role, actor, limit=1)
+        newest = jsonable(engine.notifications.list(role, actor, limit=1))
         return newest[-1]["id"] if newest else 0
 
     @on(EngineOpened)
@@ -263,7 +264,7 @@ class DeliveryApp(App[None]):
         if self.engine is None:
             return
         try:
-            head = self.engine.head()
+            head = self.engine.events.head()
         except Exception as error:  # noqa: BLE001 - said once, and polling goes on
             self.post_message(PollFailed(error))
             return
@@ -300,7 +301,7 @@ class DeliveryApp(App[None]):
 
     @work(thread=True, exclusive=True, group="notifications", exit_on_error=False)
     def fetch_notifications(self, role: str, actor: str, after: int) -> None:
-        notes = self.engine.notifications(role, actor, after=after, limit=50)
+        notes = jsonable(self.engine.notifications.list(role, actor, after=after, limit=50))
         if notes:
             self.post_message(NotificationsArrived(role, actor, notes))
 

@@ -88,14 +88,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from .engine.errors import DeliveryError
     from .engine.bootstrap import open_engine
+    from .output import jsonable
 
     try:
         with open_engine(db) as engine:
-            stores = engine.stores()
-            menu = engine.menu()
-            customers = engine.customers()
-            riders = engine.riders()
-            orders = engine.orders(limit=10_000)
+            stores = jsonable(engine.catalog.stores())
+            menu = jsonable(engine.catalog.menu())
+            customers = jsonable(engine.catalog.customers())
+            riders = jsonable(engine.catalog.riders())
+            orders = jsonable(engine.orders.list(limit=10_000))
     except DeliveryError as exc:
         console.print(f"cannot read the demo database {db}: {exc.message}", markup=False)
         console.print(f"create it with: {cli_command()} --db {shlex.quote(_shown_path(db))} init --demo", markup=False)

@@ -1,4 +1,5 @@
-"""Printing for the CLI: one JSON document with --json, otherwise readable text and tables."""
+"""Printing for the CLI (one JSON document with --json, otherwise readable text and tables), and the
+display conventions the CLI and the console share: status glyphs and money."""
 
 from __future__ import annotations
 
@@ -6,6 +7,20 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+# A glyph per order status, so a status reads the same without colour (NO_COLOR, a monochrome terminal).
+GLYPHS = {
+    "PENDING_PAYMENT": "…",
+    "PAID": "$",
+    "COOKING": "♨",
+    "READY_FOR_PICKUP": "▣",
+    "DELIVERING": "➜",
+    "DELIVERED": "⌂",
+    "CONFIRMED": "✔",
+    "REJECTED": "✘",
+    "CANCEL_PENDING": "⧗",
+    "CANCELLED": "⊘",
+}
 
 # Digits after the decimal point per currency; KRW and JPY have none.
 MINOR_DIGITS = {"KRW": 0, "JPY": 0, "USD": 2, "EUR": 2, "GBP": 2}
@@ -18,8 +33,17 @@ def money(amount: int, currency: str = "KRW") -> str:
     return f"{amount / 10**digits:,.{digits}f} {currency}"
 
 
+def jsonable(data: Any) -> Any:
+    """The engine's typed read models (and lists of them) as plain JSON data; anything else as it is."""
+    if hasattr(data, "model_dump"):
+        return data.model_dump(mode="json")
+    if isinstance(data, list) and data and hasattr(data[0], "model_dump"):
+        return [item.model_dump(mode="json") for item in data]
+    return data
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(json.dumps(jsonable(data), ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
 
 

@@ -79,6 +79,23 @@ def engine(db_url: str) -> Iterator[Any]:
 
 
 @pytest.fixture
+def reopen(engine: Any) -> Iterator[Any]:
+    """``reopen(gateway=..., clock=..., subscribers=...)``: another engine on the ``engine`` fixture's
+    database, with those parts swapped (as another process, or a restart, would have); closed after the test."""
+    from deliverycli.engine.bootstrap import Engine
+
+    opened: list[Any] = []
+
+    def open_(**parts: Any) -> Any:
+        opened.append(Engine.open(engine.settings, catch_up=False, **parts))
+        return opened[-1]
+
+    yield open_
+    for other in opened:
+        other.close()
+
+
+@pytest.fixture
 def demo_db(db_url: str) -> str:
     """A database initialised with demo data, for CLI tests; the engine that made it is closed."""
     open_demo_engine(db_url).close()

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from deliverycli.engine import ordering, payment
+from deliverycli.engine.ordering import repository as ordering
+from deliverycli.engine.payment import records as payment
 from deliverycli.engine.bootstrap import Engine, gateway_url
 from deliverycli.engine.lifecycle import FINAL
 from deliverycli.engine.simulation import SimulationOptions, simulate
@@ -52,7 +53,7 @@ def _assert_adds_up(db: str, summary: dict) -> None:
         statuses = dict(conn.execute(sa.select(ordering.orders.c.id, ordering.orders.c.status)).all())
         totals = dict(conn.execute(sa.select(ordering.orders.c.id, ordering.orders.c.total)).all())
         payments = {r.order_id: r for r in conn.execute(sa.select(payment.payments))}
-        assert engine.health()["problems"] == []
+        assert engine.ops.health().problems == []
     # Every order is in exactly one final status; money follows the status.
     assert all(status in {s.value for s in FINAL} for status in statuses.values())
     for order_id, status in statuses.items():
@@ -88,16 +89,16 @@ def test_summary_adds_up_and_world_is_created(db_url: str) -> None:
     assert summary["orders"] == 40
     _assert_adds_up(db_url, summary)
     with Engine.open(load_settings(db=db_url)) as engine:
-        stores = [s["id"] for s in engine.stores()]
+        stores = [s.id for s in engine.catalog.stores()]
         assert len(stores) == 5 and "sim-store-001" in stores and "pizza-palace" in stores
-        assert len(engine.riders()) == 4
-        assert all(engine.menu(s) for s in stores)
+        assert len(engine.catalog.riders()) == 4
+        assert all(engine.catalog.menu(s) for s in stores)
         # one customer notification per status change of every order
-        timeline = {o: engine.status(o)["timeline"] for o in list(_statuses(db_url))[:10]}
+        timeline = {o: engine.orders.status(o).timeline for o in list(_statuses(db_url))[:10]}
     for order_id, entries in timeline.items():
-        changes = sum(1 for before, after in zip([None] + entries, entries) if before is None or before["status"] != after["status"])
+        changes = sum(1 for before, after in zip([None] + entries, entries) if before is None or before.status != after.status)
         with Engine.open(load_settings(db=db_url), catch_up=False) as engine:
-            assert len([n for n in engine.notifications(limit=10_000) if n["order_id"] == order_id and n["recipient_type"] == "customer"]) == changes
+            assert len([n for n in engine.notifications.list(limit=10_000) if n.order_id == order_id and n.recipient_type == "customer"]) == changes
 
 
 def test_resume_after_sigkill_neither_loses_nor_repeats(tmp_path: Path) -> None:
@@ -156,4 +157,4 @@ def test_bad_options_exit_2_and_change_nothing(tmp_path: Path, cli) -> None:
         assert result.json["error"]["message"]
     assert _statuses(db) == before
     with Engine.open(load_settings(db=db), catch_up=False) as engine:
-        assert engine.stores() == open_demo_engine(str(tmp_path / "fresh.db")).stores()
+        assert engine.catalog.stores() == open_demo_engine(str(tmp_path / "fresh.db")).catalog.stores()

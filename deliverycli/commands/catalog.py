@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import emit, money, print_fields, print_table
+from ..output import emit, jsonable, money, print_fields, print_table
 
 stores_app = typer.Typer(help="List and add stores.", no_args_is_help=True)
 customers_app = typer.Typer(help="List and add customers.", no_args_is_help=True)
@@ -35,7 +35,7 @@ def _with_money(item: dict[str, Any]) -> dict[str, Any]:
 def stores_list(ctx: typer.Context) -> None:
     """List the stores."""
     cli = ctx_obj(ctx)
-    rows = cli.engine(catch_up=False).stores()
+    rows = jsonable(cli.engine(catch_up=False).catalog.stores())
     emit(cli.json, rows, lambda: print_table(rows, STORE_COLUMNS, empty="no stores; add one with `deliverycli stores add` or run `deliverycli init --demo`"))
 
 
@@ -48,7 +48,7 @@ def stores_add(
 ) -> None:
     """Add a store (then give it a menu with `menus add --store ID`)."""
     cli = ctx_obj(ctx)
-    row = cli.engine().add_store(id, name, address)
+    row = jsonable(cli.engine().catalog.add_store(id, name, address))
     emit(cli.json, row, lambda: print_fields(row, [("id", "store"), ("name", "name"), ("address", "address")], title=f"Store {row['id']} added"))
 
 
@@ -59,7 +59,7 @@ def stores_add(
 def customers_list(ctx: typer.Context) -> None:
     """List the customers."""
     cli = ctx_obj(ctx)
-    rows = cli.engine(catch_up=False).customers()
+    rows = jsonable(cli.engine(catch_up=False).catalog.customers())
     emit(cli.json, rows, lambda: print_table(rows, CUSTOMER_COLUMNS, empty="no customers; add one with `deliverycli customers add`"))
 
 
@@ -72,7 +72,7 @@ def customers_add(
 ) -> None:
     """Add a customer."""
     cli = ctx_obj(ctx)
-    row = cli.engine().add_customer(id, name, address)
+    row = jsonable(cli.engine().catalog.add_customer(id, name, address))
     emit(cli.json, row, lambda: print_fields(row, [("id", "customer"), ("name", "name"), ("address", "address")], title=f"Customer {row['id']} added"))
 
 
@@ -83,7 +83,7 @@ def customers_add(
 def riders_list(ctx: typer.Context) -> None:
     """List the riders."""
     cli = ctx_obj(ctx)
-    rows = cli.engine(catch_up=False).riders()
+    rows = jsonable(cli.engine(catch_up=False).catalog.riders())
     emit(cli.json, rows, lambda: print_table(rows, RIDER_COLUMNS, empty="no riders; add one with `deliverycli riders add`"))
 
 
@@ -96,7 +96,7 @@ def riders_add(
 ) -> None:
     """Add a rider."""
     cli = ctx_obj(ctx)
-    row = cli.engine().add_rider(id, name, vehicle)
+    row = jsonable(cli.engine().catalog.add_rider(id, name, vehicle))
     emit(cli.json, row, lambda: print_fields(row, [("id", "rider"), ("name", "name"), ("vehicle", "vehicle")], title=f"Rider {row['id']} added"))
 
 
@@ -108,7 +108,7 @@ def menus_list(ctx: typer.Context, store: str = typer.Option(None, "--store", he
     """List menu items (prices in integer minor units; KRW has none)."""
     cli = ctx_obj(ctx)
     engine = cli.engine(catch_up=False)
-    rows = _menu_rows(engine.menu(store), engine.settings.currency)
+    rows = _menu_rows(jsonable(engine.catalog.menu(store)), engine.settings.currency)
     emit(cli.json, rows, lambda: print_table([_with_money(r) for r in rows], MENU_COLUMNS, empty="no menu items"))
 
 
@@ -123,7 +123,7 @@ def menus_add(
     """Add an item to a store's menu."""
     cli = ctx_obj(ctx)
     engine = cli.engine()
-    row = _menu_rows([engine.add_menu_item(store, id, name, price)], engine.settings.currency)[0]
+    row = _menu_rows([jsonable(engine.catalog.add_menu_item(store, id, name, price))], engine.settings.currency)[0]
     emit(
         cli.json,
         row,

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import emit, print_fields
+from ..output import emit, jsonable, print_fields
 
 app = typer.Typer(help="See and retry events a subscriber could not handle (dead letters).", no_args_is_help=True)
 
@@ -35,7 +35,7 @@ def _print_letters(rows: list[dict[str, Any]], all_: bool) -> None:
 def list_(ctx: typer.Context, all_: bool = typer.Option(False, "--all", help="Also those already retried successfully.")) -> None:
     """List the dead letters waiting for an operator (with --all, also the resolved ones)."""
     cli = ctx_obj(ctx)
-    rows = cli.engine(catch_up=False).dead_letters(include_resolved=all_)
+    rows = jsonable(cli.engine(catch_up=False).ops.dead_letters(include_resolved=all_))
     emit(cli.json, rows, lambda: _print_letters(rows, all_))
 
 
@@ -43,7 +43,7 @@ def list_(ctx: typer.Context, all_: bool = typer.Option(False, "--all", help="Al
 def retry(ctx: typer.Context, dead_letter_id: int = typer.Argument(..., metavar="ID", help="The dead letter's id (see `deadletters list`).")) -> None:
     """Run a parked event through its subscriber again; on success it is marked resolved."""
     cli = ctx_obj(ctx)
-    row = cli.engine().retry_dead_letter(dead_letter_id)
+    row = jsonable(cli.engine().ops.retry_dead_letter(dead_letter_id))
     emit(
         cli.json,
         row,

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import emit, print_fields, print_table
+from ..output import emit, jsonable, print_fields, print_table
 
 app = typer.Typer(help="The delivery list: see deliveries, pick one up, complete it.", no_args_is_help=True)
 
@@ -28,7 +28,7 @@ def list_(
     cli = ctx_obj(ctx)
     if available and rider is not None:
         raise InvalidInput("use either --available or --rider RIDER, not both")
-    deliveries = cli.engine(catch_up=False).deliveries(available, rider, limit)
+    deliveries = jsonable(cli.engine(catch_up=False).deliveries.list(available, rider, limit))
 
     def human() -> None:
         rows = [d | {k: local_time(d[k]) for k in ("requested_at", "picked_up_at", "completed_at")} for d in deliveries]
@@ -46,7 +46,7 @@ def _show(delivery: dict[str, Any], title: str) -> None:
 def pickup(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), rider: str = typer.Option(..., "--rider", help="Rider id.")) -> None:
     """Pick up a ready order and start delivering it (of two riders, the first wins)."""
     cli = ctx_obj(ctx)
-    delivery = cli.engine().pick_up(order_id, rider)
+    delivery = jsonable(cli.engine().deliveries.pick_up(order_id, rider))
     emit(cli.json, delivery, lambda: _show(delivery, f"Order {delivery['id']} picked up by {delivery['rider_id']}"))
 
 
@@ -54,5 +54,5 @@ def pickup(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDE
 def complete(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), rider: str = typer.Option(..., "--rider", help="Rider id.")) -> None:
     """Mark a delivery you picked up as delivered."""
     cli = ctx_obj(ctx)
-    delivery = cli.engine().complete_delivery(order_id, rider)
+    delivery = jsonable(cli.engine().deliveries.complete(order_id, rider))
     emit(cli.json, delivery, lambda: _show(delivery, f"Order {delivery['id']} delivered by {delivery['rider_id']}"))

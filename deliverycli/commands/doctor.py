@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import emit
+from ..output import emit, jsonable
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -76,8 +76,8 @@ def diagnose(settings: Settings) -> dict[str, Any]:
         return _down(base, "unreachable", error or exc.message, reachable=False)
     try:
         with engine:
-            report = engine.health()
-            dead = engine.dead_letters()
+            report = jsonable(engine.ops.health())
+            dead = jsonable(engine.ops.dead_letters())
     except DeliveryError as exc:  # e.g. the server went away or the database stayed locked
         return _down(base, "unreachable", exc.message, reachable=False)
     except sa.exc.SQLAlchemyError as exc:  # reachable, but something in it is broken: a finding too

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import print_text
+from ..output import jsonable, print_text
 
 app = typer.Typer(help="The event log: every stored event, in order.", no_args_is_help=True)
 
@@ -25,7 +25,7 @@ def _line(event: Any) -> str:
 
 
 def _write(json_mode: bool, event: Any) -> None:
-    text = json.dumps(event.as_dict(), ensure_ascii=False, default=str) if json_mode else _line(event)
+    text = json.dumps(jsonable(event), ensure_ascii=False) if json_mode else _line(event)
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
@@ -41,18 +41,18 @@ def tail(
     cli = ctx_obj(ctx)
     engine = cli.engine(catch_up=False)
     if order is not None:
-        engine.order(order)  # an unknown order is an error (exit 3), not an empty stream
-    head = engine.head()  # read before the newest events, so nothing committed in between is skipped
+        engine.orders.get(order)  # an unknown order is an error (exit 3), not an empty stream
+    head = engine.events.head()  # read before the newest events, so nothing committed in between is skipped
     try:
         last_id = head
-        backlog = engine.latest_events(limit, order) if limit else []
+        backlog = engine.events.latest(limit, order) if limit else []
         for event in backlog:
             _write(cli.json, event)
             last_id = max(last_id, event.id)
         if not backlog and not follow and not cli.json:
             print_text(f"no events for order {order}" if order else "no events yet")
         while follow:
-            batch = engine.events(after=last_id, order_id=order, limit=BATCH)
+            batch = engine.events.read(after=last_id, order_id=order, limit=BATCH)
             for event in batch:
                 _write(cli.json, event)
                 last_id = event.id

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import emit
+from ..output import emit, jsonable
 
 DEMO_LABELS = (("stores", "stores"), ("menu_items", "menu items"), ("customers", "customers"), ("riders", "riders"))
 
@@ -89,10 +89,10 @@ def command(
         where = f" ({exc.filename})" if exc.filename else ""
         raise DatabaseUnavailable(f"cannot create the database at {url.database}: {exc.strerror or exc}{where}") from None
     engine.close()
-    report = dict(info)
+    report = jsonable(info)
     report["backend"] = url.get_backend_name()
     report["path"] = url.database if report["backend"] == "sqlite" else None
-    report["created"] = info["schema_before"] is None
-    report["upgraded"] = info["schema_before"] is not None and info["schema_before"] != info["schema"]
+    report["created"] = info.schema_before is None
+    report["upgraded"] = info.schema_before is not None and info.schema_before != info.schema_
     report["next"] = _next_steps(cli.db, demo)
     emit(cli.json, report, lambda: _print(report))

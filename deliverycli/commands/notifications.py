@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import emit, print_table
+from ..output import emit, jsonable, print_table
 
 app = typer.Typer(help="Notifications sent on every order status change.", no_args_is_help=True)
 
@@ -55,7 +55,7 @@ def list_(
         raise InvalidInput("give at most one of --customer, --store and --rider")
     kind, who = given[0] if given else (None, None)
     engine = cli.engine(catch_up=False)
-    existing = engine.notifications(kind, who, 0, limit)
+    existing = jsonable(engine.notifications.list(kind, who, 0, limit))
     if not follow:
         empty = f"no notifications for {kind} {who}" if kind else "no notifications"
         emit(cli.json, existing, lambda: print_table([_human_row(n) for n in existing], COLUMNS, empty=empty))
@@ -65,7 +65,7 @@ def list_(
             _write(cli.json, n)
         last_id = existing[-1]["id"] if existing else 0
         while True:
-            batch = engine.notifications(kind, who, last_id, BATCH)
+            batch = jsonable(engine.notifications.list(kind, who, last_id, BATCH))
             for n in batch:
                 if n["id"] > last_id:
                     _write(cli.json, n)

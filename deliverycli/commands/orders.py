@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import emit, money, print_fields, print_table
+from ..output import emit, jsonable, money, print_fields, print_table
 
 app = typer.Typer(help="Place, cancel, confirm, show and list orders.", no_args_is_help=True)
 
@@ -37,7 +37,7 @@ def place(
 ) -> None:
     """Place an order and pay for it (synchronously)."""
     cli = ctx_obj(ctx)
-    order = cli.engine().place_order(customer, store, item, address, card, idempotency_key)
+    order = jsonable(cli.engine().orders.place(customer, store, item, address, card, idempotency_key))
     emit(cli.json, order, lambda: show_order(order, f"Order {order['id']} placed and paid"))
 
 
@@ -45,7 +45,7 @@ def place(
 def cancel(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), customer: str = typer.Option(..., "--customer")) -> None:
     """Ask to cancel an order; the store decides, and a cancelled order is refunded."""
     cli = ctx_obj(ctx)
-    order = cli.engine().cancel_order(order_id, customer)
+    order = jsonable(cli.engine().orders.cancel(order_id, customer))
     emit(cli.json, order, lambda: show_order(order, f"Order {order['id']} is {order['status']}"))
 
 
@@ -53,7 +53,7 @@ def cancel(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDE
 def confirm(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), customer: str = typer.Option(..., "--customer")) -> None:
     """Confirm that the delivery arrived."""
     cli = ctx_obj(ctx)
-    order = cli.engine().confirm_delivery(order_id, customer)
+    order = jsonable(cli.engine().orders.confirm(order_id, customer))
     emit(cli.json, order, lambda: show_order(order, f"Order {order['id']} confirmed"))
 
 
@@ -61,7 +61,7 @@ def confirm(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORD
 def show(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER")) -> None:
     """Show one order with its items."""
     cli = ctx_obj(ctx)
-    order = cli.engine(catch_up=False).order(order_id)
+    order = jsonable(cli.engine(catch_up=False).orders.get(order_id))
     emit(cli.json, order, lambda: show_order(order, f"Order {order['id']}"))
 
 
@@ -76,5 +76,5 @@ def list_(
 ) -> None:
     """List orders, newest first (from the status view)."""
     cli = ctx_obj(ctx)
-    orders = cli.engine(catch_up=False).orders(customer, store, status, limit, offset)
+    orders = jsonable(cli.engine(catch_up=False).orders.list(customer, store, status, limit, offset))
     emit(cli.json, orders, lambda: print_table([_with_money(o) for o in orders], ORDER_COLUMNS, empty="no orders"))

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import emit, money, print_fields, print_table
+from ..output import emit, jsonable, money, print_fields, print_table
 
 app = typer.Typer(help="Payments: list them, show one order's payment.", no_args_is_help=True)
 
@@ -29,7 +29,7 @@ def list_(ctx: typer.Context, limit: int = typer.Option(100, "--limit", min=1, m
     """List payments, newest first."""
     cli = ctx_obj(ctx)
     engine = cli.engine(catch_up=False)
-    payments = engine.payments_list(limit)
+    payments = jsonable(engine.payments.list(limit))
     emit(cli.json, payments, lambda: print_table([_human(p, engine.settings.currency) for p in payments], PAYMENT_COLUMNS, empty="no payments"))
 
 
@@ -38,6 +38,6 @@ def show(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"
     """Show the payment of one order."""
     cli = ctx_obj(ctx)
     engine = cli.engine(catch_up=False)
-    payment = engine.payment(order_id)
+    payment = jsonable(engine.payments.get(order_id))
     keys = [("id", "order"), ("status", "status"), ("amount_text", "amount"), ("card", "card"), ("charge_id", "charge"), ("refund_id", "refund"), ("reason", "reason"), ("created_at", "created"), ("refunded_at", "refunded")]
     emit(cli.json, payment, lambda: print_fields(_human(payment, engine.settings.currency), keys, title=f"Payment of order {payment['id']}"))

@@ -8,12 +8,12 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import emit, money, print_fields, print_table
+from ..output import emit, jsonable, money, print_fields, print_table
 
 
 def with_glyph(status: str | None) -> str:
     """A status as glyph plus text (never colour alone), e.g. ``♨ COOKING``."""
-    from ..engine.lifecycle import GLYPHS
+    from ..output import GLYPHS
 
     if not status:
         return "-"
@@ -51,5 +51,5 @@ def show_status(view: dict[str, Any]) -> None:
 def command(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="Order id.")) -> None:
     """Show an order's status and its timeline (the CQRS status view)."""
     cli = ctx_obj(ctx)
-    view = cli.engine(catch_up=False).status(order_id)
+    view = jsonable(cli.engine(catch_up=False).orders.status(order_id))
     emit(cli.json, view, lambda: show_status(view))

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import emit, money, print_fields, print_table, print_text
+from ..output import emit, jsonable, money, print_fields, print_table, print_text
 
 app = typer.Typer(help="The store's order list: see the queue, accept, reject and mark orders ready.", no_args_is_help=True)
 
@@ -63,7 +63,7 @@ def queue(
     cli = ctx_obj(ctx)
     status = _check_status(status)
     engine = cli.engine(catch_up=False)
-    tickets = engine.store_queue(store, status, limit)
+    tickets = jsonable(engine.store.queue(store, status, limit))
     emit(cli.json, tickets, lambda: _print_queue(store, tickets, status, engine.settings.currency))
 
 
@@ -75,7 +75,7 @@ def _show_ticket(ticket: dict[str, Any], title: str) -> None:
 def accept(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), store: str = typer.Option(..., "--store", help="Store id.")) -> None:
     """Accept an order: the kitchen starts cooking it."""
     cli = ctx_obj(ctx)
-    ticket = cli.engine().accept_order(order_id, store)
+    ticket = jsonable(cli.engine().store.accept(order_id, store))
     emit(cli.json, ticket, lambda: _show_ticket(ticket, f"Order {ticket['id']} accepted: cooking"))
 
 
@@ -88,7 +88,7 @@ def reject(
 ) -> None:
     """Reject a new order; it is cancelled and refunded."""
     cli = ctx_obj(ctx)
-    ticket = cli.engine().reject_order(order_id, store, reason)
+    ticket = jsonable(cli.engine().store.reject(order_id, store, reason))
     emit(cli.json, ticket, lambda: _show_ticket(ticket, f"Order {ticket['id']} rejected"))
 
 
@@ -96,5 +96,5 @@ def reject(
 def ready(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), store: str = typer.Option(..., "--store", help="Store id.")) -> None:
     """Mark an order cooked: it goes on the delivery list for riders."""
     cli = ctx_obj(ctx)
-    ticket = cli.engine().mark_ready(order_id, store)
+    ticket = jsonable(cli.engine().store.ready(order_id, store))
     emit(cli.json, ticket, lambda: _show_ticket(ticket, f"Order {ticket['id']} is ready for pickup"))

@@ -40,7 +40,7 @@ def rebuild(
     cli = ctx_obj(ctx)
     engine = cli.engine()
     if cli.json or not sys.stderr.isatty():
-        result = engine.rebuild_views(mode=mode)
+        result = engine.ops.rebuild_views(mode=mode)
     else:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -52,7 +52,7 @@ def rebuild(
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            result = engine.rebuild_views(progress=progress, mode=mode)
+            result = engine.ops.rebuild_views(progress=progress, mode=mode)
     emit(
         cli.json,
         result,
@@ -74,7 +74,7 @@ def add_invariants(settings: Settings, report: dict[str, Any]) -> None:
         return
     try:
         with Engine.open(settings, catch_up=False) as engine:
-            result = engine.check_invariants()
+            result = engine.ops.check_invariants()
     except DeliveryError as exc:
         report["invariants"] = {"ok": False, "checked": False, "problems": [], "error": exc.message}
         report["problems"] = list(report["problems"]) + [f"invariants could not be checked: {exc.message}"]

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from .errors import Conflict, DeliveryError, InvalidInput, NotFound
 from .storage import metadata
+from .views import Customer, MenuItem, Rider, Store
 
 stores = sa.Table(
     "stores",
@@ -91,36 +92,40 @@ def known_if_refused(conn: sa.Connection, kind: str, actor_id: str) -> Iterator[
         raise
 
 
-def get_store(conn: sa.Connection, store_id: str) -> dict[str, Any]:
-    return _one(conn, stores, "store", store_id)
+def get_store(conn: sa.Connection, store_id: str) -> Store:
+    """The store ``store_id``; NotFound if there is none."""
+    return Store(**_one(conn, stores, "store", store_id))
 
 
-def get_customer(conn: sa.Connection, customer_id: str) -> dict[str, Any]:
-    return _one(conn, customers, "customer", customer_id)
+def get_customer(conn: sa.Connection, customer_id: str) -> Customer:
+    """The customer ``customer_id``; NotFound if there is none."""
+    return Customer(**_one(conn, customers, "customer", customer_id))
 
 
-def get_rider(conn: sa.Connection, rider_id: str) -> dict[str, Any]:
-    return _one(conn, riders, "rider", rider_id)
+def get_rider(conn: sa.Connection, rider_id: str) -> Rider:
+    """The rider ``rider_id``; NotFound if there is none."""
+    return Rider(**_one(conn, riders, "rider", rider_id))
 
 
-def list_stores(conn: sa.Connection) -> list[dict[str, Any]]:
-    return [dict(r) for r in conn.execute(sa.select(stores).order_by(stores.c.id)).mappings()]
+def list_stores(conn: sa.Connection) -> list[Store]:
+    return [Store(**r) for r in conn.execute(sa.select(stores).order_by(stores.c.id)).mappings()]
 
 
-def list_customers(conn: sa.Connection) -> list[dict[str, Any]]:
-    return [dict(r) for r in conn.execute(sa.select(customers).order_by(customers.c.id)).mappings()]
+def list_customers(conn: sa.Connection) -> list[Customer]:
+    return [Customer(**r) for r in conn.execute(sa.select(customers).order_by(customers.c.id)).mappings()]
 
 
-def list_riders(conn: sa.Connection) -> list[dict[str, Any]]:
-    return [dict(r) for r in conn.execute(sa.select(riders).order_by(riders.c.id)).mappings()]
+def list_riders(conn: sa.Connection) -> list[Rider]:
+    return [Rider(**r) for r in conn.execute(sa.select(riders).order_by(riders.c.id)).mappings()]
 
 
-def list_menu(conn: sa.Connection, store_id: str | None = None) -> list[dict[str, Any]]:
+def list_menu(conn: sa.Connection, store_id: str | None = None) -> list[MenuItem]:
+    """Menu items in store and id order; only the store's with ``store_id`` (NotFound for an unknown store)."""
     query = sa.select(menu_items).order_by(menu_items.c.store_id, menu_items.c.id)
     if store_id is not None:
         get_store(conn, store_id)
         query = query.where(menu_items.c.store_id == store_id)
-    return [dict(r) for r in conn.execute(query).mappings()]
+    return [MenuItem(**r) for r in conn.execute(query).mappings()]
 
 
 _MENU_ITEMS_BY_ID = sa.select(menu_items).where(menu_items.c.id.in_(sa.bindparam("ids", expanding=True)))
@@ -129,6 +134,30 @@ _MENU_ITEMS_BY_ID = sa.select(menu_items).where(menu_items.c.id.in_(sa.bindparam
 def menu_items_by_id(conn: sa.Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
     rows = conn.execute(_MENU_ITEMS_BY_ID, {"ids": ids}).mappings()
     return {row["id"]: dict(row) for row in rows}
+
+
+class CatalogReader:
+    """Reference data as the other contexts read it inside a unit of work (``uow.catalog``)."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def customer(self, customer_id: str) -> Customer:
+        return get_customer(self.conn, customer_id)
+
+    def store(self, store_id: str) -> Store:
+        return get_store(self.conn, store_id)
+
+    def rider(self, rider_id: str) -> Rider:
+        return get_rider(self.conn, rider_id)
+
+    def menu_items(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Menu items by id (unknown ids are missing from the result)."""
+        return menu_items_by_id(self.conn, ids)
+
+    def known_if_refused(self, kind: str, actor_id: str) -> Any:
+        """See ``known_if_refused``."""
+        return known_if_refused(self.conn, kind, actor_id)
 
 
 def _insert(conn: sa.Connection, table: sa.Table, kind: str, values: dict[str, Any]) -> dict[str, Any]:

@@ -4,8 +4,7 @@ exactly one wins: the first committed pickup; the other is told who was faster."
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -13,15 +12,13 @@ from . import catalog, eventlog
 from .commands import CompleteDelivery, PickUpDelivery
 from .errors import ConcurrencyConflict, Conflict, IllegalTransition, NotFound, NotPermitted
 from .events import DeliveryCompleted, DeliveryPickedUp, DeliveryRequested, Event, StoredEvent
+from .lifecycle import DeliveryStatus
 from .storage import UTCDateTime, metadata
-from .unit_of_work import UnitOfWork
+from .views import DeliveryState, DeliveryView
 
-
-class DeliveryStatus(StrEnum):
-    AVAILABLE = "AVAILABLE"
-    PICKED_UP = "PICKED_UP"
-    COMPLETED = "COMPLETED"
-
+if TYPE_CHECKING:
+    from .messagebus import UnitOfWorkFactory
+    from .unit_of_work import UnitOfWork
 
 D = DeliveryStatus
 
@@ -44,6 +41,8 @@ deliveries = sa.Table(
 
 @dataclass
 class Delivery:
+    """An order on the delivery list, and the rider who took it."""
+
     order_id: str
     status: DeliveryStatus
     rider_id: str | None
@@ -51,6 +50,7 @@ class Delivery:
     events: list[Event] = field(default_factory=list)
 
     def pick_up(self, rider_id: str) -> None:
+        """Take the delivery: the first rider wins; another is told who was faster."""
         if self.status is not D.AVAILABLE:
             if self.rider_id == rider_id:
                 raise Conflict(f"you already picked up order {self.order_id}")
@@ -60,6 +60,7 @@ class Delivery:
         self.events.append(DeliveryPickedUp(order_id=self.order_id, rider_id=rider_id))
 
     def complete(self, rider_id: str) -> None:
+        """Hand the food over (only the rider who picked it up)."""
         if self.rider_id is None:
             raise IllegalTransition("delivery", self.order_id, self.status, "complete it: no rider has picked it up yet", [D.PICKED_UP.value])
         if self.rider_id != rider_id:
@@ -80,88 +81,93 @@ _PICKED_UP = _SAVE.values(**_SAVED, picked_up_at=sa.bindparam("at"))
 _COMPLETED = _SAVE.values(**_SAVED, completed_at=sa.bindparam("at"))
 
 
-def get(conn: sa.Connection, order_id: str) -> Delivery:
-    row = conn.execute(_GET, {"order_id": order_id}).first()
-    if row is None:
-        raise NotFound(f"no delivery for order {order_id!r} (unknown, or not ready for pickup yet)")
-    return Delivery(row.order_id, D(row.status), row.rider_id, row.version)
+class DeliveryRepository:
+    """The delivery list within one unit of work (``uow.deliveries``)."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    def get(self, order_id: str) -> Delivery:
+        """The delivery, locked for this unit; NotFound for an unknown order or one not ready yet."""
+        row = self.uow.conn.execute(_GET, {"order_id": order_id}).first()
+        if row is None:
+            raise NotFound(f"no delivery for order {order_id!r} (unknown, or not ready for pickup yet)")
+        return Delivery(row.order_id, D(row.status), row.rider_id, row.version)
+
+    def save(self, delivery: Delivery) -> None:
+        """Write the delivery if nobody changed it since it was read (optimistic concurrency)."""
+        picked_up = delivery.status is D.PICKED_UP
+        result = self.uow.conn.execute(
+            _PICKED_UP if picked_up else _COMPLETED,
+            {
+                "key_id": delivery.order_id, "key_version": delivery.version, "status": delivery.status.value,
+                "rider_id": delivery.rider_id, "version": delivery.version + 1, "at": self.uow.now,
+            },
+        )
+        if result.rowcount != 1:
+            raise ConcurrencyConflict(f"delivery {delivery.order_id} changed meanwhile")
+        delivery.version += 1
+        self.uow.collect(delivery)
+
+    def request(self, events: list[StoredEvent]) -> None:
+        """Open a delivery for each order whose cooking finished, copying where it goes from OrderPlaced."""
+        placed = eventlog.placed(self.uow.conn, [e.order_id for e in events])
+        rows = []
+        for event in events:
+            if event.order_id not in placed:
+                raise NotFound(f"the event log has no OrderPlaced for order {event.order_id}")
+            p = placed[event.order_id]
+            rows.append(
+                {
+                    "order_id": event.order_id, "store_id": p["store_id"], "address": p["address"], "status": D.AVAILABLE.value,
+                    "rider_id": None, "requested_at": self.uow.now, "version": 1,
+                }
+            )
+            self.uow.record(DeliveryRequested(order_id=event.order_id, store_id=p["store_id"], address=p["address"]))
+        self.uow.conn.execute(_ADD, rows)
 
 
-def save(uow: UnitOfWork, delivery: Delivery) -> None:
-    picked_up = delivery.status is D.PICKED_UP
-    result = uow.conn.execute(
-        _PICKED_UP if picked_up else _COMPLETED,
-        {
-            "key_id": delivery.order_id, "key_version": delivery.version, "status": delivery.status.value,
-            "rider_id": delivery.rider_id, "version": delivery.version + 1, "at": uow.now,
-        },
-    )
-    if result.rowcount != 1:
-        raise ConcurrencyConflict(f"delivery {delivery.order_id} changed meanwhile")
-    delivery.version += 1
-    uow.collect(delivery)
-
-
-def _act(bus: Any, order_id: str, rider_id: str, action: str) -> dict[str, Any]:
-    with bus.unit_of_work(actor=f"rider:{rider_id}") as uow:
+def _act(unit_of_work: UnitOfWorkFactory, order_id: str, rider_id: str, action: str) -> DeliveryState:
+    with unit_of_work(f"rider:{rider_id}") as uow:
         if action == "pick_up":  # any rider may pick up: check this one exists
-            catalog.get_rider(uow.conn, rider_id)
-        with catalog.known_if_refused(uow.conn, "rider", rider_id):  # only its rider completes a delivery
-            delivery = get(uow.conn, order_id)
+            uow.catalog.rider(rider_id)
+        with uow.catalog.known_if_refused("rider", rider_id):  # only its rider completes a delivery
+            delivery = uow.deliveries.get(order_id)
             getattr(delivery, action)(rider_id)
-        save(uow, delivery)
+        uow.deliveries.save(delivery)
         uow.commit()
-    return {"id": delivery.order_id, "order_id": delivery.order_id, "status": delivery.status.value, "rider_id": delivery.rider_id}
+    return DeliveryState(id=delivery.order_id, order_id=delivery.order_id, status=delivery.status, rider_id=delivery.rider_id)
 
 
-def pick_up(cmd: PickUpDelivery, bus: Any) -> dict[str, Any]:
-    return _act(bus, cmd.order_id, cmd.rider_id, "pick_up")
+def pick_up(cmd: PickUpDelivery, unit_of_work: UnitOfWorkFactory) -> DeliveryState:
+    return _act(unit_of_work, cmd.order_id, cmd.rider_id, "pick_up")
 
 
-def complete(cmd: CompleteDelivery, bus: Any) -> dict[str, Any]:
-    return _act(bus, cmd.order_id, cmd.rider_id, "complete")
+def complete(cmd: CompleteDelivery, unit_of_work: UnitOfWorkFactory) -> DeliveryState:
+    return _act(unit_of_work, cmd.order_id, cmd.rider_id, "complete")
 
 
 def _requested(event: StoredEvent, uow: UnitOfWork) -> None:
-    apply_batch([event], uow)
+    uow.deliveries.request([event])
+
+
+def apply_batch(events: list[StoredEvent], uow: UnitOfWork) -> None:
+    """Open the deliveries of a whole batch of finished orders in one statement."""
+    uow.deliveries.request(events)
 
 
 HANDLERS = {"CookingFinished": _requested}
 
 
-def apply_batch(events: list[StoredEvent], uow: UnitOfWork) -> None:
-    """Open a delivery for each order whose cooking finished, copying where it goes from OrderPlaced."""
-    placed = eventlog.placed(uow.conn, [e.order_id for e in events])
-    rows = []
-    for event in events:
-        if event.order_id not in placed:
-            raise NotFound(f"the event log has no OrderPlaced for order {event.order_id}")
-        p = placed[event.order_id]
-        rows.append(
-            {
-                "order_id": event.order_id, "store_id": p["store_id"], "address": p["address"], "status": D.AVAILABLE.value,
-                "rider_id": None, "requested_at": uow.now, "version": 1,
-            }
-        )
-        uow.record(DeliveryRequested(order_id=event.order_id, store_id=p["store_id"], address=p["address"]))
-    uow.conn.execute(_ADD, rows)
+def delivery_view(r: sa.Row) -> DeliveryView:
+    return DeliveryView(
+        id=r.order_id, order_id=r.order_id, store_id=r.store_id, address=r.address, status=r.status, rider_id=r.rider_id,
+        requested_at=r.requested_at, picked_up_at=r.picked_up_at, completed_at=r.completed_at,
+    )
 
 
-def delivery_row(r: sa.Row) -> dict[str, Any]:
-    return {
-        "id": r.order_id,
-        "order_id": r.order_id,
-        "store_id": r.store_id,
-        "address": r.address,
-        "status": r.status,
-        "rider_id": r.rider_id,
-        "requested_at": r.requested_at.isoformat(),
-        "picked_up_at": r.picked_up_at.isoformat() if r.picked_up_at else None,
-        "completed_at": r.completed_at.isoformat() if r.completed_at else None,
-    }
-
-
-def list_deliveries(conn: sa.Connection, available: bool = False, rider_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+def list_deliveries(conn: sa.Connection, available: bool = False, rider_id: str | None = None, limit: int = 200) -> list[DeliveryView]:
+    """Deliveries newest first: only the available ones, or only a rider's."""
     query = sa.select(deliveries)
     if available:
         query = query.where(deliveries.c.status == D.AVAILABLE.value)
@@ -169,10 +175,10 @@ def list_deliveries(conn: sa.Connection, available: bool = False, rider_id: str 
         catalog.get_rider(conn, rider_id)
         query = query.where(deliveries.c.rider_id == rider_id)
     query = query.order_by(deliveries.c.requested_at.desc(), deliveries.c.order_id.desc()).limit(limit)
-    return [delivery_row(r) for r in conn.execute(query)]
+    return [delivery_view(r) for r in conn.execute(query)]
 
 
-def rider_deliveries(conn: sa.Connection, rider_id: str, limit: int = 100) -> list[dict[str, Any]]:
+def rider_deliveries(conn: sa.Connection, rider_id: str, limit: int = 100) -> list[DeliveryView]:
     """A rider's deliveries on the road (all of them), then the most recently completed ones.
 
     The completed ones come newest first by insertion order (a delivery row is inserted when it
@@ -184,4 +190,4 @@ def rider_deliveries(conn: sa.Connection, rider_id: str, limit: int = 100) -> li
     newest = sa.literal_column("deliveries.rowid").desc() if conn.dialect.name == "sqlite" else deliveries.c.requested_at.desc()
     active = conn.execute(sa.select(deliveries).where(mine, deliveries.c.status == D.PICKED_UP.value).order_by(newest)).all()
     done = conn.execute(sa.select(deliveries).where(mine, deliveries.c.status == D.COMPLETED.value).order_by(newest).limit(max(0, limit - len(active)))).all()
-    return [delivery_row(r) for r in [*active, *done]]
+    return [delivery_view(r) for r in [*active, *done]]

@@ -3,7 +3,7 @@ subscriber's tracking position, its failures and its dead letters."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
 
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from .events import Event, StoredEvent
 from .storage import JSONType, UTCDateTime, insert_ignore, lock_event_log, metadata
+from .views import DeadLetter
 
 events = sa.Table(
     "events",
@@ -237,3 +238,30 @@ def counts_per_interval(conn: sa.Connection, boundaries: Sequence[datetime]) -> 
             firsts.append(found)
             low, low_at = found - 1, moment  # boundaries ascend: the next search starts here
     return [later - earlier for earlier, later in zip(firsts, firsts[1:])]
+
+
+def lag(conn: sa.Connection, handled: Mapping[str, set[str]]) -> dict[str, int]:
+    """Events each subscriber (by name, with the event types it handles) has yet to take effect on."""
+    known = positions(conn)
+    return {
+        name: conn.execute(
+            sa.select(sa.func.count()).select_from(events).where(events.c.id > known.get(name, 0), events.c.event_type.in_(sorted(types)))
+        ).scalar_one()
+        for name, types in handled.items()
+    }
+
+
+def dead_letter(row: sa.Row) -> DeadLetter:
+    return DeadLetter(
+        id=row.id, subscriber=row.subscriber, event_id=row.event_id, order_id=row.order_id, event_type=row.event_type,
+        error=row.error, attempts=row.attempts, parked_at=row.parked_at, resolved_at=row.resolved_at,
+    )
+
+
+def list_dead_letters(conn: sa.Connection, include_resolved: bool = False) -> list[DeadLetter]:
+    """Parked events, oldest first (by default only those not yet retried successfully)."""
+    table = dead_letters
+    query = sa.select(table).order_by(table.c.id)
+    if not include_resolved:
+        query = query.where(table.c.resolved_at.is_(None))
+    return [dead_letter(r) for r in conn.execute(query)]

@@ -167,15 +167,3 @@ class StoredEvent:
 
     def to_event(self) -> Event:
         return EVENT_TYPES[self.event_type].model_validate(self.payload)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "event_type": self.event_type,
-            "schema_version": self.schema_version,
-            "order_id": self.order_id,
-            "actor": self.actor,
-            "context": self.context,
-            "occurred_at": self.occurred_at.isoformat(),
-            "payload": self.payload,
-        }

@@ -1,8 +1,19 @@
-"""The order status rules of SPEC §5, shared by the Order aggregate, the status view and notifications."""
+"""The statuses of orders, kitchen tickets and deliveries, the order status rules of SPEC §5, and the
+one fold of the event log into an order's status.
+
+The Order aggregate, the status view, notifications, the rebuild, the invariant check and the tests
+all read an order's status the same way: ``OrderState.apply(event)``.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .events import StoredEvent
 
 
 class OrderStatus(StrEnum):
@@ -16,6 +27,24 @@ class OrderStatus(StrEnum):
     REJECTED = "REJECTED"
     CANCEL_PENDING = "CANCEL_PENDING"
     CANCELLED = "CANCELLED"
+
+
+class TicketStatus(StrEnum):
+    """A store's kitchen ticket for a paid order."""
+
+    NEW = "NEW"
+    COOKING = "COOKING"
+    READY = "READY"
+    CANCELLED = "CANCELLED"
+    REJECTED = "REJECTED"
+
+
+class DeliveryStatus(StrEnum):
+    """An order on the delivery list."""
+
+    AVAILABLE = "AVAILABLE"
+    PICKED_UP = "PICKED_UP"
+    COMPLETED = "COMPLETED"
 
 
 S = OrderStatus
@@ -50,20 +79,6 @@ STATUS_AFTER_EVENT: dict[str, OrderStatus] = {
     "OrderCancelled": S.CANCELLED,
 }
 
-GLYPHS: dict[OrderStatus, str] = {
-    S.PENDING_PAYMENT: "…",
-    S.PAID: "$",
-    S.COOKING: "♨",
-    S.READY_FOR_PICKUP: "▣",
-    S.DELIVERING: "➜",
-    S.DELIVERED: "⌂",
-    S.CONFIRMED: "✔",
-    S.REJECTED: "✘",
-    S.CANCEL_PENDING: "⧗",
-    S.CANCELLED: "⊘",
-}
-
-
 def follow(status: OrderStatus | None, resume: OrderStatus | None, event_type: str) -> tuple[OrderStatus | None, OrderStatus | None]:
     """Return (status, resume_status) after an event, as seen by a reader of the event log.
 
@@ -82,3 +97,62 @@ def follow(status: OrderStatus | None, resume: OrderStatus | None, event_type: s
     if status is S.CANCEL_PENDING and target is not S.CANCELLED:
         return status, target
     return target, (None if target is S.CANCELLED else resume)
+
+
+# The payload field that explains a status (a rejection, a cancellation, a refused cancellation).
+REASONS = {"OrderRejected": "reason", "OrderCancelled": "reason", "CancellationRefused": "reason"}
+
+
+@dataclass(slots=True)
+class OrderState:
+    """An order as a reader of the event log knows it: its parties, status and latest reason.
+
+    Built from ``OrderPlaced`` and moved by every later event of the order with ``apply``; pure (no
+    I/O), so every reader of the log folds it the same way.
+    """
+
+    order_id: str
+    customer_id: str
+    store_id: str
+    status: OrderStatus = OrderStatus.PENDING_PAYMENT
+    resume_status: OrderStatus | None = None
+    rider_id: str | None = None
+    reason: str | None = None
+    total: int = 0
+    currency: str = ""
+    placed_at: datetime | None = None
+    updated_at: datetime | None = None
+    last_event_id: int = 0
+
+    @classmethod
+    def placed(cls, event: StoredEvent) -> OrderState:
+        """The state an ``OrderPlaced`` event starts."""
+        p = event.payload
+        return cls(
+            order_id=event.order_id, customer_id=p["customer_id"], store_id=p["store_id"], total=p["total"],
+            currency=p["currency"], placed_at=event.occurred_at, updated_at=event.occurred_at, last_event_id=event.id,
+        )
+
+    def apply(self, event: StoredEvent) -> bool:
+        """Follow one later event of this order; returns whether the customer-visible status changed."""
+        before = self.status
+        self.status, self.resume_status = follow(self.status, self.resume_status, event.event_type)
+        field = REASONS.get(event.event_type)
+        if field is not None:
+            self.reason = event.payload[field]
+        if event.event_type == "DeliveryPickedUp":
+            self.rider_id = event.payload["rider_id"]
+        self.updated_at, self.last_event_id = event.occurred_at, event.id
+        return self.status is not before
+
+
+def fold(states: dict[str, OrderState], event: StoredEvent) -> tuple[OrderState | None, bool]:
+    """Apply ``event`` to ``states`` (by order id): returns the order's state (None for an order never
+    placed) and whether its status changed. ``NotificationSent`` changes nothing."""
+    if event.event_type == "OrderPlaced":
+        state = states[event.order_id] = OrderState.placed(event)
+        return state, True
+    state = states.get(event.order_id)
+    if state is None or event.event_type == "NotificationSent":
+        return state, False
+    return state, state.apply(event)

@@ -17,15 +17,18 @@ from typing import Any
 import sqlalchemy as sa
 
 from . import eventlog
+from .clock import SYSTEM_CLOCK, Clock
 from .errors import ConcurrencyConflict, Conflict, DatabaseUnavailable, NotFound
 from .events import StoredEvent
-from .storage import utcnow
 from .unit_of_work import Connections, UnitOfWork, database_errors
+from .views import DeadLetter
 
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[StoredEvent, UnitOfWork], None]
-CommandHandler = Callable[..., Any]
+BatchHandler = Callable[[list[StoredEvent], UnitOfWork], None]
+UnitOfWorkFactory = Callable[[str], UnitOfWork]  # actor -> a new unit of work
+CommandHandler = Callable[[Any, UnitOfWorkFactory], Any]  # (command, unit_of_work) -> its result
 
 CONFLICT_RETRIES = 20
 WORK_WINDOW = 2000  # newest events examined per look for pending work
@@ -50,7 +53,7 @@ class Subscriber:
 
     name: str
     handlers: Mapping[str, EventHandler]
-    batch: Callable[[list[StoredEvent], UnitOfWork], None] | None = None
+    batch: BatchHandler | None = None
 
 
 @dataclass
@@ -83,17 +86,24 @@ class _Backoff:
 
 @dataclass
 class MessageBus:
-    engine: sa.Engine
+    """Runs commands through their handlers and events through every subscriber.
+
+    Command handlers are called as ``handler(command, unit_of_work)`` where ``unit_of_work(actor)``
+    starts a transaction; event handlers as ``handler(event, uow)`` inside the subscriber's own.
+    """
+
+    db: sa.Engine
     subscribers: Sequence[Subscriber]
     command_handlers: Mapping[type, CommandHandler]
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    clock: Clock = SYSTEM_CLOCK
     batch_size: int = 500  # events per subscriber transaction: fewer statements; measured under 0.1 s of write lock each
     _positions: dict[str, int] = field(default_factory=dict)
     _backoff: dict[str, _Backoff] = field(default_factory=dict)
     _deferring: int = 0
 
     def __post_init__(self) -> None:
-        self.connections = Connections(self.engine)
+        self.connections = Connections(self.db)
 
     def close(self) -> None:
         self.connections.close()
@@ -115,19 +125,23 @@ class MessageBus:
 
     # -- commands -------------------------------------------------------------------------------
 
-    def handle(self, command: Any) -> Any:
-        """Run a command's handler (retrying on a concurrent change), then settle the sagas it started."""
+    def handle(self, command: Any, *, settle: bool = True) -> Any:
+        """Run a command's handler (retrying on a concurrent change), then settle the sagas it started.
+
+        With ``settle=False`` its events stay undelivered until the next drain, as if another
+        process had committed the command (or this one had died right after the commit).
+        """
         handler = self.command_handlers[type(command)]
         with database_errors():
             try:
                 for attempt in range(CONFLICT_RETRIES):
                     try:
-                        return handler(command, self)
+                        return handler(command, self.unit_of_work)
                     except ConcurrencyConflict:
-                        time.sleep(0.002 * (attempt + 1))
+                        time.sleep(0.002 * (attempt + 1))  # real time: another process holds the row
                 raise Conflict("the order kept changing under this command; try again")
             finally:
-                if not self._deferring:
+                if settle and not self._deferring:
                     self._settle()  # also after a refusal: the command may have committed (a rejected payment)
 
     def _settle(self) -> None:
@@ -140,7 +154,15 @@ class MessageBus:
             log.warning("the sagas of this command are left to the next drain: %s", exc.message)
 
     def unit_of_work(self, actor: str) -> UnitOfWork:
-        return UnitOfWork(self.connections.connect, actor)
+        """A new unit of work acting as ``actor`` (e.g. ``customer:alice``)."""
+        return UnitOfWork(self.connections.connect, actor, self.clock)
+
+    def forget(self, subscriber: str | None = None) -> None:
+        """Read ``subscriber``'s position (every subscriber's, by default) from the database next time,
+        and drop its pending retry back-off: something else changed the tables it keeps."""
+        for name in [subscriber] if subscriber else [s.name for s in self.subscribers]:
+            self._positions.pop(name, None)
+            self._backoff.pop(name, None)
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -155,7 +177,7 @@ class MessageBus:
                 next_retry: float | None = None
                 for subscriber in due:
                     backoff = self._backoff.get(subscriber.name)
-                    if backoff and backoff.retry_at > time.monotonic():
+                    if backoff and backoff.retry_at > self.clock.monotonic():
                         next_retry = min(next_retry or backoff.retry_at, backoff.retry_at)
                         continue
                     count = self._run(subscriber)
@@ -169,7 +191,7 @@ class MessageBus:
                     continue
                 if next_retry is None:
                     return applied
-                time.sleep(max(0.0, next_retry - time.monotonic()))
+                self.clock.sleep(max(0.0, next_retry - self.clock.monotonic()))
 
     def _subscribers_with_work(self) -> list[Subscriber]:
         """Subscribers with a relevant event after their position, from one look at the newest events.
@@ -178,7 +200,7 @@ class MessageBus:
         once it trails by ``IDLE_ADVANCE`` events, in one transaction for all such subscribers.
         """
         low = min((self._positions.get(s.name, 0) for s in self.subscribers), default=0)
-        with self.engine.connect() as conn, conn.execution_options(readonly=True).begin():
+        with self.db.connect() as conn, conn.execution_options(readonly=True).begin():
             window = conn.execute(_WINDOW, {"low": low}).all()
         if not window:
             return []
@@ -198,8 +220,8 @@ class MessageBus:
         return due
 
     def _advance_idle(self, idle: list[Subscriber], to: int) -> None:
-        with self.engine.begin() as conn:
-            now = utcnow()
+        with self.db.begin() as conn:
+            now = self.clock.now()
             for subscriber in idle:
                 position = self._positions.get(subscriber.name, 0)
                 eventlog.lock_position(conn, subscriber.name, now)
@@ -215,19 +237,15 @@ class MessageBus:
 
     def lag(self) -> dict[str, int]:
         """Events each subscriber has yet to take effect on (events it does not handle do not count)."""
-        with self.engine.connect() as conn, conn.execution_options(readonly=True).begin():
-            known = eventlog.positions(conn)
-            return {
-                s.name: conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(eventlog.events)
-                    .where(eventlog.events.c.id > known.get(s.name, 0), eventlog.events.c.event_type.in_(list(s.handlers)))
-                ).scalar_one()
-                for s in self.subscribers
-            }
+        with self.db.connect() as conn, conn.execution_options(readonly=True).begin():
+            return eventlog.lag(conn, self.handled())
+
+    def handled(self) -> dict[str, set[str]]:
+        """The event types each subscriber handles, by name."""
+        return {s.name: set(s.handlers) for s in self.subscribers}
 
     def _load_positions(self) -> None:
-        with self.engine.connect() as conn, conn.execution_options(readonly=True).begin():
+        with self.db.connect() as conn, conn.execution_options(readonly=True).begin():
             self._positions.update(eventlog.positions(conn))
 
     def _run(self, subscriber: Subscriber) -> int:
@@ -247,7 +265,7 @@ class MessageBus:
         return 0
 
     def _process(self, subscriber: Subscriber, stop_before: int | None, one_by_one: bool = False) -> int:
-        with UnitOfWork(self.connections.connect, actor=f"system:{subscriber.name}") as uow:
+        with self.unit_of_work(f"system:{subscriber.name}") as uow:
             position = eventlog.lock_position(uow.conn, subscriber.name, uow.now)
             head = eventlog.head(uow.conn) if stop_before is None else stop_before - 1
             if head <= position:
@@ -295,29 +313,28 @@ class MessageBus:
             self._park(subscriber.name, event, str(failure), attempts)
             self._backoff.pop(subscriber.name, None)
             return applied + 1
-        self._backoff[subscriber.name] = _Backoff(event.id, attempts, time.monotonic() + self.retry.delay(attempts))
+        self._backoff[subscriber.name] = _Backoff(event.id, attempts, self.clock.monotonic() + self.retry.delay(attempts))
         return applied
 
     def _count_failure(self, subscriber: str, event: StoredEvent, error: str) -> int:
         table = eventlog.subscriber_failures
         key = (table.c.subscriber == subscriber) & (table.c.event_id == event.id)
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
+            now = self.clock.now()
             attempts = conn.execute(sa.select(table.c.attempts).where(key)).scalar()
             if attempts is None:
                 attempts = 1
                 conn.execute(
-                    table.insert().values(
-                        subscriber=subscriber, event_id=event.id, attempts=1, last_error=error, failed_at=utcnow()
-                    )
+                    table.insert().values(subscriber=subscriber, event_id=event.id, attempts=1, last_error=error, failed_at=now)
                 )
             else:
                 attempts += 1
-                conn.execute(table.update().where(key).values(attempts=attempts, last_error=error, failed_at=utcnow()))
+                conn.execute(table.update().where(key).values(attempts=attempts, last_error=error, failed_at=now))
         return attempts
 
     def _park(self, subscriber: str, event: StoredEvent, error: str, attempts: int) -> None:
         """Move the event to the dead letters and the subscriber past it, in one transaction."""
-        with UnitOfWork(self.connections.connect, actor=f"system:{subscriber}") as uow:
+        with self.unit_of_work(f"system:{subscriber}") as uow:
             position = eventlog.lock_position(uow.conn, subscriber, uow.now)
             if position >= event.id:
                 return  # another process parked or processed it meanwhile
@@ -340,11 +357,11 @@ class MessageBus:
         self._positions[subscriber] = event.id
         log.error("subscriber %s parked event %s as a dead letter after %s attempts", subscriber, event.id, attempts)
 
-    def retry_dead_letter(self, dead_letter_id: int) -> dict[str, Any]:
+    def retry_dead_letter(self, dead_letter_id: int) -> DeadLetter:
         """Run a parked event through its subscriber again; on success it is marked resolved."""
         table = eventlog.dead_letters
         with database_errors():
-            with UnitOfWork(self.connections.connect, actor="operator") as uow:
+            with self.unit_of_work("operator") as uow:
                 row = uow.conn.execute(sa.select(table).where(table.c.id == dead_letter_id)).first()
                 if row is None:
                     raise NotFound(f"no dead letter {dead_letter_id}")
@@ -358,8 +375,8 @@ class MessageBus:
                 try:
                     subscriber.handlers[event.event_type](event, uow)
                 except Exception as error:  # noqa: BLE001
-                    uow._tx.rollback()
-                    with self.engine.begin() as conn:
+                    uow.rollback()
+                    with self.db.begin() as conn:
                         conn.execute(
                             table.update()
                             .where(table.c.id == dead_letter_id)
@@ -369,18 +386,4 @@ class MessageBus:
                 uow.conn.execute(table.update().where(table.c.id == dead_letter_id).values(resolved_at=uow.now))
                 uow.commit()
             self.drain()
-        return dead_letter_row(row) | {"resolved_at": uow.now.isoformat()}  # sa.Row has no _replace
-
-
-def dead_letter_row(row: sa.Row) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "subscriber": row.subscriber,
-        "event_id": row.event_id,
-        "order_id": row.order_id,
-        "event_type": row.event_type,
-        "error": row.error,
-        "attempts": row.attempts,
-        "parked_at": row.parked_at.isoformat(),
-        "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
-    }
+        return eventlog.dead_letter(row).model_copy(update={"resolved_at": uow.now})

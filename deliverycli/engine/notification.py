@@ -3,14 +3,17 @@ the store and the rider where it concerns them. Kept from events only."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from .events import NotificationSent, StoredEvent
-from .lifecycle import STATUS_AFTER_EVENT, OrderStatus, follow
+from .lifecycle import STATUS_AFTER_EVENT, OrderState, OrderStatus, fold
 from .storage import UTCDateTime, metadata
-from .unit_of_work import UnitOfWork
+from .views import Notification
+
+if TYPE_CHECKING:
+    from .unit_of_work import UnitOfWork
 
 S = OrderStatus
 
@@ -75,56 +78,59 @@ _UPDATE = (
 
 
 def apply_batch(events: list[StoredEvent], uow: UnitOfWork) -> None:
-    """Notify every status change in the batch; each order's state is read once and written once."""
+    """Notify every status change in the batch (the one fold, ``OrderState``); each order's state is
+    read once and written once."""
     conn = uow.conn
     known = {e.order_id for e in events if e.event_type != "OrderPlaced"}
-    orders: dict[str, dict[str, Any]] = {}
+    states: dict[str, OrderState] = {}
     if known:
-        orders = {r.order_id: dict(r._mapping) for r in conn.execute(sa.select(notification_orders).where(notification_orders.c.order_id.in_(known)))}
-    created: dict[str, dict[str, Any]] = {}
+        rows = conn.execute(sa.select(notification_orders).where(notification_orders.c.order_id.in_(known)))
+        states = {
+            r.order_id: OrderState(
+                order_id=r.order_id, customer_id=r.customer_id, store_id=r.store_id, rider_id=r.rider_id, status=S(r.status),
+                resume_status=S(r.resume_status) if r.resume_status else None,
+            )
+            for r in rows
+        }
+    created: set[str] = set()
     changed: set[str] = set()
     sent = []
     for event in events:
-        if event.event_type == "OrderPlaced":
-            p = event.payload
-            order = created[event.order_id] = orders[event.order_id] = {
-                "order_id": event.order_id, "customer_id": p["customer_id"], "store_id": p["store_id"], "rider_id": None,
-                "status": S.PENDING_PAYMENT.value, "resume_status": None,
-            }
-            before, status = None, S.PENDING_PAYMENT
-        else:
-            order = orders.get(event.order_id)
-            if order is None:
-                continue  # placed before notifications existed: nobody to address
-            if event.event_type == "DeliveryPickedUp":
-                order["rider_id"] = event.payload["rider_id"]
-            before = S(order["status"])
-            status, resume = follow(before, S(order["resume_status"]) if order["resume_status"] else None, event.event_type)
-            order["status"], order["resume_status"] = status.value, resume.value if resume else None
-            changed.add(event.order_id)
-        if status != before:
-            sent.extend(_notify(event, order, status, uow))
+        state, status_changed = fold(states, event)
+        if state is None:
+            continue  # placed before notifications existed: nobody to address
+        (created if event.event_type == "OrderPlaced" else changed).add(event.order_id)
+        if status_changed:
+            sent.extend(_notify(event, state, uow))
     if created:
-        conn.execute(notification_orders.insert(), list(created.values()))
-    updates = [{"key": o, "status": orders[o]["status"], "resume_status": orders[o]["resume_status"], "rider_id": orders[o]["rider_id"]} for o in changed - set(created)]
+        conn.execute(notification_orders.insert(), [_remembered(states[o]) for o in created])
+    updates = [_remembered(states[o]) | {"key": o} for o in changed - created]
     if updates:
-        conn.execute(_UPDATE, updates)
+        conn.execute(_UPDATE, [{k: u[k] for k in ("key", "status", "resume_status", "rider_id")} for u in updates])
     if sent:
         conn.execute(notifications.insert(), sent)
 
 
-def _notify(event: StoredEvent, order: dict[str, Any], status: OrderStatus, uow: UnitOfWork) -> list[dict[str, Any]]:
+def _remembered(state: OrderState) -> dict[str, Any]:
+    return {
+        "order_id": state.order_id, "customer_id": state.customer_id, "store_id": state.store_id, "rider_id": state.rider_id,
+        "status": state.status.value, "resume_status": state.resume_status.value if state.resume_status else None,
+    }
+
+
+def _notify(event: StoredEvent, order: OrderState, uow: UnitOfWork) -> list[dict[str, Any]]:
     """The notification rows for one status change, and its NotificationSent event."""
+    status = order.status
     reason = event.payload.get("reason", "")
     if event.event_type == "CancellationRefused":
         customer_message = REFUSED_MESSAGE.format(id=event.order_id, reason=reason, status=status.value)
     else:
         customer_message = MESSAGES[status].format(id=event.order_id, reason=reason)
-    recipients = [("customer", order["customer_id"], customer_message)]
+    recipients = [("customer", order.customer_id, customer_message)]
     if status in STORE_STATUSES:
-        recipients.append(("store", order["store_id"], STORE_STATUSES[status].format(id=event.order_id)))
-    if status in RIDER_STATUSES and order["rider_id"]:
-        recipients.append(("rider", order["rider_id"], RIDER_STATUSES[status].format(id=event.order_id)))
+        recipients.append(("store", order.store_id, STORE_STATUSES[status].format(id=event.order_id)))
+    if status in RIDER_STATUSES and order.rider_id:
+        recipients.append(("rider", order.rider_id, RIDER_STATUSES[status].format(id=event.order_id)))
     uow.record(
         NotificationSent(
             order_id=event.order_id, status=status.value, recipients=[f"{kind}:{who}" for kind, who, _ in recipients], message=customer_message[:500]
@@ -146,29 +152,22 @@ def _apply(event: StoredEvent, uow: UnitOfWork) -> None:
 HANDLERS = {event_type: _apply for event_type in HANDLED}
 
 
-def notification_row(row: sa.Row) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "order_id": row.order_id,
-        "recipient": f"{row.recipient_type}:{row.recipient_id}",
-        "recipient_type": row.recipient_type,
-        "recipient_id": row.recipient_id,
-        "status": row.status,
-        "channel": row.channel,
-        "message": row.message,
-        "created_at": row.created_at.isoformat(),
-    }
+def notification_view(row: sa.Row) -> Notification:
+    return Notification(
+        id=row.id, order_id=row.order_id, recipient=f"{row.recipient_type}:{row.recipient_id}", recipient_type=row.recipient_type,
+        recipient_id=row.recipient_id, status=row.status, channel=row.channel, message=row.message, created_at=row.created_at,
+    )
 
 
 def list_notifications(
     conn: sa.Connection, recipient_type: str | None = None, recipient_id: str | None = None, after: int = 0, limit: int = 100
-) -> list[dict[str, Any]]:
+) -> list[Notification]:
     """Notifications oldest first; ``after`` pages forward (used by --follow)."""
     query = sa.select(notifications).where(notifications.c.id > after)
     if recipient_type is not None:
         query = query.where(notifications.c.recipient_type == recipient_type, notifications.c.recipient_id == recipient_id)
     if after:
         query = query.order_by(notifications.c.id).limit(limit)
-        return [notification_row(r) for r in conn.execute(query)]
+        return [notification_view(r) for r in conn.execute(query)]
     query = query.order_by(notifications.c.id.desc()).limit(limit)
-    return [notification_row(r) for r in reversed(conn.execute(query).all())]
+    return [notification_view(r) for r in reversed(conn.execute(query).all())]

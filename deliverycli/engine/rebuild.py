@@ -47,11 +47,11 @@ from . import eventlog
 from . import status as status_view
 from .errors import ConcurrencyConflict, Conflict, DeliveryError
 from .events import StoredEvent
-from .lifecycle import OrderStatus, follow
+from .lifecycle import OrderState, fold
 from .unit_of_work import UnitOfWork, database_errors
 
 if TYPE_CHECKING:
-    from .bootstrap import Engine
+    from .messagebus import MessageBus
 
 SUBSCRIBER = "status"
 STATUS_TYPES = tuple(status_view.HANDLERS)  # every event type but NotificationSent
@@ -65,48 +65,34 @@ ProgressCallback = Callable[[int, int], None]
 
 @dataclass
 class StatusFold:
-    """The status view computed from events: one row per order and one timeline entry per event."""
+    """The status view computed from events (the one fold, ``OrderState``): one row per order and
+    one timeline entry per event, as ``status.apply_batch`` writes them."""
 
-    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    states: dict[str, OrderState] = field(default_factory=dict)
     timeline: dict[int, dict[str, Any]] = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (order id, what is wrong)
 
     def apply(self, event: StoredEvent) -> None:
-        """Apply one event as ``status.apply_batch`` does (NotificationSent is not a status event)."""
+        """Apply one event (NotificationSent is not a status event)."""
         if event.event_type not in status_view.HANDLERS:
             return
-        if event.event_type == "OrderPlaced":
-            p = event.payload
-            row = self.rows[event.order_id] = {
-                "order_id": event.order_id, "customer_id": p["customer_id"], "store_id": p["store_id"], "rider_id": None,
-                "status": OrderStatus.PENDING_PAYMENT.value, "resume_status": None, "total": p["total"],
-                "currency": p["currency"], "reason": None, "placed_at": event.occurred_at,
-            }
-        else:
-            row = self.rows.get(event.order_id)
-            if row is None:
-                self.errors.append((event.order_id, f"event {event.id} ({event.event_type}) names an order that was never placed"))
-                return
-            current = OrderStatus(row["status"])
-            resume = OrderStatus(row["resume_status"]) if row["resume_status"] else None
-            new_status, new_resume = follow(current, resume, event.event_type)
-            row["status"], row["resume_status"] = new_status.value, new_resume.value if new_resume else None
-            if event.event_type in status_view.REASONS:
-                row["reason"] = event.payload[status_view.REASONS[event.event_type]]
-            if event.event_type == "DeliveryPickedUp":
-                row["rider_id"] = event.payload["rider_id"]
-        row["updated_at"], row["last_event_id"] = event.occurred_at, event.id
-        self.timeline[event.id] = {
-            "event_id": event.id, "order_id": event.order_id, "event_type": event.event_type,
-            "status": row["status"], "actor": event.actor, "at": event.occurred_at,
-        }
+        state, _ = fold(self.states, event)
+        if state is None:
+            self.errors.append((event.order_id, f"event {event.id} ({event.event_type}) names an order that was never placed"))
+            return
+        self.timeline[event.id] = status_view.timeline_entry(event, state)
+
+    @property
+    def rows(self) -> dict[str, dict[str, Any]]:
+        """The view's rows, by order id."""
+        return {order_id: status_view.row_values(state) for order_id, state in self.states.items()}
 
 
 def fold_status(events: Iterable[StoredEvent]) -> StatusFold:
-    fold = StatusFold()
+    view = StatusFold()
     for event in events:
-        fold.apply(event)
-    return fold
+        view.apply(event)
+    return view
 
 
 # -- the rebuild ----------------------------------------------------------------------------------
@@ -149,7 +135,7 @@ def _replay(uow: UnitOfWork, after: int, upto: int, batch: int) -> tuple[int, in
 
 
 def rebuild_status_view(
-    engine: Engine, *, progress: ProgressCallback | None = None, mode: str = "auto", batch: int = BATCH, atomic_limit: int = ATOMIC_LIMIT
+    bus: MessageBus, *, progress: ProgressCallback | None = None, mode: str = "auto", batch: int = BATCH, atomic_limit: int = ATOMIC_LIMIT
 ) -> dict[str, Any]:
     """Rewrite ``order_status`` and ``order_timeline`` from the event log (see the module docstring).
 
@@ -160,9 +146,9 @@ def rebuild_status_view(
         raise ValueError(f"unknown rebuild mode {mode!r}")
     report = progress or (lambda done, total: None)
     started = time.perf_counter()
-    db = engine.db
+    db, clock = bus.db, bus.clock
     with database_errors():
-        with UnitOfWork(db.connect, actor="operator:rebuild") as uow:
+        with UnitOfWork(db.connect, "operator:rebuild", clock) as uow:
             _refuse_if_parked(uow.conn)
             position = eventlog.lock_position(uow.conn, SUBSCRIBER, uow.now)
             head = eventlog.head(uow.conn)
@@ -188,9 +174,9 @@ def rebuild_status_view(
                 if position != 0:
                     eventlog.advance(uow.conn, SUBSCRIBER, position, 0, uow.now)
                 uow.commit()
-                done, reached = _batched(db, head, total, batch, report)
-        engine.bus._positions.pop(SUBSCRIBER, None)  # this process's cached position is stale now
-        with engine.read() as conn:
+                done, reached = _batched(bus, head, total, batch, report)
+        bus.forget(SUBSCRIBER)  # this process's cached position is stale now
+        with db.connect() as conn, conn.execution_options(readonly=True).begin():
             orders = conn.execute(sa.select(sa.func.count()).select_from(status_view.order_status)).scalar_one()
             entries = conn.execute(sa.select(sa.func.count()).select_from(status_view.order_timeline)).scalar_one()
     return {
@@ -207,12 +193,13 @@ def rebuild_status_view(
     }
 
 
-def _batched(db: sa.Engine, head: int, total: int, batch: int, report: ProgressCallback) -> tuple[int, int]:
+def _batched(bus: MessageBus, head: int, total: int, batch: int, report: ProgressCallback) -> tuple[int, int]:
     """Replay up to ``head`` one locked batch at a time, as the live status subscriber would."""
+    db = bus.db
     done = 0
     while True:
         try:
-            with UnitOfWork(db.connect, actor="system:status") as uow:
+            with UnitOfWork(db.connect, "system:status", bus.clock) as uow:
                 position = eventlog.lock_position(uow.conn, SUBSCRIBER, uow.now)
                 if position >= head:
                     return done, position

@@ -1,6 +1,8 @@
 """Every context's tables on one MetaData, for migrations and tests."""
 
-from . import catalog, delivery, eventlog, notification, ordering, payment, simulation, status, store  # noqa: F401  (register tables)
+from . import catalog, delivery, eventlog, notification, simulation, status, store  # noqa: F401  (register tables)
+from .ordering import repository  # noqa: F401
+from .payment import breaker, records  # noqa: F401
 from .storage import metadata
 
 __all__ = ["metadata"]

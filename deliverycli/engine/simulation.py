@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from . import eventlog, notification, ordering, payment
+from . import eventlog, notification
 from .errors import DeliveryError, InvalidInput, NotFound, PaymentFailed
 from .lifecycle import FINAL, OrderStatus
-from .storage import JSONType, UTCDateTime, metadata, utcnow
+from .ordering.repository import orders as orders_table
+from .payment.records import payments as payments_table
+from .storage import JSONType, UTCDateTime, metadata
 
 if TYPE_CHECKING:
     from .bootstrap import Engine
@@ -125,37 +127,37 @@ class Simulation:
         """Use the stores, riders and customers there are (in id order); add the ones missing."""
         opts = self.options
         engine = self.engine
-        stores = [s["id"] for s in engine.stores()]
+        stores = [s.id for s in engine.catalog.stores()]
         for n in range(1, opts.stores + 1):
             if len(stores) >= opts.stores:
                 break
             store_id = f"sim-store-{n:03d}"
             if store_id not in stores:
-                engine.add_store(store_id, f"Simulated kitchen {n}", f"{n} Simulation Ave")
+                engine.catalog.add_store(store_id, f"Simulated kitchen {n}", f"{n} Simulation Ave")
                 stores.append(store_id)
         stores = sorted(stores)[: opts.stores]
         menus: dict[str, list[str]] = {}
         for store_id in stores:
-            items = [m["id"] for m in engine.menu(store_id) if m["available"]]
+            items = [m.id for m in engine.catalog.menu(store_id) if m.available]
             if not items:
                 for item_id, name, price in MENU:
-                    engine.add_menu_item(store_id, f"{store_id}-{item_id}", name, price)
+                    engine.catalog.add_menu_item(store_id, f"{store_id}-{item_id}", name, price)
                 items = [f"{store_id}-{item_id}" for item_id, _, _ in MENU]
             menus[store_id] = sorted(items)
-        riders = sorted(r["id"] for r in engine.riders())
+        riders = sorted(r.id for r in engine.catalog.riders())
         for n in range(1, opts.riders + 1):
             if len(riders) >= opts.riders:
                 break
             if f"sim-rider-{n:03d}" not in riders:
-                engine.add_rider(f"sim-rider-{n:03d}", f"Simulated rider {n}")
+                engine.catalog.add_rider(f"sim-rider-{n:03d}", f"Simulated rider {n}")
                 riders.append(f"sim-rider-{n:03d}")
         riders = sorted(riders)[: opts.riders]
-        customers = sorted(c["id"] for c in engine.customers())
+        customers = sorted(c.id for c in engine.catalog.customers())
         for n in range(1, CUSTOMERS + 1):
             if len(customers) >= CUSTOMERS:
                 break
             if f"sim-customer-{n:03d}" not in customers:
-                engine.add_customer(f"sim-customer-{n:03d}", f"Simulated customer {n}", f"{n} Customer Rd")
+                engine.catalog.add_customer(f"sim-customer-{n:03d}", f"Simulated customer {n}", f"{n} Customer Rd")
                 customers.append(f"sim-customer-{n:03d}")
         return sorted(customers)[:CUSTOMERS], stores, menus, riders
 
@@ -181,8 +183,8 @@ class Simulation:
         keys = {_key(self.run_id, p.index): p.index for p in plans}
         with self.engine.read() as conn:
             rows = conn.execute(
-                sa.select(ordering.orders.c.idempotency_key, ordering.orders.c.id, ordering.orders.c.status).where(
-                    ordering.orders.c.idempotency_key.in_(list(keys))
+                sa.select(orders_table.c.idempotency_key, orders_table.c.id, orders_table.c.status).where(
+                    orders_table.c.idempotency_key.in_(list(keys))
                 )
             )
             return {keys[row.idempotency_key]: (row.id, OrderStatus(row.status)) for row in rows}
@@ -195,7 +197,7 @@ class Simulation:
                 if plan.index in placed and placed[plan.index][1] is not S.PENDING_PAYMENT:
                     continue
                 try:
-                    engine.place_order(
+                    engine.orders.place(
                         plan.customer_id, plan.store_id, list(plan.items), f"{plan.index} Simulation St",
                         idempotency_key=_key(self.run_id, plan.index),
                     )
@@ -204,18 +206,18 @@ class Simulation:
                         self.not_placed["payment service unavailable (breaker open)"] += 1
         # Each phase: every order whose status calls for this step takes it; the sagas then settle.
         self._phase(plans, {S.PAID: self._store_decides})
-        self._phase(plans, {S.COOKING: lambda p, oid: engine.mark_ready(oid, p.store_id)})
-        self._phase(plans, {S.READY_FOR_PICKUP: lambda p, oid: engine.pick_up(oid, p.rider_id)})
-        self._phase(plans, {S.DELIVERING: lambda p, oid: engine.complete_delivery(oid, p.rider_id)})
-        self._phase(plans, {S.DELIVERED: lambda p, oid: engine.confirm_delivery(oid, p.customer_id)})
+        self._phase(plans, {S.COOKING: lambda p, oid: engine.store.ready(oid, p.store_id)})
+        self._phase(plans, {S.READY_FOR_PICKUP: lambda p, oid: engine.deliveries.pick_up(oid, p.rider_id)})
+        self._phase(plans, {S.DELIVERING: lambda p, oid: engine.deliveries.complete(oid, p.rider_id)})
+        self._phase(plans, {S.DELIVERED: lambda p, oid: engine.orders.confirm(oid, p.customer_id)})
 
     def _store_decides(self, plan: PlannedOrder, order_id: str) -> None:
         if plan.fate == "cancel":
-            self.engine.cancel_order(order_id, plan.customer_id)
+            self.engine.orders.cancel(order_id, plan.customer_id)
         elif plan.fate == "reject":
-            self.engine.reject_order(order_id, plan.store_id, plan.reject_reason)
+            self.engine.store.reject(order_id, plan.store_id, plan.reject_reason)
         else:
-            self.engine.accept_order(order_id, plan.store_id)
+            self.engine.store.accept(order_id, plan.store_id)
 
     def _phase(self, plans: list[PlannedOrder], steps: dict[OrderStatus, Callable[[PlannedOrder, str], Any]]) -> None:
         statuses = self._statuses(plans)
@@ -236,7 +238,7 @@ class Simulation:
 
     def summary(self, wall_s: float) -> dict[str, Any]:
         prefix = f"sim-{self.run_id}-"
-        o = ordering.orders
+        o = orders_table
         in_run = o.c.idempotency_key.between(prefix, prefix + "\uffff")
         with self.engine.read() as conn:
             by_status = dict(conn.execute(sa.select(o.c.status, sa.func.count()).where(in_run).group_by(o.c.status)).all())
@@ -245,7 +247,7 @@ class Simulation:
             notifications = conn.execute(
                 sa.select(sa.func.count()).select_from(notification.notifications).where(notification.notifications.c.order_id.in_(run_orders))
             ).scalar_one()
-            p = payment.payments
+            p = payments_table
             charged = conn.execute(
                 sa.select(sa.func.coalesce(sa.func.sum(p.c.amount), 0)).where(p.c.order_id.in_(run_orders), p.c.status.in_(["APPROVED", "REFUNDED"]))
             ).scalar_one()
@@ -275,9 +277,9 @@ class Simulation:
 
 
 def start_run(engine: Engine, options: SimulationOptions) -> int:
-    with engine.db.begin() as conn:
+    with engine.write() as conn:
         return conn.execute(
-            simulation_runs.insert().values(options=asdict(options), started_at=utcnow()).returning(simulation_runs.c.id)
+            simulation_runs.insert().values(options=asdict(options), started_at=engine.clock.now()).returning(simulation_runs.c.id)
         ).scalar_one()
 
 
@@ -293,8 +295,8 @@ def unfinished_run(engine: Engine) -> tuple[int, SimulationOptions]:
 
 
 def finish_run(engine: Engine, run_id: int) -> None:
-    with engine.db.begin() as conn:
-        conn.execute(simulation_runs.update().where(simulation_runs.c.id == run_id).values(finished_at=utcnow()))
+    with engine.write() as conn:
+        conn.execute(simulation_runs.update().where(simulation_runs.c.id == run_id).values(finished_at=engine.clock.now()))
 
 
 def simulate(settings: Any, options: SimulationOptions | None, *, resume: bool = False, progress: ProgressCallback | None = None) -> dict[str, Any]:

@@ -3,15 +3,19 @@ so it can be rebuilt from the log at any time."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from .errors import InvalidInput, NotFound
 from .events import EVENT_TYPES, StoredEvent
-from .lifecycle import OrderStatus, follow
+from .lifecycle import FINAL, OrderState, OrderStatus, fold
 from .storage import UTCDateTime, metadata
-from .unit_of_work import UnitOfWork
+from .views import OrderSummary, StatusView, TimelineEntry
+
+if TYPE_CHECKING:
+    from .unit_of_work import UnitOfWork
 
 order_status = sa.Table(
     "order_status",
@@ -46,8 +50,6 @@ order_timeline = sa.Table(
     sa.Index("ix_order_timeline_order", "order_id", "event_id"),
 )
 
-REASONS = {"OrderRejected": "reason", "OrderCancelled": "reason", "CancellationRefused": "reason"}
-
 _UPDATE = (
     order_status.update()
     .where(order_status.c.order_id == sa.bindparam("key"))
@@ -60,46 +62,51 @@ _UPDATE = (
         last_event_id=sa.bindparam("last_event_id"),
     )
 )
-_COLUMNS = ("order_id", "status", "resume_status", "reason", "rider_id")
+_LOAD = sa.select(order_status).where(order_status.c.order_id.in_(sa.bindparam("order_ids", expanding=True)))
+
+
+def _state(row: sa.Row) -> OrderState:
+    return OrderState(
+        order_id=row.order_id, customer_id=row.customer_id, store_id=row.store_id, status=OrderStatus(row.status),
+        resume_status=OrderStatus(row.resume_status) if row.resume_status else None, rider_id=row.rider_id, reason=row.reason,
+        total=row.total, currency=row.currency, placed_at=row.placed_at, updated_at=row.updated_at, last_event_id=row.last_event_id,
+    )
+
+
+def row_values(state: OrderState) -> dict[str, Any]:
+    """The status view's row for an order's state."""
+    return {
+        "order_id": state.order_id, "customer_id": state.customer_id, "store_id": state.store_id, "rider_id": state.rider_id,
+        "status": state.status.value, "resume_status": state.resume_status.value if state.resume_status else None,
+        "total": state.total, "currency": state.currency, "reason": state.reason, "placed_at": state.placed_at,
+        "updated_at": state.updated_at, "last_event_id": state.last_event_id,
+    }
+
+
+def timeline_entry(event: StoredEvent, state: OrderState) -> dict[str, Any]:
+    """The timeline row an event adds: the order's status after it."""
+    return {"event_id": event.id, "order_id": event.order_id, "event_type": event.event_type, "status": state.status.value, "actor": event.actor, "at": event.occurred_at}
 
 
 def apply_batch(events: list[StoredEvent], uow: UnitOfWork) -> None:
-    """Apply events to the view: each order's row is read once and written once per batch."""
+    """Apply events to the view (the one fold, ``OrderState``): each order's row is read once and written once per batch."""
     conn = uow.conn
     known = {e.order_id for e in events if e.event_type != "OrderPlaced"}
-    rows: dict[str, dict[str, Any]] = {}
-    if known:
-        query = sa.select(*(order_status.c[c] for c in _COLUMNS)).where(order_status.c.order_id.in_(known))
-        rows = {r.order_id: dict(r._mapping) for r in conn.execute(query)}
-    created: dict[str, dict[str, Any]] = {}
+    states = {row.order_id: _state(row) for row in conn.execute(_LOAD, {"order_ids": list(known)})} if known else {}
+    created: set[str] = set()
+    changed: set[str] = set()
     timeline = []
     for event in events:
-        if event.event_type == "OrderPlaced":
-            p = event.payload
-            row = created[event.order_id] = rows[event.order_id] = {
-                "order_id": event.order_id, "customer_id": p["customer_id"], "store_id": p["store_id"], "rider_id": None,
-                "status": OrderStatus.PENDING_PAYMENT.value, "resume_status": None, "total": p["total"], "currency": p["currency"],
-                "reason": None, "placed_at": event.occurred_at,
-            }
-        else:
-            row = rows.get(event.order_id)
-            if row is None:
-                raise NotFound(f"status view has no order {event.order_id} for event {event.id}")
-            status, resume = follow(OrderStatus(row["status"]), OrderStatus(row["resume_status"]) if row["resume_status"] else None, event.event_type)
-            row["status"], row["resume_status"] = status.value, resume.value if resume else None
-            if event.event_type in REASONS:
-                row["reason"] = event.payload[REASONS[event.event_type]]
-            if event.event_type == "DeliveryPickedUp":
-                row["rider_id"] = event.payload["rider_id"]
-        row["updated_at"], row["last_event_id"] = event.occurred_at, event.id
-        timeline.append(
-            {"event_id": event.id, "order_id": event.order_id, "event_type": event.event_type, "status": row["status"], "actor": event.actor, "at": event.occurred_at}
-        )
+        state, _ = fold(states, event)
+        if state is None:
+            raise NotFound(f"status view has no order {event.order_id} for event {event.id}")
+        (created if event.event_type == "OrderPlaced" else changed).add(event.order_id)
+        timeline.append(timeline_entry(event, state))
     if created:
-        conn.execute(order_status.insert(), list(created.values()))
-    changed = [row | {"key": order_id} for order_id, row in rows.items() if order_id not in created and "updated_at" in row]
-    if changed:
-        conn.execute(_UPDATE, [{k: row[k] for k in ("key", "status", "resume_status", "reason", "rider_id", "updated_at", "last_event_id")} for row in changed])
+        conn.execute(order_status.insert(), [row_values(states[o]) for o in created])
+    updates = [row_values(states[o]) | {"key": o} for o in changed - created]
+    if updates:
+        conn.execute(_UPDATE, [{k: row[k] for k in ("key", "status", "resume_status", "reason", "rider_id", "updated_at", "last_event_id")} for row in updates])
     conn.execute(order_timeline.insert(), timeline)
 
 
@@ -110,34 +117,25 @@ def _apply(event: StoredEvent, uow: UnitOfWork) -> None:
 HANDLERS = {event_type: _apply for event_type in EVENT_TYPES if event_type != "NotificationSent"}
 
 
-def _row(row: sa.Row) -> dict[str, Any]:
-    return {
-        "id": row.order_id,
-        "status": row.status,
-        "customer_id": row.customer_id,
-        "store_id": row.store_id,
-        "rider_id": row.rider_id,
-        "total": row.total,
-        "currency": row.currency,
-        "reason": row.reason,
-        "placed_at": row.placed_at.isoformat(),
-        "updated_at": row.updated_at.isoformat(),
-    }
+def summary(row: sa.Row) -> OrderSummary:
+    return OrderSummary(
+        id=row.order_id, status=row.status, customer_id=row.customer_id, store_id=row.store_id, rider_id=row.rider_id,
+        total=row.total, currency=row.currency, reason=row.reason, placed_at=row.placed_at, updated_at=row.updated_at,
+    )
 
 
-def get_status(conn: sa.Connection, order_id: str) -> dict[str, Any]:
-    """An order's status and its timeline: ``{status, at, event}`` for each event, oldest first."""
+def get_status(conn: sa.Connection, order_id: str) -> StatusView:
+    """An order's status and its timeline (one entry per event, oldest first)."""
     row = conn.execute(sa.select(order_status).where(order_status.c.order_id == order_id)).first()
     if row is None:
         raise NotFound(f"no order {order_id!r}")
     timeline = conn.execute(
         sa.select(order_timeline).where(order_timeline.c.order_id == order_id).order_by(order_timeline.c.event_id)
     )
-    result = _row(row)
-    result["timeline"] = [
-        {"status": t.status, "at": t.at.isoformat(), "event": t.event_type, "event_id": t.event_id, "actor": t.actor} for t in timeline
-    ]
-    return result
+    return StatusView(
+        **summary(row).model_dump(),
+        timeline=[TimelineEntry(status=t.status, at=t.at, event=t.event_type, event_id=t.event_id, actor=t.actor) for t in timeline],
+    )
 
 
 def list_orders(
@@ -147,7 +145,7 @@ def list_orders(
     status: str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[OrderSummary]:
     """A page of orders, newest first, from the status view."""
     query = sa.select(order_status)
     if customer_id is not None:
@@ -161,7 +159,7 @@ def list_orders(
             raise InvalidInput(f"unknown status {status!r}; one of: {', '.join(s.value for s in OrderStatus)}") from None
         query = query.where(order_status.c.status == status)
     query = query.order_by(order_status.c.placed_at.desc(), order_status.c.order_id.desc()).limit(limit).offset(offset)
-    return [_row(r) for r in conn.execute(query)]
+    return [summary(r) for r in conn.execute(query)]
 
 
 def counts_by_status(conn: sa.Connection) -> dict[str, int]:
@@ -169,11 +167,9 @@ def counts_by_status(conn: sa.Connection) -> dict[str, int]:
     return {status: count for status, count in rows}
 
 
-def stuck_orders(conn: sa.Connection, cutoff: Any, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+def stuck_orders(conn: sa.Connection, cutoff: datetime, limit: int = 50) -> tuple[list[OrderSummary], int]:
     """Orders in a non-final status whose last change is older than ``cutoff``: the oldest ``limit``, and how many."""
-    from .lifecycle import FINAL
-
     where = (order_status.c.status.in_([s.value for s in OrderStatus if s not in FINAL]), order_status.c.updated_at < cutoff)
     rows = conn.execute(sa.select(order_status).where(*where).order_by(order_status.c.updated_at, order_status.c.order_id).limit(limit))
     count = conn.execute(sa.select(sa.func.count()).select_from(order_status).where(*where)).scalar_one()
-    return [_row(r) for r in rows], count
+    return [summary(r) for r in rows], count

@@ -4,8 +4,7 @@ started, so it decides every cancellation request."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -22,17 +21,13 @@ from .events import (
     StoreOrderReceived,
     StoreOrderRejected,
 )
+from .lifecycle import TicketStatus
 from .storage import JSONType, UTCDateTime, metadata
-from .unit_of_work import UnitOfWork
+from .views import StoreTicket, TicketState
 
-
-class TicketStatus(StrEnum):
-    NEW = "NEW"
-    COOKING = "COOKING"
-    READY = "READY"
-    CANCELLED = "CANCELLED"
-    REJECTED = "REJECTED"
-
+if TYPE_CHECKING:
+    from .messagebus import UnitOfWorkFactory
+    from .unit_of_work import UnitOfWork
 
 T = TicketStatus
 TICKET_ALLOWED = {
@@ -62,6 +57,8 @@ store_orders = sa.Table(
 
 @dataclass
 class StoreOrder:
+    """A kitchen ticket: the store's side of a paid order."""
+
     order_id: str
     store_id: str
     status: TicketStatus
@@ -81,17 +78,20 @@ class StoreOrder:
             raise NotPermitted(f"order {self.order_id} belongs to store {self.store_id}, not {store_id}")
 
     def accept(self, store_id: str) -> None:
+        """Start cooking."""
         self._check_store(store_id)
         self._move(T.COOKING, "accept it (start cooking)")
         self.events.append(CookingStarted(order_id=self.order_id, store_id=self.store_id))
 
     def reject(self, store_id: str, reason: str) -> None:
+        """Refuse the order (it is then refunded)."""
         self._check_store(store_id)
         self._move(T.REJECTED, "reject it")
         self.reason = reason
         self.events.append(StoreOrderRejected(order_id=self.order_id, store_id=self.store_id, reason=reason))
 
     def mark_ready(self, store_id: str) -> None:
+        """Cooking finished: the order waits for a rider."""
         self._check_store(store_id)
         self._move(T.READY, "mark it ready (cooking has not started)" if self.status is T.NEW else "mark it ready")
         self.events.append(CookingFinished(order_id=self.order_id, store_id=self.store_id))
@@ -120,84 +120,87 @@ _SAVE = (
 )
 
 
-def get(conn: sa.Connection, order_id: str) -> StoreOrder:
-    row = conn.execute(_GET, {"order_id": order_id}).first()
-    if row is None:
-        raise NotFound(f"no store order {order_id!r} (unknown, or its payment was not approved)")
-    return StoreOrder(row.order_id, row.store_id, T(row.status), row.version, row.reason)
+class TicketRepository:
+    """Kitchen tickets within one unit of work (``uow.tickets``)."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    def get(self, order_id: str) -> StoreOrder:
+        """The ticket, locked for this unit; NotFound for an unknown or unpaid order."""
+        row = self.uow.conn.execute(_GET, {"order_id": order_id}).first()
+        if row is None:
+            raise NotFound(f"no store order {order_id!r} (unknown, or its payment was not approved)")
+        return StoreOrder(row.order_id, row.store_id, T(row.status), row.version, row.reason)
+
+    def save(self, ticket: StoreOrder) -> None:
+        """Write the ticket if nobody changed it since it was read (optimistic concurrency)."""
+        result = self.uow.conn.execute(
+            _SAVE,
+            {
+                "key_id": ticket.order_id, "key_version": ticket.version, "status": ticket.status.value,
+                "reason": ticket.reason, "updated_at": self.uow.now, "version": ticket.version + 1,
+            },
+        )
+        if result.rowcount != 1:
+            raise ConcurrencyConflict(f"store order {ticket.order_id} changed meanwhile")
+        ticket.version += 1
+        self.uow.collect(ticket)
+
+    def open(self, order_ids: list[str], placed: dict[str, dict]) -> None:
+        """Open a NEW ticket for each paid order, copying what the order placed, and announce it."""
+        if not order_ids:
+            return
+        rows = []
+        now = self.uow.now
+        for order_id in order_ids:
+            if order_id not in placed:
+                raise NotFound(f"the event log has no OrderPlaced for order {order_id}")
+            p = placed[order_id]
+            rows.append(
+                {
+                    "order_id": order_id, "store_id": p["store_id"], "status": T.NEW.value, "items": p["lines"], "total": p["total"],
+                    "address": p["address"], "reason": None, "received_at": now, "updated_at": now, "version": 1,
+                }
+            )
+            self.uow.record(StoreOrderReceived(order_id=order_id, store_id=p["store_id"]))
+        self.uow.conn.execute(_ADD, rows)
 
 
-def save(uow: UnitOfWork, ticket: StoreOrder) -> None:
-    result = uow.conn.execute(
-        _SAVE,
-        {
-            "key_id": ticket.order_id, "key_version": ticket.version, "status": ticket.status.value,
-            "reason": ticket.reason, "updated_at": uow.now, "version": ticket.version + 1,
-        },
-    )
-    if result.rowcount != 1:
-        raise ConcurrencyConflict(f"store order {ticket.order_id} changed meanwhile")
-    ticket.version += 1
-    uow.collect(ticket)
-
-
-def _act(bus: Any, order_id: str, store_id: str, action: str, *args: Any) -> dict[str, Any]:
-    with bus.unit_of_work(actor=f"store:{store_id}") as uow:
-        with catalog.known_if_refused(uow.conn, "store", store_id):  # a ticket accepts only its own store
-            ticket = get(uow.conn, order_id)
+def _act(unit_of_work: UnitOfWorkFactory, order_id: str, store_id: str, action: str, *args: Any) -> TicketState:
+    with unit_of_work(f"store:{store_id}") as uow:
+        with uow.catalog.known_if_refused("store", store_id):  # a ticket accepts only its own store
+            ticket = uow.tickets.get(order_id)
             getattr(ticket, action)(store_id, *args)
-        save(uow, ticket)
+        uow.tickets.save(ticket)
         uow.commit()
-    return ticket_dict(ticket)
+    return TicketState(id=ticket.order_id, order_id=ticket.order_id, store_id=ticket.store_id, status=ticket.status, reason=ticket.reason)
 
 
-def accept_order(cmd: AcceptOrder, bus: Any) -> dict[str, Any]:
-    return _act(bus, cmd.order_id, cmd.store_id, "accept")
+def accept_order(cmd: AcceptOrder, unit_of_work: UnitOfWorkFactory) -> TicketState:
+    return _act(unit_of_work, cmd.order_id, cmd.store_id, "accept")
 
 
-def reject_order(cmd: RejectOrder, bus: Any) -> dict[str, Any]:
+def reject_order(cmd: RejectOrder, unit_of_work: UnitOfWorkFactory) -> TicketState:
     reason = catalog.check_text("reason", cmd.reason, 500)
-    return _act(bus, cmd.order_id, cmd.store_id, "reject", reason)
+    return _act(unit_of_work, cmd.order_id, cmd.store_id, "reject", reason)
 
 
-def mark_ready(cmd: MarkReady, bus: Any) -> dict[str, Any]:
-    return _act(bus, cmd.order_id, cmd.store_id, "mark_ready")
-
-
-def ticket_dict(ticket: StoreOrder) -> dict[str, Any]:
-    return {"id": ticket.order_id, "order_id": ticket.order_id, "store_id": ticket.store_id, "status": ticket.status.value, "reason": ticket.reason}
+def mark_ready(cmd: MarkReady, unit_of_work: UnitOfWorkFactory) -> TicketState:
+    return _act(unit_of_work, cmd.order_id, cmd.store_id, "mark_ready")
 
 
 # -- subscriber ---------------------------------------------------------------------------------
 
 
 def _received(event: StoredEvent, uow: UnitOfWork) -> None:
-    _receive(uow, [event.order_id], eventlog.placed(uow.conn, [event.order_id]))
-
-
-def _receive(uow: UnitOfWork, order_ids: list[str], placed: dict[str, dict]) -> None:
-    """Open a ticket for each paid order, copying what the order placed."""
-    if not order_ids:
-        return
-    rows = []
-    for order_id in order_ids:
-        if order_id not in placed:
-            raise NotFound(f"the event log has no OrderPlaced for order {order_id}")
-        p = placed[order_id]
-        rows.append(
-            {
-                "order_id": order_id, "store_id": p["store_id"], "status": T.NEW.value, "items": p["lines"], "total": p["total"],
-                "address": p["address"], "reason": None, "received_at": uow.now, "updated_at": uow.now, "version": 1,
-            }
-        )
-        uow.record(StoreOrderReceived(order_id=order_id, store_id=p["store_id"]))
-    uow.conn.execute(_ADD, rows)
+    uow.tickets.open([event.order_id], eventlog.placed(uow.conn, [event.order_id]))
 
 
 def _cancellation_requested(event: StoredEvent, uow: UnitOfWork) -> None:
-    ticket = get(uow.conn, event.order_id)
+    ticket = uow.tickets.get(event.order_id)
     ticket.decide_cancellation()
-    save(uow, ticket)
+    uow.tickets.save(ticket)
 
 
 HANDLERS = {"PaymentApproved": _received, "OrderCancellationRequested": _cancellation_requested}
@@ -211,34 +214,27 @@ def apply_batch(events: list[StoredEvent], uow: UnitOfWork) -> None:
         if event.event_type == "PaymentApproved":
             paid.append(event.order_id)
         else:  # a cancellation decides on the ticket: open the ones before it first
-            _receive(uow, paid, placed)
+            uow.tickets.open(paid, placed)
             paid = []
             HANDLERS[event.event_type](event, uow)
-    _receive(uow, paid, placed)
+    uow.tickets.open(paid, placed)
 
 
 # -- queries ------------------------------------------------------------------------------------
 
 
-def queue(conn: sa.Connection, store_id: str, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+def queue(conn: sa.Connection, store_id: str, status: str | None = None, limit: int = 200) -> list[StoreTicket]:
+    """The store's tickets, newest first (only those in ``status`` if given); NotFound for an unknown store."""
     catalog.get_store(conn, store_id)
     query = sa.select(store_orders).where(store_orders.c.store_id == store_id)
     if status is not None:
         query = query.where(store_orders.c.status == status)
     query = query.order_by(store_orders.c.received_at.desc(), store_orders.c.order_id.desc()).limit(limit)
     return [
-        {
-            "id": r.order_id,
-            "order_id": r.order_id,
-            "store_id": r.store_id,
-            "status": r.status,
-            "items": r.items,
-            "total": r.total,
-            "address": r.address,
-            "reason": r.reason,
-            "received_at": r.received_at.isoformat(),
-            "updated_at": r.updated_at.isoformat(),
-        }
+        StoreTicket(
+            id=r.order_id, order_id=r.order_id, store_id=r.store_id, status=r.status, items=r.items, total=r.total,
+            address=r.address, reason=r.reason, received_at=r.received_at, updated_at=r.updated_at,
+        )
         for r in conn.execute(query)
     ]
 

@@ -7,14 +7,23 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager as ContextManager
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
-from typing import Any, Protocol
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 
 from . import eventlog
+from .clock import SYSTEM_CLOCK, Clock
 from .errors import DatabaseUnavailable
 from .events import Event
-from .storage import first_line, utcnow
+from .storage import first_line
+
+if TYPE_CHECKING:
+    from .catalog import CatalogReader
+    from .delivery import DeliveryRepository
+    from .ordering.repository import OrderRepository
+    from .payment.records import PaymentRecords
+    from .store import TicketRepository
 
 
 class RecordsEvents(Protocol):
@@ -57,20 +66,25 @@ class Connections:
 
 
 class UnitOfWork:
-    """Use as ``with UnitOfWork(connect, actor) as uow: ...; uow.commit()``; leaving without commit
-    rolls back. ``connect()`` gives a connection as a context manager (``Connections.connect`` or
-    ``sa.Engine.connect``)."""
+    """One transaction that commits state changes together with the events they caused.
 
-    def __init__(self, connect: Callable[[], ContextManager[sa.Connection]], actor: str) -> None:
+    Use as ``with unit_of_work(actor) as uow: ...; uow.commit()``; leaving without commit rolls
+    back. Each context reaches its own tables through a repository on the unit (``uow.orders``,
+    ``uow.tickets``, ``uow.deliveries``, ``uow.payments``, ``uow.catalog``), created on first use;
+    aggregates saved through a repository hand their recorded events to the unit, which appends them
+    to the event log in the same transaction.
+    """
+
+    def __init__(self, connect: Callable[[], ContextManager[sa.Connection]], actor: str, clock: Clock = SYSTEM_CLOCK) -> None:
         self.connect = connect
         self.actor = actor
-        self.now: datetime = utcnow()
+        self.clock = clock
+        self.now: datetime = clock.now()
         self._pending: list[tuple[Event, str]] = []
-        self.committed: list[Event] = []
         self.conn: sa.Connection
 
     def __enter__(self) -> UnitOfWork:
-        self.now = utcnow()
+        self.now = self.clock.now()
         self._release = ExitStack()
         self.conn = self._release.enter_context(self.connect())
         try:
@@ -82,12 +96,46 @@ class UnitOfWork:
 
     def __exit__(self, *exc: Any) -> None:
         try:
-            if self._tx.is_active:
-                self._tx.rollback()
+            self.rollback()
         finally:
             self._release.close()
 
+    # -- repositories (each context's tables); imported on first use so the contexts stay independent --
+
+    @cached_property
+    def orders(self) -> OrderRepository:
+        from .ordering.repository import OrderRepository
+
+        return OrderRepository(self)
+
+    @cached_property
+    def payments(self) -> PaymentRecords:
+        from .payment.records import PaymentRecords
+
+        return PaymentRecords(self)
+
+    @cached_property
+    def tickets(self) -> TicketRepository:
+        from .store import TicketRepository
+
+        return TicketRepository(self)
+
+    @cached_property
+    def deliveries(self) -> DeliveryRepository:
+        from .delivery import DeliveryRepository
+
+        return DeliveryRepository(self)
+
+    @cached_property
+    def catalog(self) -> CatalogReader:
+        from .catalog import CatalogReader
+
+        return CatalogReader(self.conn)
+
+    # -- events and the transaction ---------------------------------------------------------------
+
     def record(self, event: Event, actor: str | None = None) -> None:
+        """Append ``event`` (caused by ``actor``, by default this unit's) when this unit commits."""
         self._pending.append((event, actor or self.actor))
 
     def collect(self, aggregate: RecordsEvents) -> None:
@@ -99,8 +147,13 @@ class UnitOfWork:
     def commit(self) -> None:
         eventlog.append(self.conn, self._pending, self.now)
         self._tx.commit()
-        self.committed = [event for event, _ in self._pending]
         self._pending = []
+
+    def rollback(self) -> None:
+        """Undo everything since the unit began (and forget its events); a no-op once committed."""
+        self._pending = []
+        if self._tx.is_active:
+            self._tx.rollback()
 
 
 @contextmanager

@@ -20,7 +20,7 @@ class CustomerActions(ConsoleScreen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.act(lambda engine: engine.cancel_order(order_id, customer), self._cancelled, self._cancel_failed(order_id))
+                self.act(lambda engine: engine.orders.cancel(order_id, customer), self._cancelled, self._cancel_failed(order_id))
 
         self.app.push_screen(
             ConfirmDialog(
@@ -53,7 +53,7 @@ class CustomerActions(ConsoleScreen):
     def confirm(self, order_id: str) -> None:
         customer = self.console.actor
         self.act(
-            lambda engine: engine.confirm_delivery(order_id, customer),
+            lambda engine: engine.orders.confirm(order_id, customer),
             lambda order: (self.notify(f"You confirmed delivery of order {order['id']}.", title=status_text(order["status"])), self.reload()),
         )
 
@@ -63,18 +63,18 @@ class StoreActions(ConsoleScreen):
 
     def accept(self, order_id: str) -> None:
         store = self.console.actor
-        self.act(lambda engine: engine.accept_order(order_id, store), lambda _: self._done(f"Cooking order {order_id}.", order_id))
+        self.act(lambda engine: engine.store.accept(order_id, store), lambda _: self._done(f"Cooking order {order_id}.", order_id))
 
     def ready(self, order_id: str) -> None:
         store = self.console.actor
-        self.act(lambda engine: engine.mark_ready(order_id, store), lambda _: self._done(f"Order {order_id} is ready for a rider.", order_id))
+        self.act(lambda engine: engine.store.ready(order_id, store), lambda _: self._done(f"Order {order_id} is ready for a rider.", order_id))
 
     def reject(self, order_id: str) -> None:
         store = self.console.actor
 
         def answered(reason: str | None) -> None:
             if reason is not None:
-                self.act(lambda engine: engine.reject_order(order_id, store, reason), lambda _: self._done(f"Order {order_id} rejected; the customer is refunded.", order_id))
+                self.act(lambda engine: engine.store.reject(order_id, store, reason), lambda _: self._done(f"Order {order_id} rejected; the customer is refunded.", order_id))
 
         self.app.push_screen(
             ReasonDialog(f"Reject order {order_id}?", "The customer is told the reason and refunded.", "Reject order", placeholder="reason, e.g. out of ingredients"),
@@ -91,11 +91,11 @@ class RiderActions(ConsoleScreen):
 
     def pick_up(self, order_id: str) -> None:
         rider = self.console.actor
-        self.act(lambda engine: engine.pick_up(order_id, rider), lambda _: self._done(f"You picked up order {order_id}: on your way.", order_id))
+        self.act(lambda engine: engine.deliveries.pick_up(order_id, rider), lambda _: self._done(f"You picked up order {order_id}: on your way.", order_id))
 
     def complete(self, order_id: str) -> None:
         rider = self.console.actor
-        self.act(lambda engine: engine.complete_delivery(order_id, rider), lambda _: self._done(f"Order {order_id} delivered.", order_id))
+        self.act(lambda engine: engine.deliveries.complete(order_id, rider), lambda _: self._done(f"Order {order_id} delivered.", order_id))
 
     def _done(self, text: str, order_id: str) -> None:
         self.notify(text, title=order_id)

@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
+from ..output import jsonable
 from ..widgets.format import clip, money, status_text
 from .actions import CustomerActions
 from .base import TabbedScreen
@@ -101,8 +102,8 @@ class CustomerScreen(CustomerActions, TabbedScreen):
 
     def reload(self) -> None:
         customer, offset = self.customer["id"], self.page * PAGE
-        self.load("orders", lambda engine: engine.orders(customer_id=customer, limit=PAGE + 1, offset=offset), self.show_orders)
-        self.load("notes", lambda engine: engine.notifications("customer", customer, limit=100), self.show_notes)
+        self.load("orders", lambda engine: jsonable(engine.orders.list(customer_id=customer, limit=PAGE + 1, offset=offset)), self.show_orders)
+        self.load("notes", lambda engine: jsonable(engine.notifications.list("customer", customer, limit=100)), self.show_notes)
 
     def show_orders(self, orders: list[dict[str, Any]]) -> None:
         more = len(orders) > PAGE
@@ -138,7 +139,7 @@ class CustomerScreen(CustomerActions, TabbedScreen):
             self._show_menu()
         else:
             store_id = self.store_id
-            self.load("menu", lambda engine: (store_id, engine.menu(store_id)), self._menu_loaded)
+            self.load("menu", lambda engine: (store_id, jsonable(engine.catalog.menu(store_id))), self._menu_loaded)
         self._show_cart()
 
     @on(OptionList.OptionSelected, "#stores")
@@ -248,7 +249,7 @@ class CustomerScreen(CustomerActions, TabbedScreen):
                     self.notify(f"Paying {total} …", title="Payment", timeout=3)
                     customer = self.customer["id"]
                     self.act(
-                        lambda engine: engine.place_order(customer, store_id, items, answer["address"], card),
+                        lambda engine: jsonable(engine.orders.place(customer, store_id, items, answer["address"], card)),
                         lambda order: self._placed(order, store_id),
                         self._payment_failed,
                     )

@@ -91,10 +91,10 @@ class FeedScreen(ConsoleScreen):
         criteria, generation = dict(self.criteria), self.generation
         if self.last_id is None:
             # the head first: what commits while the backlog is read is then not skipped
-            self.load("feed", lambda engine: (generation, None, engine.head(), engine.feed(None, BACKLOG, **criteria)), self.show_events)
+            self.load("feed", lambda engine: (generation, None, engine.events.head(), engine.events.feed(None, BACKLOG, **criteria)), self.show_events)
         elif self.following:
             after = self.last_id
-            self.load("feed", lambda engine: (generation, after, after, engine.feed(after, BATCH, **criteria)), self.show_events)
+            self.load("feed", lambda engine: (generation, after, after, engine.events.feed(after, BATCH, **criteria)), self.show_events)
         else:
             self._show_status()
 

@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 
+from ..output import jsonable
 from ..engine.lifecycle import FINAL, OrderStatus
 from ..widgets.format import age, clip, status_text
 from .base import ConsoleScreen
@@ -69,7 +70,7 @@ class OpsScreen(ConsoleScreen):
 
     def reload(self) -> None:
         stuck_after, now = self.stuck_after_s, self.console.clock()
-        self.load("operations", lambda engine: (now, engine.operations(stuck_after, now=now, minutes=MINUTES)), self.show_operations)
+        self.load("operations", lambda engine: (now, jsonable(engine.ops.overview(stuck_after, now=now, minutes=MINUTES))), self.show_operations)
 
     def show_operations(self, loaded: tuple[datetime, dict[str, Any]]) -> None:
         now, ops = loaded
@@ -132,7 +133,7 @@ class OpsScreen(ConsoleScreen):
             self.notify("No dead letter to retry.", title="Dead letters")
             return
         self.act(
-            lambda engine: engine.retry_dead_letter(int(key)),
+            lambda engine: jsonable(engine.ops.retry_dead_letter(int(key))),
             lambda row: (self.notify(f"Dead letter {row['id']} ({row['event_type']} for {row['subscriber']}) was handled.", title="Retried"), self.reload()),
         )
 

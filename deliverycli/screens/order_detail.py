@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Static
 
+from ..output import jsonable
 from ..widgets.format import money, status_text
 from .actions import CustomerActions, RiderActions, StoreActions
 
@@ -59,7 +60,7 @@ class OrderDetailScreen(CustomerActions, StoreActions, RiderActions):
 
     def reload(self) -> None:
         order_id = self.order_id
-        self.load("order", lambda engine: (engine.status(order_id), engine.order(order_id)), self.show_order, self._not_loaded)
+        self.load("order", lambda engine: (jsonable(engine.orders.status(order_id)), jsonable(engine.orders.get(order_id))), self.show_order, self._not_loaded)
 
     def show_order(self, loaded: tuple[dict[str, Any], dict[str, Any]]) -> None:
         view, order = loaded

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
+from ..output import jsonable
 from ..widgets.format import clip, status_text
 from .actions import RiderActions
 
@@ -51,7 +52,7 @@ class RiderScreen(RiderActions):
         rider = self.rider["id"]
         self.load(
             "deliveries",
-            lambda engine: (engine.deliveries(available=True, limit=LIMIT), engine.rider_deliveries(rider, limit=LIMIT)),
+            lambda engine: (jsonable(engine.deliveries.list(available=True, limit=LIMIT)), jsonable(engine.deliveries.of_rider(rider, limit=LIMIT))),
             self.show_deliveries,
         )
 

@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
+from ..output import jsonable
 from ..widgets.format import clip, items_text, money, status_text
 from .actions import StoreActions
 from .base import TabbedScreen
@@ -65,9 +66,9 @@ class StoreScreen(StoreActions, TabbedScreen):
         store_id = self.store["id"]
 
         def read(engine: Any) -> dict[str, Any]:
-            tickets = {tab: [t for status in statuses for t in engine.store_queue(store_id, status, LIMIT)] for tab, _, statuses in TABS}
+            tickets = {tab: [t for status in statuses for t in jsonable(engine.store.queue(store_id, status, LIMIT))] for tab, _, statuses in TABS}
             tickets["cancelled"].sort(key=lambda t: (t["received_at"], t["id"]), reverse=True)
-            return {"counts": engine.store_counts(store_id), "tickets": tickets}
+            return {"counts": engine.store.counts(store_id), "tickets": tickets}
 
         self.load("queue", read, self.show_queue)
 

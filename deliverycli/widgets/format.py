@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..engine.lifecycle import GLYPHS
+from ..output import GLYPHS
 from ..output import money as money_text
+
 
 # Kitchen tickets and deliveries have their own statuses; each borrows the glyph of the order
 # status it corresponds to, so one glyph means one thing everywhere in the console.

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from deliverycli.engine.bootstrap import Engine
+from deliverycli.output import jsonable
 from deliverycli.settings import load_settings
 
 
@@ -18,28 +19,32 @@ def open_engine(db: str) -> Engine:
 
 def place(db: str, customer: str = "alice", store: str = "pizza-palace", items: tuple[str, ...] = ("margherita:2",)) -> str:
     with open_engine(db) as engine:
-        return engine.place_order(customer, store, list(items), "1 Main St")["id"]
+        return engine.orders.place(customer, store, list(items), "1 Main St").id
 
 
 def snapshot(db: str) -> dict[str, Any]:
-    """Everything a command could change, read in-process (no catch-up): the event log, every
-    context's read side and the catalog."""
+    """Everything a command could change, read in-process (no catch-up), as the CLI's --json prints
+    it: the event log, every context's read side and the catalog."""
     with Engine.open(load_settings(db=db), catch_up=False) as engine:
-        stores = engine.stores()
-        return {
-            "head": engine.head(),
-            "events": [e.as_dict() for e in engine.latest_events(1000)],
-            "orders": engine.orders(limit=1000),
+        stores = engine.catalog.stores()
+        return jsonable_all({
+            "head": engine.events.head(),
+            "events": engine.events.latest(1000),
+            "orders": engine.orders.list(limit=1000),
             # every store's queue (the catalog may be empty: a store that does not exist has no queue)
-            "queues": {s["id"]: engine.store_queue(s["id"]) for s in stores},
-            "deliveries": engine.deliveries(),
-            "payments": engine.payments_list(1000),
-            "notifications": engine.notifications(limit=1000),
+            "queues": {s.id: engine.store.queue(s.id) for s in stores},
+            "deliveries": engine.deliveries.list(),
+            "payments": engine.payments.list(1000),
+            "notifications": engine.notifications.list(limit=1000),
             "stores": stores,
-            "customers": engine.customers(),
-            "riders": engine.riders(),
-            "menu": engine.menu(),
-        }
+            "customers": engine.catalog.customers(),
+            "riders": engine.catalog.riders(),
+            "menu": engine.catalog.menu(),
+        })
+
+
+def jsonable_all(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: {k: jsonable(v) for k, v in value.items()} if isinstance(value, dict) else jsonable(value) for key, value in data.items()}
 
 
 def assert_error(result: Any, exit_code: int, *fragments: str) -> dict[str, Any]:

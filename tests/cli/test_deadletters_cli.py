@@ -15,23 +15,22 @@ def park_a_dead_letter(db: str) -> str:
     """Place and accept an order with an engine whose notification handler for CookingStarted
     always fails, so that event is parked; returns the order id. The real CLI's engine is healthy."""
     settings = load_settings(db=db, retry_max_attempts=2, retry_backoff_s=0.001)
-    with Engine.open(settings) as engine:
 
-        def channel_down(event: Any, uow: Any) -> None:
-            raise RuntimeError("notification channel down")
+    def channel_down(event: Any, uow: Any) -> None:
+        raise RuntimeError("notification channel down")
 
-        engine.bus.subscribers = [
-            Subscriber(s.name, {**s.handlers, "CookingStarted": channel_down}) if s.name == "notification" else s
-            for s in engine.bus.subscribers
-        ]
-        order_id = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Main St")["id"]
-        engine.accept_order(order_id, "pizza-palace")
+    def broken(subscribers: list[Subscriber]) -> list[Subscriber]:
+        return [Subscriber(s.name, {**s.handlers, "CookingStarted": channel_down}) if s.name == "notification" else s for s in subscribers]
+
+    with Engine.open(settings, subscribers=broken) as engine:
+        order_id = engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Main St").id
+        engine.store.accept(order_id, "pizza-palace")
     return order_id
 
 
 def notification_statuses(db: str, order_id: str) -> list[str]:
     with Engine.open(load_settings(db=db), catch_up=False) as engine:
-        return [n["status"] for n in engine.notifications("customer", "alice", limit=1000) if n["order_id"] == order_id]
+        return [n.status for n in engine.notifications.list("customer", "alice", limit=1000) if n.order_id == order_id]
 
 
 def test_a_parked_event_is_listed_flagged_by_doctor_and_retried_once(demo_db: str, cli) -> None:

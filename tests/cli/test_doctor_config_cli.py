@@ -69,9 +69,9 @@ def test_doctor_reports_unreachable_and_outdated_databases(tmp_path: Path, cli) 
 
 
 def test_doctor_reports_a_lagging_subscriber_without_repairing_it(demo_db: str, cli) -> None:
-    with Engine.open(load_settings(db=demo_db)) as engine:
-        engine.bus.subscribers = [s for s in engine.bus.subscribers if s.name != "notification"]  # notification falls behind
-        engine.place_order("alice", "pizza-palace", ["margherita"], "1 Main St")
+    without_notifications = lambda subscribers: [s for s in subscribers if s.name != "notification"]  # noqa: E731
+    with Engine.open(load_settings(db=demo_db), subscribers=without_notifications) as engine:  # notification falls behind
+        engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Main St")
 
     result = cli("doctor", "--json", db=demo_db)
     assert result.code == 1, result.stdout + result.stderr
@@ -82,7 +82,7 @@ def test_doctor_reports_a_lagging_subscriber_without_repairing_it(demo_db: str, 
     assert report["orders_by_status"] == {"PAID": 1}
 
     with Engine.open(load_settings(db=demo_db), catch_up=False) as engine:
-        assert engine.bus.lag()["notification"] == lag["notification"]  # doctor only looked
+        assert engine.ops.lag()["notification"] == lag["notification"]  # doctor only looked
 
 
 # -- config show --------------------------------------------------------------------------------

@@ -81,7 +81,7 @@ def test_events_tail_json_lines_and_filters(cli, demo_db):
     first = place(demo_db, items=("margherita",))
     second = place(demo_db, customer="bob", store="seoul-bbq", items=("bulgogi",))
     with open_engine(demo_db) as engine:
-        newest = [e.as_dict() for e in engine.latest_events(3)]
+        newest = [e.model_dump(mode="json") for e in engine.events.latest(3)]
     before = snapshot(demo_db)
 
     tail = cli("events", "tail", "--json", "--limit", "3", db=demo_db)
@@ -110,7 +110,7 @@ def test_notifications_list(cli, demo_db):
     order = place(demo_db, items=("margherita",))
     place(demo_db, customer="bob", store="seoul-bbq", items=("bulgogi",))
     with open_engine(demo_db) as engine:
-        engine.accept_order(order, "pizza-palace")
+        engine.store.accept(order, "pizza-palace")
     before = snapshot(demo_db)
 
     alice = cli("notifications", "list", "--customer", "alice", "--json", db=demo_db)
@@ -158,8 +158,8 @@ def test_events_tail_follow_human_and_order_filter(demo_db):
     try:
         follower.wait_for(lambda line: order in line)
         with open_engine(demo_db) as engine:
-            engine.accept_order(other, "seoul-bbq")
-            engine.accept_order(order, "pizza-palace")
+            engine.store.accept(other, "seoul-bbq")
+            engine.store.accept(order, "pizza-palace")
         follower.wait_for(lambda line: "CookingStarted" in line, timeout=5)
         assert all(other not in line for line in follower.seen)
         assert follower.interrupt() == 0

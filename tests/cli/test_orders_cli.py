@@ -29,9 +29,9 @@ def test_declined_and_failing_cards_exit_6_and_reach_no_store(cli, demo_db):
     unavailable = cli(*PLACE, "--item", "margherita", "--card", "4000 0000 0000 0119", "--json", db=demo_db)
     assert_error(unavailable, 6, "unavailable")
     with open_engine(demo_db) as engine:
-        assert [o["status"] for o in engine.orders()] == ["REJECTED", "REJECTED"]
-        assert engine.store_queue("pizza-palace") == []
-        assert all(p["status"] == "DECLINED" and p["card"].endswith("0119") or p["card"].endswith("0002") for p in engine.payments_list())
+        assert [o.status for o in engine.orders.list()] == ["REJECTED", "REJECTED"]
+        assert engine.store.queue("pizza-palace") == []
+        assert all(p.status == "DECLINED" and p.card.endswith("0119") or p.card.endswith("0002") for p in engine.payments.list())
 
 
 @pytest.mark.parametrize(
@@ -75,7 +75,7 @@ def test_cancel_before_cooking_refunds_and_after_cooking_is_refused(cli, demo_db
 
     late = place(demo_db)
     with open_engine(demo_db) as engine:
-        engine.accept_order(late, "pizza-palace")
+        engine.store.accept(late, "pizza-palace")
     before = snapshot(demo_db)
     refused = assert_error(cli("orders", "cancel", late, "--customer", "alice", "--json", db=demo_db), 4)
     assert "cooking" in refused["message"] and "COOKING" in refused["message"]
@@ -95,10 +95,10 @@ def test_only_the_ordering_customer_may_cancel_or_confirm(cli, demo_db):
 def test_confirm_after_delivery(cli, demo_db):
     order = place(demo_db)
     with open_engine(demo_db) as engine:
-        engine.accept_order(order, "pizza-palace")
-        engine.mark_ready(order, "pizza-palace")
-        engine.pick_up(order, "rider-kim")
-        engine.complete_delivery(order, "rider-kim")
+        engine.store.accept(order, "pizza-palace")
+        engine.store.ready(order, "pizza-palace")
+        engine.deliveries.pick_up(order, "rider-kim")
+        engine.deliveries.complete(order, "rider-kim")
     confirmed = cli("orders", "confirm", order, "--customer", "alice", "--json", db=demo_db)
     assert confirmed.code == 0 and confirmed.json["status"] == "CONFIRMED"
 

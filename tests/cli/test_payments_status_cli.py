@@ -12,14 +12,14 @@ DECLINING_CARD = "4000000000000002"
 
 def test_payments_list_and_show_mask_the_card(cli, demo_db):
     with open_engine(demo_db) as engine:
-        placed = engine.place_order("alice", "pizza-palace", ["margherita:2"], "1 Main St", CARD)
-        order, total = placed["id"], placed["total"]
+        placed = engine.orders.place("alice", "pizza-palace", ["margherita:2"], "1 Main St", CARD)
+        order, total = placed.id, placed.total
         try:
-            engine.place_order("dave", "green-bowl", ["poke"], "45 Cedar Ave", DECLINING_CARD)
+            engine.orders.place("dave", "green-bowl", ["poke"], "45 Cedar Ave", DECLINING_CARD)
             raise AssertionError("the declining test card was approved")
         except PaymentFailed as exc:
             declined = exc.order_id
-        engine.reject_order(order, "pizza-palace", "oven broken")  # refunds alice's order
+        engine.store.reject(order, "pizza-palace", "oven broken")  # refunds alice's order
 
     listed = cli("payments", "list", "--json", db=demo_db)
     assert listed.code == 0
@@ -53,8 +53,8 @@ def test_payments_errors(cli, demo_db):
 
 def test_status_view_json_and_human(cli, demo_db):
     with open_engine(demo_db) as engine:
-        order = engine.place_order("carol", "seoul-bbq", ["bibimbap"], "7 Birch Ln")["id"]
-        engine.accept_order(order, "seoul-bbq")
+        order = engine.orders.place("carol", "seoul-bbq", ["bibimbap"], "7 Birch Ln").id
+        engine.store.accept(order, "seoul-bbq")
 
     view = cli("status", order, "--json", db=demo_db)
     assert view.code == 0
@@ -76,7 +76,7 @@ def test_status_view_json_and_human(cli, demo_db):
 def test_status_of_rejected_and_unknown_orders(cli, demo_db):
     with open_engine(demo_db) as engine:
         try:
-            engine.place_order("dave", "green-bowl", ["poke"], "45 Cedar Ave", DECLINING_CARD)
+            engine.orders.place("dave", "green-bowl", ["poke"], "45 Cedar Ave", DECLINING_CARD)
             raise AssertionError("the declining test card was approved")
         except PaymentFailed as exc:
             order = exc.order_id

@@ -50,14 +50,14 @@ def test_store_queue_accept_ready_and_deliver(cli, demo_db):
     assert everything.json[0]["completed_at"]
 
     with open_engine(demo_db) as engine:
-        assert engine.status(order)["status"] == "DELIVERED"
+        assert engine.orders.status(order).status == "DELIVERED"
 
 
 def test_store_human_output(cli, demo_db):
     new = place(demo_db)
     cooking = place(demo_db, customer="bob", items=("pepperoni", "cola:2"))
     with open_engine(demo_db) as engine:
-        engine.accept_order(cooking, "pizza-palace")
+        engine.store.accept(cooking, "pizza-palace")
     out = cli("store", "queue", "--store", "pizza-palace", db=demo_db)
     assert out.code == 0
     assert "New (1)" in out.stdout and "Cooking (1)" in out.stdout and "Ready" not in out.stdout
@@ -80,8 +80,8 @@ def test_store_reject_refunds(cli, demo_db):
     assert rejected.code == 0
     assert rejected.json["status"] == "REJECTED" and rejected.json["reason"] == "out of avocados"
     with open_engine(demo_db) as engine:
-        assert engine.status(order)["status"] == "CANCELLED"
-        assert engine.payment(order)["status"] == "REFUNDED"
+        assert engine.orders.status(order).status == "CANCELLED"
+        assert engine.payments.get(order).status == "REFUNDED"
 
     # a rejected ticket cannot be accepted any more: a conflict, nothing changes
     before = snapshot(demo_db)
@@ -106,8 +106,8 @@ def test_store_errors_leave_the_database_unchanged(cli, demo_db):
 def test_deliveries_race_permissions_and_errors(cli, demo_db):
     order = place(demo_db)
     with open_engine(demo_db) as engine:
-        engine.accept_order(order, "pizza-palace")
-        engine.mark_ready(order, "pizza-palace")
+        engine.store.accept(order, "pizza-palace")
+        engine.store.ready(order, "pizza-palace")
     before = snapshot(demo_db)
 
     assert_error(cli("deliveries", "list", "--available", "--rider", "rider-kim", "--json", db=demo_db), 2, "--available")

@@ -11,9 +11,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from deliverycli.engine import delivery, notification, ordering, payment, status, store
+from deliverycli.engine import delivery, notification, status, store
+from deliverycli.engine.ordering import repository as ordering
+from deliverycli.engine.payment import records as payment
 from deliverycli.engine.messagebus import Subscriber
 from deliverycli.engine.simulation import Simulation, SimulationOptions, start_run
+from deliverycli.engine.bootstrap import Engine
+from deliverycli.settings import load_settings
 
 from conftest import BACKENDS, _postgres_schema_url, open_demo_engine
 from .support import check_invariants, events_of
@@ -46,10 +50,11 @@ def _outcome(engine: Any) -> dict[str, Any]:
 
 
 def _simulate(db: str, batches: bool) -> dict[str, Any]:
-    engine = open_demo_engine(db, payment_failure_rate=OPTIONS.payment_failure_rate, payment_seed=OPTIONS.seed)
+    open_demo_engine(db).close()
+    one_by_one = lambda subscribers: [dataclasses.replace(s, batch=None) for s in subscribers]  # noqa: E731
+    settings = load_settings(db=db, payment_failure_rate=OPTIONS.payment_failure_rate, payment_seed=OPTIONS.seed)
+    engine = Engine.open(settings, subscribers=None if batches else one_by_one)
     try:
-        if not batches:
-            engine.bus.subscribers = [dataclasses.replace(s, batch=None) for s in engine.bus.subscribers]
         assert any(s.batch for s in engine.bus.subscribers) is batches
         Simulation(engine, start_run(engine, OPTIONS), OPTIONS).run()
         check_invariants(engine)
@@ -77,13 +82,13 @@ def test_batched_subscribers_leave_what_the_per_event_handlers_leave(backend: st
         assert batched[part] == one_by_one[part], part
 
 
-def test_a_failing_batch_is_replayed_event_by_event_and_only_the_bad_event_is_parked(engine: Any) -> None:
+def test_a_failing_batch_is_replayed_event_by_event_and_only_the_bad_event_is_parked(engine: Any, reopen: Any) -> None:
     """One order's CookingFinished breaks the delivery subscriber (a bug tied to that event): the
     other orders of its batch still get their deliveries, and exactly that event is parked."""
-    shops = [engine.place_order("alice", "pizza-palace", ["margherita"], f"{n} Test St")["id"] for n in range(4)]
+    shops = [engine.orders.place("alice", "pizza-palace", ["margherita"], f"{n} Test St").id for n in range(4)]
     bad = shops[2]
     for oid in shops:
-        engine.accept_order(oid, "pizza-palace")
+        engine.store.accept(oid, "pizza-palace")
     batches: list[list[str]] = []
 
     def broken_batch(events: list[Any], uow: Any) -> None:
@@ -97,20 +102,19 @@ def test_a_failing_batch_is_replayed_event_by_event_and_only_the_bad_event_is_pa
             raise ValueError("no rider zone for this address")
         delivery.HANDLERS["CookingFinished"](event, uow)
 
-    engine.bus.subscribers = [
-        Subscriber(s.name, {"CookingFinished": broken_handler}, broken_batch) if s.name == "delivery" else s
-        for s in engine.bus.subscribers
-    ]
+    engine = reopen(
+        subscribers=lambda subs: [Subscriber(s.name, {"CookingFinished": broken_handler}, broken_batch) if s.name == "delivery" else s for s in subs]
+    )
     with engine.deferred():  # the four CookingFinished reach the subscriber together
         for oid in shops:
-            engine.mark_ready(oid, "pizza-palace")
+            engine.store.ready(oid, "pizza-palace")
 
     assert batches[0] == shops  # it was one batch, and it failed
     with engine.read() as conn:
         opened = set(conn.execute(sa.select(delivery.deliveries.c.order_id)).scalars())
     assert opened == set(shops) - {bad}
-    (dead,) = engine.dead_letters()
-    assert (dead["subscriber"], dead["order_id"], dead["event_type"]) == ("delivery", bad, "CookingFinished")
-    assert "no rider zone" in dead["error"]
+    (dead,) = engine.ops.dead_letters()
+    assert (dead.subscriber, dead.order_id, dead.event_type) == ("delivery", bad, "CookingFinished")
+    assert "no rider zone" in dead.error
     assert sorted(e.order_id for e in events_of(engine, types=["DeliveryRequested"])) == sorted(set(shops) - {bad})
-    assert set(engine.bus.lag().values()) == {0}
+    assert set(engine.ops.lag().values()) == {0}

@@ -91,7 +91,7 @@ def test_threads_never_share_a_connection_at_the_same_time(sqlite_db: str) -> No
 
 def test_closing_the_engine_returns_the_kept_connection(sqlite_db: str) -> None:
     engine = open_demo_engine(sqlite_db)
-    engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")
+    engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St")
     assert engine.db.pool.checkedout() == 1  # kept between units of work
     engine.close()
     assert engine.db.pool.checkedout() == 0

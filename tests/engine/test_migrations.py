@@ -65,19 +65,19 @@ def test_initialise_twice_is_a_no_op(db_url: str) -> None:
     settings = load_settings(db=db_url)
     first, info = Engine.initialise(settings, demo=True)
     try:
-        assert info["schema_before"] is None and info["schema"] == storage.SCHEMA_HEAD
-        assert info["demo"] == {"stores": 3, "menu_items": 11, "customers": 5, "riders": 3}
-        oid = first.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")["id"]
+        assert info.schema_before is None and info.schema_ == storage.SCHEMA_HEAD
+        assert info.demo == {"stores": 3, "menu_items": 11, "customers": 5, "riders": 3}
+        oid = first.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St").id
         before = _snapshot(first)
     finally:
         first.close()
     second, info = Engine.initialise(settings, demo=True)
     try:
-        assert info["schema_before"] == storage.SCHEMA_HEAD and info["schema"] == storage.SCHEMA_HEAD
-        assert info["demo"] == {"stores": 0, "menu_items": 0, "customers": 0, "riders": 0}
+        assert info.schema_before == storage.SCHEMA_HEAD and info.schema_ == storage.SCHEMA_HEAD
+        assert info.demo == {"stores": 0, "menu_items": 0, "customers": 0, "riders": 0}
         assert _snapshot(second) == before  # same tables, same columns, same rows: nothing lost or added
-        assert second.order(oid)["status"] == "PAID"
-        assert second.place_order("bob", "pizza-palace", ["cola"], "2 Test St")["id"] == "ord-000002"
+        assert second.orders.get(oid).status == "PAID"
+        assert second.orders.place("bob", "pizza-palace", ["cola"], "2 Test St").id == "ord-000002"
     finally:
         second.close()
 
@@ -86,7 +86,7 @@ def test_sqlite_files_are_created_owner_only(tmp_path: Path) -> None:
     db = tmp_path / "private" / "nested" / "orders.db"
     engine = demo_engine(str(db))
     try:
-        engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")
+        engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St")
         gateway_file = Path(gateway_url(engine.url).database)
     finally:
         engine.close()
@@ -115,10 +115,10 @@ def test_opening_an_uninitialised_or_outdated_database_is_refused(tmp_path: Path
 def test_a_fresh_schema_has_the_order_counter_and_no_events(db_url: str) -> None:
     engine = demo_engine(db_url)
     try:
-        assert engine.head() == 0
-        from deliverycli.engine import ordering
+        assert engine.events.head() == 0
+        from deliverycli.engine.ordering import repository as ordering
 
         assert count(engine, ordering.order_numbers) == 1
-        assert engine.place_order("alice", "pizza-palace", ["cola"], "1 Test St")["id"] == "ord-000001"
+        assert engine.orders.place("alice", "pizza-palace", ["cola"], "1 Test St").id == "ord-000001"
     finally:
         engine.close()

@@ -10,34 +10,30 @@ import textwrap
 import threading
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from deliverycli.engine import eventlog, notification, ordering, status, store
+from deliverycli.engine import eventlog, notification, status, store
 from deliverycli.engine.bootstrap import Engine
+from deliverycli.engine.clock import ManualClock
 from deliverycli.engine.commands import AcceptOrder, CancelOrder, MarkReady, PlaceOrder
 from deliverycli.engine.errors import Conflict, PaymentFailed
 from deliverycli.engine.messagebus import Subscriber
-from deliverycli.engine.payment import CardDeclined, ChargeOutcome, GatewayUnavailable, SimulatedGateway
+from deliverycli.engine.ordering import checkout
+from deliverycli.engine.ordering.repository import orders
+from deliverycli.engine.payment import CardDeclined, GatewayUnavailable
+from deliverycli.engine.payment.service import ChargeOutcome
+from deliverycli.engine.payment.simulated import SimulatedGateway
 from deliverycli.engine.storage import utcnow
 from deliverycli.settings import load_settings
 
-from .support import check_invariants, commit_only, count, demo_engine, event_types, events_of, ledger
+from .support import Delegating, Switch, check_invariants, commit_only, count, demo_engine, event_types, events_of, ledger, with_handler
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def replace_handler(engine: Engine, subscriber: str, event_type: str, handler: Any) -> Any:
-    """Swap one handler of one subscriber on this engine only; returns the original."""
-    original = next(s for s in engine.bus.subscribers if s.name == subscriber).handlers[event_type]
-    engine.bus.subscribers = [
-        Subscriber(s.name, {**s.handlers, event_type: handler}) if s.name == subscriber else s for s in engine.bus.subscribers
-    ]
-    return original
 
 
 def position(engine: Engine, subscriber: str) -> int:
@@ -74,10 +70,10 @@ def place_order_cmd(customer: str = "alice", store_id: str = "pizza-palace", ite
 
 @pytest.mark.parametrize(
     ("subscriber", "event_type", "real"),
-    [("status", "OrderPlaced", status._apply), ("store", "PaymentApproved", store._received)],
+    [("status", "OrderPlaced", status.HANDLERS["OrderPlaced"]), ("store", "PaymentApproved", store.HANDLERS["PaymentApproved"])],
     ids=["status-row", "store-ticket-and-its-event"],
 )
-def test_failing_handler_rolls_back_effects_and_position_then_applies_once(engine: Engine, subscriber: str, event_type: str, real: Any) -> None:
+def test_failing_handler_rolls_back_effects_and_position_then_applies_once(engine: Engine, reopen: Any, subscriber: str, event_type: str, real: Any) -> None:
     calls: Counter[int] = Counter()
     seen_between: list[dict[str, Any]] = []
 
@@ -99,8 +95,8 @@ def test_failing_handler_rolls_back_effects_and_position_then_applies_once(engin
         if calls[event.id] == 1:
             raise RuntimeError("disk on fire")  # ... then fails: none of it may survive
 
-    replace_handler(engine, subscriber, event_type, write_then_fail_once)
-    oid = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")["id"]
+    engine = reopen(subscribers=with_handler(subscriber, event_type, write_then_fail_once))
+    oid = engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St").id
     failing = events_of(engine, oid, [event_type])[0]
 
     assert calls[failing.id] == 2
@@ -117,7 +113,7 @@ def test_failing_handler_rolls_back_effects_and_position_then_applies_once(engin
     assert count(engine, store.store_orders) == 1
     assert event_types(engine, oid).count("StoreOrderReceived") == 1
     assert count(engine, eventlog.subscriber_failures) == 0
-    assert engine.status(oid)["status"] == "PAID"
+    assert engine.orders.status(oid).status == "PAID"
     check_invariants(engine)
 
 
@@ -129,32 +125,38 @@ def test_crash_between_commit_and_dispatch_is_caught_up_exactly_once(db_url: str
     run_child(
         CHILD_PRELUDE
         + """
-engine.bus.command_handlers[PlaceOrder](PlaceOrder("alice", "pizza-palace", (("margherita", 2),), "1 Test St"), engine.bus)
+engine.handle(PlaceOrder("alice", "pizza-palace", (("margherita", 2),), "1 Test St"), settle=False)
 die()  # committed (OrderPlaced, PaymentApproved) but no subscriber has seen it
 """,
         db_url,
     )
     settings = load_settings(db=db_url, retry_backoff_s=0.001)
     with Engine.open(settings, catch_up=False) as before:
-        assert [e.event_type for e in before.events()] == ["OrderPlaced", "PaymentApproved"]
-        assert before.order("ord-000001")["status"] == "PAID"
-        lag = before.bus.lag()
+        assert [e.event_type for e in before.events.read()] == ["OrderPlaced", "PaymentApproved"]
+        assert before.orders.get("ord-000001").status == "PAID"
+        lag = before.ops.lag()
         assert (lag["status"], lag["notification"], lag["store"], lag["ordering"]) == (2, 2, 1, 0)
         assert count(before, store.store_orders) == 0 and count(before, status.order_status) == 0
     with Engine.open(settings) as engine:
-        assert engine.store_queue("pizza-palace")[0]["id"] == "ord-000001"
-        assert engine.status("ord-000001")["status"] == "PAID"
+        assert engine.store.queue("pizza-palace")[0].id == "ord-000001"
+        assert engine.orders.status("ord-000001").status == "PAID"
         summary = check_invariants(engine)
         assert summary["by_type"]["StoreOrderReceived"] == 1
-        assert [n["status"] for n in engine.notifications("customer", "alice")] == ["PENDING_PAYMENT", "PAID"]
+        assert [n.status for n in engine.notifications.list("customer", "alice")] == ["PENDING_PAYMENT", "PAID"]
         # opening again changes nothing: every event already took effect
-        head = engine.head()
+        head = engine.events.head()
     with Engine.open(settings) as again:
-        assert again.head() == head
+        assert again.events.head() == head
         check_invariants(again)
 
 
-KILL_DURING_DRAIN = CHILD_PRELUDE + """
+KILL_DURING_DRAIN = """
+import os, signal, sys, threading
+from deliverycli.engine.bootstrap import Engine
+from deliverycli.engine.messagebus import Subscriber
+from deliverycli.settings import load_settings
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
 calls = 0
 kill_at = int(sys.argv[2])
 def wrap(handler):
@@ -165,8 +167,9 @@ def wrap(handler):
         if calls == kill_at:
             die()  # ... when the process dies
     return run
-from deliverycli.engine.messagebus import Subscriber
-engine.bus.subscribers = [Subscriber(s.name, {t: wrap(h) for t, h in s.handlers.items()}) for s in engine.bus.subscribers]
+def wrapped(subscribers):
+    return [Subscriber(s.name, {t: wrap(h) for t, h in s.handlers.items()}) for s in subscribers]
+engine = Engine.open(load_settings(db=sys.argv[1]), catch_up=False, subscribers=wrapped)
 engine.bus.batch_size = 7  # many small transactions: kills land both inside and between them
 if kill_at < 0:
     threading.Timer(-kill_at / 1000, die).start()  # or at an arbitrary instant
@@ -179,19 +182,19 @@ def test_kill_9_in_the_middle_of_a_long_drain_keeps_every_invariant(db_url: str)
     engine = demo_engine(db_url, retry_backoff_s=0.001)
     try:
         # a backlog with every kind of saga step, none of it dispatched yet
-        paid = [engine.place_order(c, "pizza-palace", ["margherita"], "1 Test St")["id"] for c in ("alice", "bob", "carol", "dave", "erin")]
+        paid = [engine.orders.place(c, "pizza-palace", ["margherita"], "1 Test St").id for c in ("alice", "bob", "carol", "dave", "erin")]
         for oid in paid[:2]:
             commit_only(engine, AcceptOrder(oid, "pizza-palace"))
             commit_only(engine, MarkReady(oid, "pizza-palace"))
         commit_only(engine, CancelOrder(paid[2], "carol"))
         commit_only(engine, CancelOrder(paid[3], "dave"))
-        fresh = [commit_only(engine, place_order_cmd(c, "seoul-bbq", "bibimbap"))["id"] for c in ("alice", "bob", "carol", "dave", "erin") * 4]
+        fresh = [commit_only(engine, place_order_cmd(c, "seoul-bbq", "bibimbap")).id for c in ("alice", "bob", "carol", "dave", "erin") * 4]
         with pytest.raises(PaymentFailed):
             commit_only(engine, place_order_cmd("erin", card="4000000000000002"))
     finally:
         engine.close()
     with Engine.open(engine.settings, catch_up=False) as probe:
-        lag = probe.bus.lag()
+        lag = probe.ops.lag()
     assert lag["status"] > 40 and lag["store"] >= 20 and lag["payment"] == 0  # refunds not yet asked for
 
     # kill at several points of the drain, each time restarting where the last one died
@@ -213,92 +216,93 @@ def test_kill_9_in_the_middle_of_a_long_drain_keeps_every_invariant(db_url: str)
         for oid in paid[2:4]:
             (entry,) = ledger(after, oid)
             assert entry.refund_id is not None
-            assert after.payment(oid)["status"] == "REFUNDED"
-        assert sorted(d["id"] for d in after.deliveries(available=True)) == sorted(paid[:2])
+            assert after.payments.get(oid).status == "REFUNDED"
+        assert sorted(d.id for d in after.deliveries.list(available=True)) == sorted(paid[:2])
 
 
 # -- c. catch-up on start --------------------------------------------------------------------------
 
 
 def test_events_committed_while_no_subscriber_ran_are_processed_on_open(engine: Engine) -> None:
-    a = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")["id"]
-    b = commit_only(engine, place_order_cmd("bob", "green-bowl", "poke"))["id"]
-    c = commit_only(engine, place_order_cmd("carol", "seoul-bbq", "japchae"))["id"]
+    a = engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St").id
+    b = commit_only(engine, place_order_cmd("bob", "green-bowl", "poke")).id
+    c = commit_only(engine, place_order_cmd("carol", "seoul-bbq", "japchae")).id
     commit_only(engine, AcceptOrder(a, "pizza-palace"))
     commit_only(engine, CancelOrder(c, "carol"))  # before the store has even seen the order
     engine.close()
     with Engine.open(engine.settings, catch_up=False) as stale:
-        lag = stale.bus.lag()
+        lag = stale.ops.lag()
         assert lag["status"] > 0 and lag["store"] > 0
-        assert stale.status(a)["status"] == "PAID"  # the view has not seen CookingStarted
-        assert stale.store_queue("green-bowl") == []
+        assert stale.orders.status(a).status == "PAID"  # the view has not seen CookingStarted
+        assert stale.store.queue("green-bowl") == []
     with Engine.open(engine.settings) as fresh:
-        assert set(fresh.bus.lag().values()) == {0}
-        assert fresh.status(a)["status"] == "COOKING" and fresh.order(a)["status"] == "COOKING"
-        assert [t["id"] for t in fresh.store_queue("green-bowl")] == [b]
-        assert fresh.status(b)["status"] == "PAID"
-        assert fresh.order(c)["status"] == fresh.status(c)["status"] == "CANCELLED"
-        assert fresh.payment(c)["status"] == "REFUNDED"
+        assert set(fresh.ops.lag().values()) == {0}
+        assert fresh.orders.status(a).status == "COOKING" and fresh.orders.get(a).status == "COOKING"
+        assert [t.id for t in fresh.store.queue("green-bowl")] == [b]
+        assert fresh.orders.status(b).status == "PAID"
+        assert fresh.orders.get(c).status == fresh.orders.status(c).status == "CANCELLED"
+        assert fresh.payments.get(c).status == "REFUNDED"
         check_invariants(fresh)
 
 
 def test_catch_up_reports_what_it_did(engine: Engine) -> None:
     commit_only(engine, place_order_cmd())
     result = engine.catch_up()
-    assert result["events_applied"] > 0 and result["payments_resolved"] == []
-    assert engine.catch_up()["events_applied"] == 0
+    assert result.events_applied > 0 and result.payments_resolved == []
+    assert engine.catch_up().events_applied == 0
 
 
 # -- d. dead letters -------------------------------------------------------------------------------
 
 
-def test_a_handler_that_keeps_failing_is_parked_and_the_rest_flows(engine: Engine) -> None:
+def test_a_handler_that_keeps_failing_is_parked_and_the_rest_flows(engine: Engine, reopen: Any) -> None:
     attempts: list[int] = []
 
     def broken(event: Any, uow: Any) -> None:
         attempts.append(event.id)
         raise ValueError("template missing")
 
-    original = replace_handler(engine, "notification", "CookingStarted", broken)
-    oid = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")["id"]
-    engine.accept_order(oid, "pizza-palace")
+    handler = Switch(broken)
+    engine = reopen(subscribers=with_handler("notification", "CookingStarted", handler))
+    oid = engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St").id
+    engine.store.accept(oid, "pizza-palace")
     cooking = events_of(engine, oid, ["CookingStarted"])[0]
 
     assert attempts == [cooking.id] * engine.settings.retry_max_attempts
-    (dead,) = engine.dead_letters()
-    assert (dead["subscriber"], dead["event_id"], dead["order_id"], dead["event_type"]) == ("notification", cooking.id, oid, "CookingStarted")
-    assert dead["attempts"] == engine.settings.retry_max_attempts and "template missing" in dead["error"]
-    assert dead["resolved_at"] is None
+    (dead,) = engine.ops.dead_letters()
+    assert (dead.subscriber, dead.event_id, dead.order_id, dead.event_type) == ("notification", cooking.id, oid, "CookingStarted")
+    assert dead.attempts == engine.settings.retry_max_attempts and "template missing" in dead.error
+    assert dead.resolved_at is None
     assert position(engine, "notification") >= cooking.id
-    assert set(engine.bus.lag().values()) == {0}
+    assert set(engine.ops.lag().values()) == {0}
     assert count(engine, eventlog.subscriber_failures) == 0
     # the others kept flowing: the order progresses in the status view and in ordering
-    assert engine.status(oid)["status"] == engine.order(oid)["status"] == "COOKING"
-    health = engine.health()
-    assert health["dead_letters"] == 1 and not health["healthy"]
-    assert [n["status"] for n in engine.notifications("customer", "alice")] == ["PENDING_PAYMENT", "PAID"]
+    assert engine.orders.status(oid).status == engine.orders.get(oid).status == "COOKING"
+    health = engine.ops.health()
+    assert health.dead_letters == 1 and not health.healthy
+    assert [n.status for n in engine.notifications.list("customer", "alice")] == ["PENDING_PAYMENT", "PAID"]
 
     # still broken: a retry fails again and says so, nothing changes
     with pytest.raises(Conflict, match="failed again"):
-        engine.retry_dead_letter(dead["id"])
-    assert engine.dead_letters()[0]["attempts"] == dead["attempts"] + 1
+        engine.ops.retry_dead_letter(dead.id)
+    assert engine.ops.dead_letters()[0].attempts == dead.attempts + 1
 
     # fixed: the retry applies it exactly once and resolves the dead letter
-    replace_handler(engine, "notification", "CookingStarted", original)
-    resolved = engine.retry_dead_letter(dead["id"])
-    assert resolved["resolved_at"] is not None
-    assert engine.dead_letters() == [] and len(engine.dead_letters(include_resolved=True)) == 1
-    notes = engine.notifications("customer", "alice")
-    assert [n["status"] for n in notes] == ["PENDING_PAYMENT", "PAID", "COOKING"]
+    handler.to = notification.HANDLERS["CookingStarted"]
+    resolved = engine.ops.retry_dead_letter(dead.id)
+    assert resolved.resolved_at is not None
+    assert engine.ops.dead_letters() == [] and len(engine.ops.dead_letters(include_resolved=True)) == 1
+    notes = engine.notifications.list("customer", "alice")
+    assert [n.status for n in notes] == ["PENDING_PAYMENT", "PAID", "COOKING"]
     with pytest.raises(Conflict, match="already"):
-        engine.retry_dead_letter(dead["id"])
+        engine.ops.retry_dead_letter(dead.id)
     assert count(engine, notification.notifications, notification.notifications.c.event_id == cooking.id) == 1
 
-    engine.mark_ready(oid, "pizza-palace")
-    engine.pick_up(oid, "rider-lee")
-    engine.complete_delivery(oid, "rider-lee")
-    engine.confirm_delivery(oid, "alice")
-    assert engine.health()["healthy"]
+    engine.store.ready(oid, "pizza-palace")
+    engine.deliveries.pick_up(oid, "rider-lee")
+    engine.deliveries.complete(oid, "rider-lee")
+    engine.orders.confirm(oid, "alice")
+    assert engine.ops.health().healthy
     check_invariants(engine)
 
 
@@ -327,25 +331,19 @@ def test_gateway_charge_and_refund_are_idempotent_on_the_key(engine: Engine) -> 
 
 
 def test_payment_service_retry_never_charges_twice(engine: Engine) -> None:
-    oid = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")["id"]
-    again = engine.payments.charge(oid, 18000, "4242424242424242")  # a client retrying the same order
-    assert again.approved and again.charge_id == engine.payment(oid)["charge_id"]
+    oid = engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St").id
+    again = engine.payment_service.charge(oid, 18000, "4242424242424242")  # a client retrying the same order
+    assert again.approved and again.charge_id == engine.payments.get(oid).charge_id
     assert len(ledger(engine, oid)) == 1
 
 
-class CrashAfterRefund:
+class CrashAfterRefund(Delegating):
     """A payment gateway port double: the real gateway, but the first refund "crashes" after the
     provider has refunded and before our transaction commits."""
 
     def __init__(self, inner: SimulatedGateway) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.refunds = 0
-
-    def charge(self, *args: Any) -> Any:
-        return self.inner.charge(*args)
-
-    def lookup(self, key: str) -> Any:
-        return self.inner.lookup(key)
 
     def refund(self, key: str, amount: int, timeout: float) -> str:
         self.refunds += 1
@@ -355,21 +353,21 @@ class CrashAfterRefund:
         return refund_id
 
 
-def test_refund_retried_after_a_cut_off_call_refunds_once(engine: Engine) -> None:
-    oid = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")["id"]
+def test_refund_retried_after_a_cut_off_call_refunds_once(engine: Engine, reopen: Any) -> None:
+    oid = engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St").id
     port = CrashAfterRefund(engine.gateway)
-    engine.payments.gateway = port
-    assert engine.cancel_order(oid, "alice")["status"] == "CANCELLED"
+    engine = reopen(gateway=port)
+    assert engine.orders.cancel(oid, "alice").status == "CANCELLED"
     assert port.refunds == 2
     assert len(events_of(engine, oid, ["PaymentRefunded"])) == 1
-    pay = engine.payment(oid)
+    pay = engine.payments.get(oid)
     (entry,) = ledger(engine, oid)
-    assert pay["status"] == "REFUNDED" and pay["refund_id"] == entry.refund_id
+    assert pay.status == "REFUNDED" and pay.refund_id == entry.refund_id
     check_invariants(engine)
 
 
 INTERRUPTED_CHARGE = CHILD_PRELUDE + """
-real = engine.payments.gateway
+real = engine.gateway
 class CutOff:
     def charge(self, key, amount, card, timeout):
         if sys.argv[2] == "before":
@@ -380,15 +378,15 @@ class CutOff:
         return real.lookup(key)
     def refund(self, *a):
         return real.refund(*a)
-engine.payments.gateway = CutOff()
-engine.place_order("alice", "pizza-palace", ["margherita:2"], "1 Test St")
+engine = Engine.open(load_settings(db=sys.argv[1]), catch_up=False, gateway=CutOff())
+engine.orders.place("alice", "pizza-palace", ["margherita:2"], "1 Test St")
 """
 
 
 def _backdate(engine: Engine, order_id: str, seconds: float) -> None:
     with engine.db.begin() as conn:
-        placed = conn.execute(sa.select(ordering.orders.c.placed_at).where(ordering.orders.c.id == order_id)).scalar_one()
-        conn.execute(ordering.orders.update().where(ordering.orders.c.id == order_id).values(placed_at=placed - timedelta(seconds=seconds)))
+        placed = conn.execute(sa.select(orders.c.placed_at).where(orders.c.id == order_id)).scalar_one()
+        conn.execute(orders.update().where(orders.c.id == order_id).values(placed_at=placed - timedelta(seconds=seconds)))
 
 
 @pytest.mark.parametrize("cut", ["after", "before"])
@@ -398,28 +396,28 @@ def test_payment_cut_off_by_a_crash_is_resolved_on_restart(db_url: str, cut: str
     settings = load_settings(db=db_url, payment_timeout_s=0.5, retry_backoff_s=0.001)
     oid = "ord-000001"
     with Engine.open(settings) as young:  # too recent: the call might still be in flight elsewhere
-        assert young.order(oid)["status"] == "PENDING_PAYMENT"
+        assert young.orders.get(oid).status == "PENDING_PAYMENT"
         assert len(ledger(young, oid)) == (1 if cut == "after" else 0)
-        assert young.health()["pending_payments"] == 1
+        assert young.ops.health().pending_payments == 1
         _backdate(young, oid, 60)
     with Engine.open(settings) as engine:  # catch-up asks the provider by the order id
-        order = engine.order(oid)
+        order = engine.orders.get(oid)
         types = event_types(engine, oid)
         if cut == "after":
-            assert order["status"] == engine.status(oid)["status"] == "PAID"
-            assert engine.payment(oid)["status"] == "APPROVED"
+            assert order.status == engine.orders.status(oid).status == "PAID"
+            assert engine.payments.get(oid).status == "APPROVED"
             assert types.count("PaymentApproved") == 1 and types.count("StoreOrderReceived") == 1
-            assert [t["id"] for t in engine.store_queue("pizza-palace")] == [oid]
+            assert [t.id for t in engine.store.queue("pizza-palace")] == [oid]
         else:
-            assert order["status"] == engine.status(oid)["status"] == "REJECTED"
-            assert "interrupted" in order["reason"]
-            assert engine.payment(oid)["status"] == "DECLINED"
-            assert "StoreOrderReceived" not in types and engine.store_queue("pizza-palace") == []
+            assert order.status == engine.orders.status(oid).status == "REJECTED"
+            assert "interrupted" in order.reason
+            assert engine.payments.get(oid).status == "DECLINED"
+            assert "StoreOrderReceived" not in types and engine.store.queue("pizza-palace") == []
         assert len(ledger(engine, oid)) == (1 if cut == "after" else 0)  # never charged twice
-        assert engine.health()["pending_payments"] == 0
+        assert engine.ops.health().pending_payments == 0
         check_invariants(engine)
     with Engine.open(settings) as again:
-        assert again.order(oid)["status"] == order["status"]
+        assert again.orders.get(oid).status == order.status
         assert len(events_of(again, oid, ["PaymentApproved", "PaymentDeclined"])) == 1
 
 
@@ -427,40 +425,30 @@ class Crash(BaseException):
     """Stands for the process dying inside the payment call (not an Exception: nothing handles it)."""
 
 
-class DiesBeforeCharging:
-    def __init__(self, inner: SimulatedGateway) -> None:
-        self.inner = inner
-
+class DiesBeforeCharging(Delegating):
     def charge(self, *args: Any) -> Any:
         raise Crash()
 
-    def lookup(self, key: str) -> Any:
-        return self.inner.lookup(key)
 
-    def refund(self, *args: Any) -> str:
-        return self.inner.refund(*args)
-
-
-def test_a_charge_that_lands_after_recovery_gave_up_is_refunded(engine: Engine) -> None:
+def test_a_charge_that_lands_after_recovery_gave_up_is_refunded(engine: Engine, reopen: Any) -> None:
     real = engine.gateway
-    engine.payments.gateway = DiesBeforeCharging(real)
     with pytest.raises(Crash):
-        engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")
+        reopen(gateway=DiesBeforeCharging(real)).orders.place("alice", "pizza-palace", ["margherita"], "1 Test St")
     oid = "ord-000001"
-    assert engine.order(oid)["status"] == "PENDING_PAYMENT"
-    engine.payments.gateway = real
-    assert ordering.resolve_interrupted_payments(engine.bus, engine.payments, timedelta(0)) == [oid]
-    engine.bus.drain()
-    assert engine.order(oid)["status"] == "REJECTED"
+    assert engine.orders.get(oid).status == "PENDING_PAYMENT"
+    # a minute later (on this engine's clock) the call is surely over: catch-up asks the provider
+    later = reopen(gateway=real, clock=ManualClock(datetime.now(UTC) + timedelta(minutes=1)))
+    assert later.catch_up().payments_resolved == [oid]
+    assert engine.orders.get(oid).status == "REJECTED"
     # the cut-off request reaches the provider late and charges; its answer arrives now
     charged = real.charge(oid, 18000, "4242424242424242", 1.0)
-    settled = ordering.settle_payment(engine.bus, engine.payments, oid, ChargeOutcome(True, "4242", charged.charge_id), actor="customer:alice")
+    outcome = ChargeOutcome(True, "4242", charged.charge_id)
+    settled = checkout.settle_payment(later.bus.unit_of_work, later.payment_service, oid, outcome, actor="customer:alice")
     assert settled.status.value == "REJECTED"
     (entry,) = ledger(engine, oid)
     assert entry.refund_id is not None  # the orphan charge was given back
-    assert ordering.resolve_interrupted_payments(engine.bus, engine.payments, timedelta(0)) == []
-    engine.bus.drain()
-    assert engine.status(oid)["status"] == "REJECTED" and "StoreOrderReceived" not in event_types(engine, oid)
+    assert later.catch_up().payments_resolved == []
+    assert engine.orders.status(oid).status == "REJECTED" and "StoreOrderReceived" not in event_types(engine, oid)
     check_invariants(engine)
 
 
@@ -468,54 +456,61 @@ def test_a_charge_that_lands_after_recovery_gave_up_is_refunded(engine: Engine) 
 
 
 @pytest.fixture
-def flaky_engine(db_url: str) -> Any:
-    eng = demo_engine(db_url, payment_failure_rate=1.0, breaker_fail_max=3, breaker_reset_timeout_s=0.5, retry_backoff_s=0.001)
+def clock() -> ManualClock:
+    return ManualClock(datetime.now(UTC))
+
+
+@pytest.fixture
+def flaky_engine(db_url: str, clock: ManualClock) -> Any:
+    demo_engine(db_url).close()
+    settings = load_settings(db=db_url, payment_failure_rate=1.0, breaker_fail_max=3, breaker_reset_timeout_s=30, retry_backoff_s=0.001)
+    eng = Engine.open(settings, clock=clock)
     yield eng
     eng.close()
 
 
-def test_circuit_breaker_opens_fails_fast_half_opens_and_closes(flaky_engine: Engine) -> None:
+def test_circuit_breaker_opens_fails_fast_half_opens_and_closes(flaky_engine: Engine, clock: ManualClock) -> None:
     engine = flaky_engine
-    assert engine.breaker()["state"] == "closed"
+    assert engine.payments.breaker().state == "closed"
     for n in range(3):
         with pytest.raises(PaymentFailed) as info:
-            engine.place_order("alice", "pizza-palace", ["cola"], "1 Test St")
+            engine.orders.place("alice", "pizza-palace", ["cola"], "1 Test St")
         assert info.value.unavailable and info.value.exit_code == 6
-        assert engine.order(info.value.order_id)["status"] == "REJECTED"
-    breaker = engine.breaker()
-    assert breaker["state"] == "open" and breaker["half_open_at"]
-    assert count(engine, ordering.orders) == 3
+        assert engine.orders.get(info.value.order_id).status == "REJECTED"
+    breaker = engine.payments.breaker()
+    assert breaker.state == "open" and breaker.half_open_at
+    assert count(engine, orders) == 3
     declined = events_of(engine, types=["PaymentDeclined"])
     assert len(declined) == 3 and all(e.payload["unavailable"] for e in declined)
 
     # open: fail fast, before any order is written; another process sees the same breaker
-    head = engine.head()
-    with Engine.open(engine.settings) as other:
-        assert other.breaker()["state"] == "open"
+    head = engine.events.head()
+    with Engine.open(engine.settings, clock=clock) as other:
+        assert other.payments.breaker().state == "open"
         for eng in (engine, other):
             with pytest.raises(PaymentFailed, match="No order was placed") as info:
-                eng.place_order("bob", "pizza-palace", ["cola"], "1 Test St")
+                eng.orders.place("bob", "pizza-palace", ["cola"], "1 Test St")
             assert info.value.unavailable and info.value.order_id is None
-    assert count(engine, ordering.orders) == 3 and engine.head() == head
-    assert "payment circuit breaker is open" in engine.health()["problems"]
+    assert count(engine, orders) == 3 and engine.events.head() == head
+    assert "payment circuit breaker is open" in engine.ops.health().problems
 
     # after the cool-down it half-opens: a failed trial opens it again ...
-    time.sleep(0.6)
+    clock.advance(31)
     with pytest.raises(PaymentFailed):
-        engine.place_order("carol", "pizza-palace", ["cola"], "1 Test St")
-    assert engine.breaker()["state"] == "open"
-    assert count(engine, ordering.orders) == 4
+        engine.orders.place("carol", "pizza-palace", ["cola"], "1 Test St")
+    assert engine.payments.breaker().state == "open"
+    assert count(engine, orders) == 4
     with pytest.raises(PaymentFailed, match="No order was placed"):
-        engine.place_order("carol", "pizza-palace", ["cola"], "1 Test St")
+        engine.orders.place("carol", "pizza-palace", ["cola"], "1 Test St")
 
     # ... and a successful one closes it
     engine.gateway.failure_rate = 0.0
-    time.sleep(0.6)
-    order = engine.place_order("dave", "pizza-palace", ["cola"], "1 Test St")
-    assert order["status"] == "PAID"
-    breaker = engine.breaker()
-    assert breaker["state"] == "closed" and breaker["fail_counter"] == 0
-    assert engine.place_order("erin", "pizza-palace", ["cola"], "1 Test St")["status"] == "PAID"
+    clock.advance(31)
+    order = engine.orders.place("dave", "pizza-palace", ["cola"], "1 Test St")
+    assert order.status == "PAID"
+    breaker = engine.payments.breaker()
+    assert breaker.state == "closed" and breaker.fail_counter == 0
+    assert engine.orders.place("erin", "pizza-palace", ["cola"], "1 Test St").status == "PAID"
     check_invariants(engine)
 
 
@@ -524,10 +519,10 @@ def test_declined_cards_do_not_trip_the_breaker(flaky_engine: Engine) -> None:
     engine.gateway.failure_rate = 0.0
     for _ in range(4):
         with pytest.raises(PaymentFailed) as info:
-            engine.place_order("alice", "pizza-palace", ["cola"], "1 Test St", card="4000000000000002")
+            engine.orders.place("alice", "pizza-palace", ["cola"], "1 Test St", card="4000000000000002")
         assert not info.value.unavailable
-    assert engine.breaker()["state"] == "closed"
-    assert engine.place_order("alice", "pizza-palace", ["cola"], "1 Test St")["status"] == "PAID"
+    assert engine.payments.breaker().state == "closed"
+    assert engine.orders.place("alice", "pizza-palace", ["cola"], "1 Test St").status == "PAID"
 
 
 # -- several processes on one database (SPEC §1, §7 autoscale) ----------------------------------------
@@ -570,7 +565,7 @@ def test_concurrent_first_orders_from_several_processes_on_a_fresh_database(engi
     def order(eng: Engine, customer: str) -> None:
         barrier.wait()
         try:
-            results[customer] = eng.place_order(customer, "pizza-palace", ["cola"], "1 Test St")
+            results[customer] = eng.orders.place(customer, "pizza-palace", ["cola"], "1 Test St")
         except Exception as exc:  # noqa: BLE001
             results[customer] = exc
 
@@ -585,7 +580,7 @@ def test_concurrent_first_orders_from_several_processes_on_a_fresh_database(engi
             e.close()
     errors = {c: r for c, r in results.items() if isinstance(r, BaseException)}
     assert errors == {}
-    assert sorted(r["status"] for r in results.values()) == ["PAID"] * 3
+    assert sorted(r.status for r in results.values()) == ["PAID"] * 3
     engine.bus.drain()
     summary = check_invariants(engine)
     assert summary["by_type"]["StoreOrderReceived"] == 3
@@ -593,7 +588,7 @@ def test_concurrent_first_orders_from_several_processes_on_a_fresh_database(engi
 
 def test_simulated_gateway_ledger_is_created_safely_by_concurrent_first_charges(engine: Engine) -> None:
     """The provider's ledger is created on first use; several processes' first charges race."""
-    gateways = [SimulatedGateway(engine.gateway.engine) for _ in range(4)]
+    gateways = [SimulatedGateway(engine.gateway.db) for _ in range(4)]
     barrier = threading.Barrier(len(gateways))
     results: dict[int, Any] = {}
 
@@ -614,19 +609,13 @@ def test_simulated_gateway_ledger_is_created_safely_by_concurrent_first_charges(
     assert len(ledger(engine)) == 4
 
 
-class RefundsDown:
+class RefundsDown(Delegating):
     """The provider answers charges but its refund endpoint is down (until ``up`` is set)."""
 
     def __init__(self, inner: SimulatedGateway) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.up = False
         self.calls = 0
-
-    def charge(self, *args: Any) -> Any:
-        return self.inner.charge(*args)
-
-    def lookup(self, key: str) -> Any:
-        return self.inner.lookup(key)
 
     def refund(self, *args: Any) -> str:
         self.calls += 1
@@ -635,25 +624,25 @@ class RefundsDown:
         return self.inner.refund(*args)
 
 
-def test_a_refund_parked_while_the_provider_is_down_is_refunded_once_on_operator_retry(engine: Engine) -> None:
-    oid = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")["id"]
+def test_a_refund_parked_while_the_provider_is_down_is_refunded_once_on_operator_retry(engine: Engine, reopen: Any) -> None:
+    oid = engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St").id
     port = RefundsDown(engine.gateway)
-    engine.payments.gateway = port
+    engine = reopen(gateway=port)
     # the store agreed to cancel, but the refund cannot be made: the order waits, visibly
-    assert engine.cancel_order(oid, "alice")["status"] == "CANCEL_PENDING"
+    assert engine.orders.cancel(oid, "alice").status == "CANCEL_PENDING"
     assert port.calls == engine.settings.retry_max_attempts
-    (dead,) = engine.dead_letters()
-    assert (dead["subscriber"], dead["event_type"], dead["order_id"]) == ("payment", "StoreOrderCancelled", oid)
-    assert engine.payment(oid)["status"] == "APPROVED" and ledger(engine, oid)[0].refund_id is None
-    assert engine.status(oid)["status"] == "CANCEL_PENDING"
+    (dead,) = engine.ops.dead_letters()
+    assert (dead.subscriber, dead.event_type, dead.order_id) == ("payment", "StoreOrderCancelled", oid)
+    assert engine.payments.get(oid).status == "APPROVED" and ledger(engine, oid)[0].refund_id is None
+    assert engine.orders.status(oid).status == "CANCEL_PENDING"
 
     port.up = True
-    engine.retry_dead_letter(dead["id"])
-    assert engine.order(oid)["status"] == engine.status(oid)["status"] == "CANCELLED"
-    assert engine.payment(oid)["status"] == "REFUNDED"
+    engine.ops.retry_dead_letter(dead.id)
+    assert engine.orders.get(oid).status == engine.orders.status(oid).status == "CANCELLED"
+    assert engine.payments.get(oid).status == "REFUNDED"
     assert len(events_of(engine, oid, ["PaymentRefunded"])) == 1
     assert ledger(engine, oid)[0].refund_id is not None
     with pytest.raises(Conflict):
-        engine.retry_dead_letter(dead["id"])
+        engine.ops.retry_dead_letter(dead.id)
     assert len(events_of(engine, oid, ["PaymentRefunded"])) == 1
     check_invariants(engine)

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from deliverycli.engine import delivery, ordering, payment, store
+from deliverycli.engine import delivery, store
+from deliverycli.engine.ordering import repository as ordering
+from deliverycli.engine.payment import records as payment
 from deliverycli.engine.bootstrap import Engine
 from deliverycli.engine.commands import AcceptOrder, RejectOrder
 from deliverycli.engine.errors import Conflict, IllegalTransition, NotFound, NotPermitted, PaymentFailed
@@ -18,11 +20,11 @@ ADDRESS = "101 Maple Rd, apt 4"
 
 
 def place(engine: Any, customer: str = "alice", store_id: str = "pizza-palace", items: Any = ("margherita:2", "cola"), card: str | None = None) -> dict[str, Any]:
-    return engine.place_order(customer, store_id, list(items), ADDRESS, card)
+    return engine.orders.place(customer, store_id, list(items), ADDRESS, card)
 
 
 def customer_notes(engine: Any, order_id: str, customer: str = "alice") -> list[dict[str, Any]]:
-    return [n for n in engine.notifications("customer", customer, limit=1000) if n["order_id"] == order_id]
+    return [n for n in engine.notifications.list("customer", customer, limit=1000) if n.order_id == order_id]
 
 
 # -- 1-3, 5-10: the happy path -------------------------------------------------------------------------
@@ -30,38 +32,38 @@ def customer_notes(engine: Any, order_id: str, customer: str = "alice") -> list[
 
 def test_happy_path_to_confirmed(engine: Any) -> None:
     order = place(engine)
-    oid = order["id"]
-    assert order["status"] == "PAID"
-    assert order["total"] == 2 * 18000 + 2000 and isinstance(order["total"], int)
-    assert [(i["menu_item_id"], i["quantity"]) for i in order["items"]] == [("margherita", 2), ("cola", 1)]
+    oid = order.id
+    assert order.status == "PAID"
+    assert order.total == 2 * 18000 + 2000 and isinstance(order.total, int)
+    assert [(i.menu_item_id, i.quantity) for i in order.items] == [("margherita", 2), ("cola", 1)]
 
     # 2/3: paid -> on the store's list; the payment is recorded with only a masked card suffix
-    assert [t["id"] for t in engine.store_queue("pizza-palace")] == [oid]
-    assert engine.store_queue("pizza-palace")[0]["status"] == "NEW"
-    assert engine.store_queue("seoul-bbq") == []
-    pay = engine.payment(oid)
-    assert (pay["status"], pay["amount"], pay["card"]) == ("APPROVED", 38000, "**** 4242")
+    assert [t.id for t in engine.store.queue("pizza-palace")] == [oid]
+    assert engine.store.queue("pizza-palace")[0].status == "NEW"
+    assert engine.store.queue("seoul-bbq") == []
+    pay = engine.payments.get(oid)
+    assert (pay.status, pay.amount, pay.card) == ("APPROVED", 38000, "**** 4242")
     assert len(ledger(engine, oid)) == 1
 
-    seen = [engine.status(oid)["status"]]
-    assert engine.accept_order(oid, "pizza-palace")["status"] == "COOKING"  # 5
-    seen.append(engine.status(oid)["status"])
-    assert engine.deliveries(available=True) == []  # not cooked yet
-    assert engine.mark_ready(oid, "pizza-palace")["status"] == "READY"  # 6
-    seen.append(engine.status(oid)["status"])
-    assert [d["id"] for d in engine.deliveries(available=True)] == [oid]
-    assert engine.pick_up(oid, "rider-kim")["rider_id"] == "rider-kim"  # 7
-    seen.append(engine.status(oid)["status"])
-    assert engine.deliveries(available=True) == []
-    assert engine.complete_delivery(oid, "rider-kim")["status"] == "COMPLETED"
-    seen.append(engine.status(oid)["status"])
-    assert engine.confirm_delivery(oid, "alice")["status"] == "CONFIRMED"  # 8
-    seen.append(engine.status(oid)["status"])
+    seen = [engine.orders.status(oid).status]
+    assert engine.store.accept(oid, "pizza-palace").status == "COOKING"  # 5
+    seen.append(engine.orders.status(oid).status)
+    assert engine.deliveries.list(available=True) == []  # not cooked yet
+    assert engine.store.ready(oid, "pizza-palace").status == "READY"  # 6
+    seen.append(engine.orders.status(oid).status)
+    assert [d.id for d in engine.deliveries.list(available=True)] == [oid]
+    assert engine.deliveries.pick_up(oid, "rider-kim").rider_id == "rider-kim"  # 7
+    seen.append(engine.orders.status(oid).status)
+    assert engine.deliveries.list(available=True) == []
+    assert engine.deliveries.complete(oid, "rider-kim").status == "COMPLETED"
+    seen.append(engine.orders.status(oid).status)
+    assert engine.orders.confirm(oid, "alice").status == "CONFIRMED"  # 8
+    seen.append(engine.orders.status(oid).status)
     assert seen == ["PAID", "COOKING", "READY_FOR_PICKUP", "DELIVERING", "DELIVERED", "CONFIRMED"]  # 9
 
-    view = engine.status(oid)
-    assert view["status"] == "CONFIRMED" and view["rider_id"] == "rider-kim"
-    assert [(t["event"], t["status"]) for t in view["timeline"]] == [
+    view = engine.orders.status(oid)
+    assert view.status == "CONFIRMED" and view.rider_id == "rider-kim"
+    assert [(t.event, t.status) for t in view.timeline] == [
         ("OrderPlaced", "PENDING_PAYMENT"),
         ("PaymentApproved", "PAID"),
         ("StoreOrderReceived", "PAID"),
@@ -72,14 +74,14 @@ def test_happy_path_to_confirmed(engine: Any) -> None:
         ("DeliveryCompleted", "DELIVERED"),
         ("DeliveryConfirmed", "CONFIRMED"),
     ]
-    assert all(t["at"] for t in view["timeline"])
+    assert all(t.at for t in view.timeline)
 
     # 10: one customer notification per status change, in order, and the others where it concerns them
     statuses = ["PENDING_PAYMENT", "PAID", "COOKING", "READY_FOR_PICKUP", "DELIVERING", "DELIVERED", "CONFIRMED"]
-    assert [n["status"] for n in customer_notes(engine, oid)] == statuses
-    assert [n["status"] for n in engine.notifications("store", "pizza-palace")] == ["PAID"]
-    assert [n["status"] for n in engine.notifications("rider", "rider-kim")] == ["DELIVERING", "DELIVERED", "CONFIRMED"]
-    assert engine.notifications("rider", "rider-lee") == []
+    assert [n.status for n in customer_notes(engine, oid)] == statuses
+    assert [n.status for n in engine.notifications.list("store", "pizza-palace")] == ["PAID"]
+    assert [n.status for n in engine.notifications.list("rider", "rider-kim")] == ["DELIVERING", "DELIVERED", "CONFIRMED"]
+    assert engine.notifications.list("rider", "rider-lee") == []
     sent = events_of(engine, oid, ["NotificationSent"])
     assert [e.payload["status"] for e in sent] == statuses
 
@@ -96,95 +98,95 @@ def test_happy_path_to_confirmed(engine: Any) -> None:
 
 
 def test_unknown_order_is_not_found(engine: Any) -> None:
-    for call in (lambda: engine.status("ord-999999"), lambda: engine.order("ord-999999"),
-                 lambda: engine.cancel_order("ord-999999", "alice"), lambda: engine.accept_order("ord-999999", "pizza-palace"),
-                 lambda: engine.pick_up("ord-999999", "rider-kim")):
+    for call in (lambda: engine.orders.status("ord-999999"), lambda: engine.orders.get("ord-999999"),
+                 lambda: engine.orders.cancel("ord-999999", "alice"), lambda: engine.store.accept("ord-999999", "pizza-palace"),
+                 lambda: engine.deliveries.pick_up("ord-999999", "rider-kim")):
         with pytest.raises(NotFound) as info:
             call()
         assert info.value.exit_code == 3
-    assert engine.head() == 0
+    assert engine.events.head() == 0
 
 
 # -- 4: cancelling -----------------------------------------------------------------------------------
 
 
 def test_cancel_before_cooking_is_cancelled_and_refunded_once(engine: Any) -> None:
-    oid = place(engine)["id"]
-    result = engine.cancel_order(oid, "alice")
-    assert result["status"] == "CANCELLED"
-    assert result["reason"] == "cancelled at the customer's request"
-    assert engine.status(oid)["status"] == "CANCELLED"
-    pay = engine.payment(oid)
-    assert pay["status"] == "REFUNDED" and pay["refund_id"]
+    oid = place(engine).id
+    result = engine.orders.cancel(oid, "alice")
+    assert result.status == "CANCELLED"
+    assert result.reason == "cancelled at the customer's request"
+    assert engine.orders.status(oid).status == "CANCELLED"
+    pay = engine.payments.get(oid)
+    assert pay.status == "REFUNDED" and pay.refund_id
     assert [e.payload["amount"] for e in events_of(engine, oid, ["PaymentRefunded"])] == [38000]
     (entry,) = ledger(engine, oid)
-    assert entry.refund_id == pay["refund_id"] and entry.refunded_at is not None
-    assert engine.store_queue("pizza-palace")[0]["status"] == "CANCELLED"
-    assert [n["status"] for n in customer_notes(engine, oid)] == ["PENDING_PAYMENT", "PAID", "CANCEL_PENDING", "CANCELLED"]
-    assert [n["status"] for n in engine.notifications("store", "pizza-palace")] == ["PAID", "CANCEL_PENDING", "CANCELLED"]
+    assert entry.refund_id == pay.refund_id and entry.refunded_at is not None
+    assert engine.store.queue("pizza-palace")[0].status == "CANCELLED"
+    assert [n.status for n in customer_notes(engine, oid)] == ["PENDING_PAYMENT", "PAID", "CANCEL_PENDING", "CANCELLED"]
+    assert [n.status for n in engine.notifications.list("store", "pizza-palace")] == ["PAID", "CANCEL_PENDING", "CANCELLED"]
 
     # cancelling again, or cooking it now, changes nothing: refunded exactly once
     with pytest.raises(IllegalTransition) as info:
-        engine.cancel_order(oid, "alice")
+        engine.orders.cancel(oid, "alice")
     assert "CANCELLED" in str(info.value)
     with pytest.raises(Conflict):
-        engine.accept_order(oid, "pizza-palace")
+        engine.store.accept(oid, "pizza-palace")
     assert len(events_of(engine, oid, ["PaymentRefunded"])) == 1
     assert len(events_of(engine, oid, ["OrderCancelled"])) == 1
     check_invariants(engine)
 
 
 def test_cancel_after_accept_is_a_conflict_and_cooking_goes_on(engine: Any) -> None:
-    oid = place(engine)["id"]
-    engine.accept_order(oid, "pizza-palace")
-    head = engine.head()
+    oid = place(engine).id
+    engine.store.accept(oid, "pizza-palace")
+    head = engine.events.head()
     with pytest.raises(Conflict) as info:
-        engine.cancel_order(oid, "alice")
+        engine.orders.cancel(oid, "alice")
     assert info.value.exit_code == 4
     assert "COOKING" in str(info.value) and "cooking" in str(info.value)
-    assert engine.order(oid)["status"] == engine.status(oid)["status"] == "COOKING"
-    assert engine.head() == head  # refused before anything was recorded
-    assert engine.payment(oid)["status"] == "APPROVED"
+    assert engine.orders.get(oid).status == engine.orders.status(oid).status == "COOKING"
+    assert engine.events.head() == head  # refused before anything was recorded
+    assert engine.payments.get(oid).status == "APPROVED"
     assert ledger(engine, oid)[0].refund_id is None
     # and the order goes on normally
-    engine.mark_ready(oid, "pizza-palace")
-    assert engine.status(oid)["status"] == "READY_FOR_PICKUP"
+    engine.store.ready(oid, "pizza-palace")
+    assert engine.orders.status(oid).status == "READY_FOR_PICKUP"
     check_invariants(engine)
 
 
 def test_cancel_racing_the_store_accept_is_refused_by_the_store(engine: Any) -> None:
     """The saga: the customer's side still says PAID, but the store already started cooking; the store
     is the authority, refuses, and the customer is told why. No refund."""
-    oid = place(engine)["id"]
+    oid = place(engine).id
     commit_only(engine, AcceptOrder(oid, "pizza-palace"))  # another process: the store accepted
-    assert engine.order(oid)["status"] == "PAID"
+    assert engine.orders.get(oid).status == "PAID"
     with pytest.raises(Conflict) as info:
-        engine.cancel_order(oid, "alice")
+        engine.orders.cancel(oid, "alice")
     assert "already started cooking" in str(info.value)
-    assert engine.order(oid)["status"] == engine.status(oid)["status"] == "COOKING"
+    assert engine.orders.get(oid).status == engine.orders.status(oid).status == "COOKING"
     types = event_types(engine, oid)
     assert types.count("CancellationRefused") == 1
     assert "PaymentRefunded" not in types and "StoreOrderCancelled" not in types
-    assert engine.payment(oid)["status"] == "APPROVED"
+    assert engine.payments.get(oid).status == "APPROVED"
     notes = customer_notes(engine, oid)
-    assert [n["status"] for n in notes] == ["PENDING_PAYMENT", "PAID", "COOKING", "CANCEL_PENDING", "COOKING"]
-    assert "refused" in notes[-1]["message"] and "already started cooking" in notes[-1]["message"]
+    assert [n.status for n in notes] == ["PENDING_PAYMENT", "PAID", "COOKING", "CANCEL_PENDING", "COOKING"]
+    assert "refused" in notes[-1].message and "already started cooking" in notes[-1].message
     check_invariants(engine)
 
 
 def test_store_reject_cancels_with_reason_and_refunds(engine: Any) -> None:
-    oid = place(engine)["id"]
-    ticket = engine.reject_order(oid, "pizza-palace", "out of dough")
-    assert ticket["status"] == "REJECTED"
-    order = engine.order(oid)
-    assert order["status"] == "CANCELLED" and "out of dough" in order["reason"]
-    view = engine.status(oid)
-    assert view["status"] == "CANCELLED" and "out of dough" in view["reason"]
-    assert engine.payment(oid)["status"] == "REFUNDED"
+    oid = place(engine).id
+    ticket = engine.store.reject(oid, "pizza-palace", "out of dough")
+    assert ticket.status == "REJECTED"
+    order = engine.orders.get(oid)
+    assert order.status == "CANCELLED" and "out of dough" in order.reason
+    view = engine.orders.status(oid)
+    assert view.status == "CANCELLED" and "out of dough" in view.reason
+    assert engine.payments.get(oid).status == "REFUNDED"
     assert len(events_of(engine, oid, ["PaymentRefunded"])) == 1
     assert ledger(engine, oid)[0].refund_id is not None
     last = customer_notes(engine, oid)[-1]
-    assert last["status"] == "CANCELLED" and "out of dough" in last["message"]
+    assert last.status == "CANCELLED" and "out of dough" in last.message
     check_invariants(engine)
 
 
@@ -192,16 +194,16 @@ def test_store_reject_racing_a_customer_cancel_ends_cancelled_and_refunded_once(
     """The store rejects (another process, not yet drained) while the customer cancels: the store
     refuses the cancellation ("already rejected") and refunds for the rejection. The order must end
     CANCELLED everywhere, refunded once; the late refusal must not bring it back to PAID."""
-    oid = place(engine)["id"]
+    oid = place(engine).id
     commit_only(engine, RejectOrder(oid, "pizza-palace", "out of dough"))
-    result = engine.cancel_order(oid, "alice")
-    assert result["status"] == "CANCELLED"
-    assert engine.order(oid)["status"] == "CANCELLED"
-    assert engine.status(oid)["status"] == "CANCELLED"
-    assert engine.payment(oid)["status"] == "REFUNDED"
+    result = engine.orders.cancel(oid, "alice")
+    assert result.status == "CANCELLED"
+    assert engine.orders.get(oid).status == "CANCELLED"
+    assert engine.orders.status(oid).status == "CANCELLED"
+    assert engine.payments.get(oid).status == "REFUNDED"
     types = event_types(engine, oid)
     assert types.count("PaymentRefunded") == 1 and types.count("OrderCancelled") == 1
-    assert [n["status"] for n in customer_notes(engine, oid)][-1] == "CANCELLED"
+    assert [n.status for n in customer_notes(engine, oid)][-1] == "CANCELLED"
     check_invariants(engine)
 
 
@@ -223,19 +225,19 @@ def test_failed_payment_rejects_the_order_and_nothing_reaches_the_store(engine: 
     assert error.exit_code == 6 and error.unavailable is unavailable and why in str(error)
     oid = error.order_id
     assert oid is not None
-    order = engine.order(oid)
-    assert order["status"] == "REJECTED" and why in order["reason"]
-    assert engine.status(oid)["status"] == "REJECTED"
+    order = engine.orders.get(oid)
+    assert order.status == "REJECTED" and why in order.reason
+    assert engine.orders.status(oid).status == "REJECTED"
     types = event_types(engine, oid)
     assert "PaymentDeclined" in types and "OrderRejected" in types
     assert "StoreOrderReceived" not in types and "PaymentApproved" not in types
-    assert engine.store_queue("pizza-palace") == []
+    assert engine.store.queue("pizza-palace") == []
     assert count(engine, store.store_orders) == 0
-    pay = engine.payment(oid)
-    assert pay["status"] == "DECLINED" and pay["card"].endswith(card.replace(" ", "")[-4:])
+    pay = engine.payments.get(oid)
+    assert pay.status == "DECLINED" and pay.card.endswith(card.replace(" ", "")[-4:])
     assert ledger(engine, oid) == []
-    assert [n["status"] for n in customer_notes(engine, oid)] == ["PENDING_PAYMENT", "REJECTED"]
-    assert engine.notifications("store", "pizza-palace") == []
+    assert [n.status for n in customer_notes(engine, oid)] == ["PENDING_PAYMENT", "REJECTED"]
+    assert engine.notifications.list("store", "pizza-palace") == []
     check_invariants(engine)
 
 
@@ -243,59 +245,59 @@ def test_failed_payment_rejects_the_order_and_nothing_reaches_the_store(engine: 
 
 
 def test_only_the_right_actor_may_act(engine: Any) -> None:
-    oid = place(engine)["id"]
-    head = engine.head()
+    oid = place(engine).id
+    head = engine.events.head()
 
     def refused(call: Any) -> None:
         with pytest.raises(NotPermitted) as info:
             call()
         assert info.value.exit_code == 5
 
-    refused(lambda: engine.cancel_order(oid, "bob"))
-    refused(lambda: engine.accept_order(oid, "seoul-bbq"))
-    refused(lambda: engine.reject_order(oid, "green-bowl", "spite"))
-    assert engine.head() == head and engine.order(oid)["status"] == "PAID"
+    refused(lambda: engine.orders.cancel(oid, "bob"))
+    refused(lambda: engine.store.accept(oid, "seoul-bbq"))
+    refused(lambda: engine.store.reject(oid, "green-bowl", "spite"))
+    assert engine.events.head() == head and engine.orders.get(oid).status == "PAID"
 
-    engine.accept_order(oid, "pizza-palace")
-    refused(lambda: engine.mark_ready(oid, "seoul-bbq"))
-    engine.mark_ready(oid, "pizza-palace")
-    engine.pick_up(oid, "rider-kim")
-    head = engine.head()
-    refused(lambda: engine.complete_delivery(oid, "rider-lee"))
-    assert engine.head() == head and engine.status(oid)["status"] == "DELIVERING"
-    engine.complete_delivery(oid, "rider-kim")
-    refused(lambda: engine.confirm_delivery(oid, "bob"))
-    assert engine.status(oid)["status"] == "DELIVERED"
-    assert engine.confirm_delivery(oid, "alice")["status"] == "CONFIRMED"
+    engine.store.accept(oid, "pizza-palace")
+    refused(lambda: engine.store.ready(oid, "seoul-bbq"))
+    engine.store.ready(oid, "pizza-palace")
+    engine.deliveries.pick_up(oid, "rider-kim")
+    head = engine.events.head()
+    refused(lambda: engine.deliveries.complete(oid, "rider-lee"))
+    assert engine.events.head() == head and engine.orders.status(oid).status == "DELIVERING"
+    engine.deliveries.complete(oid, "rider-kim")
+    refused(lambda: engine.orders.confirm(oid, "bob"))
+    assert engine.orders.status(oid).status == "DELIVERED"
+    assert engine.orders.confirm(oid, "alice").status == "CONFIRMED"
     check_invariants(engine)
 
 
 def test_unknown_actors_are_not_found(engine: Any) -> None:
-    oid = place(engine)["id"]
+    oid = place(engine).id
     with pytest.raises(NotFound):
-        engine.cancel_order(oid, "mallory")
+        engine.orders.cancel(oid, "mallory")
     with pytest.raises(NotFound):
-        engine.accept_order(oid, "no-such-store")
-    assert engine.order(oid)["status"] == "PAID"
+        engine.store.accept(oid, "no-such-store")
+    assert engine.orders.get(oid).status == "PAID"
 
 
 # -- §5 two riders racing --------------------------------------------------------------------------
 
 
 def _ready_order(engine: Any) -> str:
-    oid = place(engine)["id"]
-    engine.accept_order(oid, "pizza-palace")
-    engine.mark_ready(oid, "pizza-palace")
+    oid = place(engine).id
+    engine.store.accept(oid, "pizza-palace")
+    engine.store.ready(oid, "pizza-palace")
     return oid
 
 
 def test_second_rider_is_told_who_was_faster(engine: Any) -> None:
     oid = _ready_order(engine)
-    engine.pick_up(oid, "rider-kim")
+    engine.deliveries.pick_up(oid, "rider-kim")
     with pytest.raises(Conflict) as info:
-        engine.pick_up(oid, "rider-lee")
+        engine.deliveries.pick_up(oid, "rider-lee")
     assert "rider-kim" in str(info.value) and info.value.exit_code == 4
-    assert [d["rider_id"] for d in engine.deliveries()] == ["rider-kim"]
+    assert [d.rider_id for d in engine.deliveries.list()] == ["rider-kim"]
     assert len(events_of(engine, oid, ["DeliveryPickedUp"])) == 1
 
 
@@ -312,7 +314,7 @@ def test_two_riders_racing_exactly_one_wins(engine: Any) -> None:
             def race(eng: Engine, rider: str) -> None:
                 barrier.wait()
                 try:
-                    outcomes[rider] = eng.pick_up(oid, rider)
+                    outcomes[rider] = eng.deliveries.pick_up(oid, rider)
                 except Conflict as exc:
                     outcomes[rider] = exc
 
@@ -321,14 +323,14 @@ def test_two_riders_racing_exactly_one_wins(engine: Any) -> None:
                 t.start()
             for t in threads:
                 t.join(30)
-            winners = [r for r, o in outcomes.items() if isinstance(o, dict)]
+            winners = [r for r, o in outcomes.items() if not isinstance(o, Exception)]
             losers = [o for o in outcomes.values() if isinstance(o, Conflict)]
             assert len(outcomes) == 3 and len(winners) == 1, outcomes
             assert all(winners[0] in str(o) for o in losers)
             assert len(events_of(engine, oid, ["DeliveryPickedUp"])) == 1
             (row,) = rows(engine, delivery.deliveries, delivery.deliveries.c.order_id == oid)
             assert row.rider_id == winners[0] and row.status == "PICKED_UP"
-            assert engine.status(oid)["rider_id"] == winners[0]
+            assert engine.orders.status(oid).rider_id == winners[0]
     finally:
         for e in engines:
             e.close()
@@ -341,25 +343,25 @@ def test_two_riders_racing_exactly_one_wins(engine: Any) -> None:
 
 def test_status_view_equals_a_replay_of_the_event_log(engine: Any) -> None:
     happy = _ready_order(engine)
-    engine.pick_up(happy, "rider-park")
-    engine.complete_delivery(happy, "rider-park")
-    engine.confirm_delivery(happy, "alice")
-    cancelled = place(engine, "bob", "seoul-bbq", ["bulgogi", "sikhye:2"])["id"]
-    engine.cancel_order(cancelled, "bob")
-    rejected_by_store = place(engine, "carol", "green-bowl", ["poke"])["id"]
-    engine.reject_order(rejected_by_store, "green-bowl", "closed early")
+    engine.deliveries.pick_up(happy, "rider-park")
+    engine.deliveries.complete(happy, "rider-park")
+    engine.orders.confirm(happy, "alice")
+    cancelled = place(engine, "bob", "seoul-bbq", ["bulgogi", "sikhye:2"]).id
+    engine.orders.cancel(cancelled, "bob")
+    rejected_by_store = place(engine, "carol", "green-bowl", ["poke"]).id
+    engine.store.reject(rejected_by_store, "green-bowl", "closed early")
     with pytest.raises(PaymentFailed):
         place(engine, "dave", card="4000000000000002")
-    refused = place(engine, "erin")["id"]
+    refused = place(engine, "erin").id
     commit_only(engine, AcceptOrder(refused, "pizza-palace"))
     with pytest.raises(Conflict):
-        engine.cancel_order(refused, "erin")
-    cooking = place(engine, "alice", "green-bowl", ["smoothie:3"])["id"]
-    engine.accept_order(cooking, "green-bowl")
+        engine.orders.cancel(refused, "erin")
+    cooking = place(engine, "alice", "green-bowl", ["smoothie:3"]).id
+    engine.store.accept(cooking, "green-bowl")
 
     summary = check_invariants(engine)  # includes: view == replay of the log through lifecycle.follow
     assert summary["orders"] == 6
-    view = {o["id"]: o["status"] for o in engine.orders(limit=100)}
+    view = {o.id: o.status for o in engine.orders.list(limit=100)}
     assert view == summary["view"]
     assert sorted(view.values()) == sorted(["CONFIRMED", "CANCELLED", "CANCELLED", "REJECTED", "COOKING", "COOKING"])
     # the timeline of every order is the replay, step by step
@@ -373,9 +375,9 @@ def test_status_view_equals_a_replay_of_the_event_log(engine: Any) -> None:
                 continue
             state = follow(*state, event.event_type)
             expected.append((event.id, event.event_type, state[0].value))
-        assert [(t["event_id"], t["event"], t["status"]) for t in engine.status(oid)["timeline"]] == expected
-    assert {o["id"] for o in engine.orders(status="cancelled")} == {cancelled, rejected_by_store}
-    assert [o["id"] for o in engine.orders(customer_id="bob")] == [cancelled]
+        assert [(t.event_id, t.event, t.status) for t in engine.orders.status(oid).timeline] == expected
+    assert {o.id for o in engine.orders.list(status="cancelled")} == {cancelled, rejected_by_store}
+    assert [o.id for o in engine.orders.list(customer_id="bob")] == [cancelled]
 
 
 # -- §8: bad input never changes the database ------------------------------------------------------
@@ -398,11 +400,11 @@ def test_status_view_equals_a_replay_of_the_event_log(engine: Any) -> None:
 )
 def test_bad_orders_change_nothing(engine: Any, customer: str, store_id: str, items: list[str], address: str, card: str | None, error: str) -> None:
     with pytest.raises(Exception) as info:
-        engine.place_order(customer, store_id, items, address, card)
+        engine.orders.place(customer, store_id, items, address, card)
     assert type(info.value).__name__ == error
     assert info.value.exit_code in (2, 3)
-    assert engine.head() == 0
+    assert engine.events.head() == 0
     assert count(engine, ordering.orders) == 0 and count(engine, payment.payments) == 0
     assert ledger(engine) == []
     # and the order numbers were not used up
-    assert place(engine)["id"] == "ord-000001"
+    assert place(engine).id == "ord-000001"

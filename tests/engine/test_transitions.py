@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 import pytest
 
 from deliverycli.engine import lifecycle
-from deliverycli.engine.delivery import Delivery, DeliveryStatus
+from deliverycli.engine.delivery import Delivery
+from deliverycli.engine.lifecycle import DeliveryStatus
 from deliverycli.engine.errors import Conflict, IllegalTransition, NotPermitted
 from deliverycli.engine.events import EVENT_TYPES, OrderLine
 from deliverycli.engine.lifecycle import ALLOWED, FINAL, OrderStatus, follow
-from deliverycli.engine.ordering import Order
-from deliverycli.engine.store import TICKET_ALLOWED, StoreOrder, TicketStatus
+from deliverycli.engine.ordering.model import Order
+from deliverycli.engine.lifecycle import TicketStatus
+from deliverycli.engine.store import TICKET_ALLOWED, StoreOrder
 
 S = OrderStatus
 T = TicketStatus

@@ -51,13 +51,13 @@ def test_a_0001_database_with_orders_is_upgraded_in_place(tmp_path: Path) -> Non
 
     engine, report = Engine.initialise(settings)
     with engine:
-        assert report["schema_before"] == "0001" and report["schema"] == storage.SCHEMA_HEAD
+        assert report.schema_before == "0001" and report.schema_ == storage.SCHEMA_HEAD
         assert storage.schema_version(engine.db) == storage.SCHEMA_HEAD
         with engine.read() as conn:
             row = conn.execute(sa.text("SELECT id, status, total, idempotency_key FROM orders")).one()
             assert tuple(row) == ("ord-000001", "CONFIRMED", 18000, None)
             assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == 1
-        assert len(engine.stores()) == 3
+        assert len(engine.catalog.stores()) == 3
         # and it keeps working: the next order gets the next number
-        placed = engine.place_order("bob", "seoul-bbq", ["bulgogi"], "2 New St", idempotency_key="after-upgrade")
-        assert placed["id"] == "ord-000002" and placed["status"] == "PAID"
+        placed = engine.orders.place("bob", "seoul-bbq", ["bulgogi"], "2 New St", idempotency_key="after-upgrade")
+        assert placed.id == "ord-000002" and placed.status == "PAID"

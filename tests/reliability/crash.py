@@ -30,7 +30,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from deliverycli.engine import eventlog, invariants, ordering, simulation
+from deliverycli.engine import eventlog, invariants, simulation
+from deliverycli.engine.ordering import repository as ordering
 from deliverycli.engine.bootstrap import Engine
 from deliverycli.engine.lifecycle import FINAL
 from deliverycli.settings import load_settings
@@ -121,8 +122,8 @@ def _after_kill(db: str) -> dict[str, Any]:
             pending = conn.execute(
                 sa.select(sa.func.count()).select_from(ordering.orders).where(ordering.orders.c.status == "PENDING_PAYMENT")
             ).scalar_one()
-        lag = engine.bus.lag()
-        problems = [str(p) for p in invariants.check(engine)]
+        lag = engine.ops.lag()
+        problems = [str(p) for p in engine.ops.check_invariants().problems]
     return {"pending_payment": pending, "lag": sum(lag.values()), "problems": problems}
 
 
@@ -211,7 +212,7 @@ def crash_soak(
 
 def _final_checks(db: str, figures: SoakFigures) -> None:
     with Engine.open(_settings(db)) as engine:  # with catch-up, as any next start would
-        result = invariants.run(engine)
+        result = engine.ops.check_invariants()
         figures.invariant_checks += 1
         figures.problems = [str(p) for p in result.problems]
         figures.orders, figures.events = result.orders, result.events
@@ -221,9 +222,9 @@ def _final_checks(db: str, figures: SoakFigures) -> None:
             runs = conn.execute(sa.select(sa.func.count()).select_from(simulation.simulation_runs)).scalar_one()
         figures.runs = runs  # runs recorded (a first run killed before it was recorded was started again)
         figures.final_statuses = dict(sorted(statuses.items()))
-        figures.notifications = len(engine.notifications(limit=10_000_000))
-        assert engine.dead_letters() == [], engine.dead_letters()
-        assert set(engine.bus.lag().values()) == {0}
+        figures.notifications = len(engine.notifications.list(limit=10_000_000))
+        assert engine.ops.dead_letters() == [], engine.ops.dead_letters()
+        assert set(engine.ops.lag().values()) == {0}
     assert figures.problems == [], figures.problems[:20]
     # every order in exactly one status, and a final one: the runs finished
     assert set(statuses) <= {s.value for s in FINAL}, statuses

@@ -22,7 +22,7 @@ def demo(db: str, **overrides: Any) -> Engine:
 
 
 def assert_invariants(engine: Engine) -> invariants.CheckResult:
-    result = invariants.run(engine)
+    result = engine.ops.check_invariants()
     assert result.problems == [], [str(p) for p in result.problems[:20]]
     return result
 
@@ -30,31 +30,31 @@ def assert_invariants(engine: Engine) -> invariants.CheckResult:
 def orders_in_every_status(engine: Engine) -> dict[str, str]:
     """One order in each status a command can meet, named by that status."""
     o: dict[str, str] = {}
-    place = engine.place_order
-    o["PAID"] = place("alice", "pizza-palace", ["margherita"], "1 Paid St")["id"]
-    o["COOKING"] = place("bob", "seoul-bbq", ["bulgogi"], "2 Cooking St")["id"]
-    engine.accept_order(o["COOKING"], "seoul-bbq")
-    o["READY_FOR_PICKUP"] = place("carol", "green-bowl", ["poke"], "3 Ready St")["id"]
-    engine.accept_order(o["READY_FOR_PICKUP"], "green-bowl")
-    engine.mark_ready(o["READY_FOR_PICKUP"], "green-bowl")
-    o["DELIVERING"] = place("dave", "pizza-palace", ["cola:2"], "4 Road St")["id"]
-    engine.accept_order(o["DELIVERING"], "pizza-palace")
-    engine.mark_ready(o["DELIVERING"], "pizza-palace")
-    engine.pick_up(o["DELIVERING"], "rider-kim")
-    o["DELIVERED"] = place("erin", "seoul-bbq", ["japchae"], "5 Door St")["id"]
-    engine.accept_order(o["DELIVERED"], "seoul-bbq")
-    engine.mark_ready(o["DELIVERED"], "seoul-bbq")
-    engine.pick_up(o["DELIVERED"], "rider-lee")
-    engine.complete_delivery(o["DELIVERED"], "rider-lee")
-    o["CANCELLED"] = place("alice", "green-bowl", ["caesar"], "6 Gone St")["id"]
-    engine.cancel_order(o["CANCELLED"], "alice")
+    place = engine.orders.place
+    o["PAID"] = place("alice", "pizza-palace", ["margherita"], "1 Paid St").id
+    o["COOKING"] = place("bob", "seoul-bbq", ["bulgogi"], "2 Cooking St").id
+    engine.store.accept(o["COOKING"], "seoul-bbq")
+    o["READY_FOR_PICKUP"] = place("carol", "green-bowl", ["poke"], "3 Ready St").id
+    engine.store.accept(o["READY_FOR_PICKUP"], "green-bowl")
+    engine.store.ready(o["READY_FOR_PICKUP"], "green-bowl")
+    o["DELIVERING"] = place("dave", "pizza-palace", ["cola:2"], "4 Road St").id
+    engine.store.accept(o["DELIVERING"], "pizza-palace")
+    engine.store.ready(o["DELIVERING"], "pizza-palace")
+    engine.deliveries.pick_up(o["DELIVERING"], "rider-kim")
+    o["DELIVERED"] = place("erin", "seoul-bbq", ["japchae"], "5 Door St").id
+    engine.store.accept(o["DELIVERED"], "seoul-bbq")
+    engine.store.ready(o["DELIVERED"], "seoul-bbq")
+    engine.deliveries.pick_up(o["DELIVERED"], "rider-lee")
+    engine.deliveries.complete(o["DELIVERED"], "rider-lee")
+    o["CANCELLED"] = place("alice", "green-bowl", ["caesar"], "6 Gone St").id
+    engine.orders.cancel(o["CANCELLED"], "alice")
     from deliverycli.engine.errors import PaymentFailed
 
     try:
         place("bob", "pizza-palace", ["cola"], "7 Broke St", card="4000000000000002")
     except PaymentFailed as failure:
         o["REJECTED"] = failure.order_id or ""
-    assert engine.status(o["DELIVERED"])["status"] == "DELIVERED" and engine.status(o["CANCELLED"])["status"] == "CANCELLED"
+    assert engine.orders.status(o["DELIVERED"]).status == "DELIVERED" and engine.orders.status(o["CANCELLED"]).status == "CANCELLED"
     return o
 
 

@@ -184,15 +184,15 @@ def test_unusual_but_valid_text_is_stored_verbatim(db_url: str, cli) -> None:
     """Unicode and SQL-looking text that is valid input is accepted and kept exactly as given."""
     warm_up()
     with demo(db_url) as engine:
-        before = len(engine.orders())
+        before = len(engine.orders.list())
     results = [cli(*place(address=UNUSUAL[0]), "--json", db=db_url)]  # one through the installed entry point
     results += [fork_cli(*place(address=address), "--json", db=db_url) for address in UNUSUAL[1:]]
     assert [r.code for r in results] == [0] * len(UNUSUAL), [r.stdout for r in results]
     assert [r.json["address"] for r in results] == UNUSUAL
     with demo(db_url) as engine:
-        assert [engine.order(r.json["id"])["address"] for r in results] == UNUSUAL
-        assert [engine.status(r.json["id"])["status"] for r in results] == ["PAID"] * len(UNUSUAL)
-        assert len(engine.orders()) == before + len(UNUSUAL)
+        assert [engine.orders.get(r.json["id"]).address for r in results] == UNUSUAL
+        assert [engine.orders.status(r.json["id"]).status for r in results] == ["PAID"] * len(UNUSUAL)
+        assert len(engine.orders.list()) == before + len(UNUSUAL)
         assert_invariants(engine)
     # and the same strings as ids are simply unknown, through the installed entry point too
     unknown = cli("orders", "show", UNUSUAL[2], "--json", db=db_url)

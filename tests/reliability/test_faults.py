@@ -73,12 +73,12 @@ def test_breaker_opens_fails_fast_half_opens_and_no_money_goes_astray(db_url: st
     assert fork_cli("doctor", "--check", "--json", db=db_url, env=breaker).json["breaker"]["state"] == "closed"
 
     with open_engine(db_url) as engine:
-        statuses = {o["id"]: o["status"] for o in engine.orders()}
+        statuses = {o.id: o.status for o in engine.orders.list()}
         assert sorted(statuses.values()) == ["PAID", "PAID", "REJECTED", "REJECTED", "REJECTED", "REJECTED"]
-        assert sorted(t["id"] for t in engine.store_queue("pizza-palace")) == sorted(o for o, s in statuses.items() if s == "PAID")
+        assert sorted(t.id for t in engine.store.queue("pizza-palace")) == sorted(o for o, s in statuses.items() if s == "PAID")
         for oid, status in statuses.items():
-            payment = engine.payment(oid)
-            assert payment["status"] == ("APPROVED" if status == "PAID" else "DECLINED")
+            payment = engine.payments.get(oid)
+            assert payment.status == ("APPROVED" if status == "PAID" else "DECLINED")
         assert_invariants(engine)  # includes: every provider charge has its order, every approved order its charge
 
 
@@ -120,8 +120,8 @@ def test_a_subscriber_failing_on_one_event_is_retried_parked_and_redriven(db_url
     warm_up()
     retry = {"DELIVERYCLI_RETRY_MAX_ATTEMPTS": "3", "DELIVERYCLI_RETRY_BACKOFF_S": "0.25"}
     with demo(db_url) as engine:
-        target = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Fault St")["id"]
-        other = engine.place_order("bob", "pizza-palace", ["cola"], "2 Fault St")["id"]
+        target = engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Fault St").id
+        other = engine.orders.place("bob", "pizza-palace", ["cola"], "2 Fault St").id
     _break_notifications_for(db_url, target)
 
     accepted = fork_cli("store", "accept", target, "--store", "pizza-palace", "--json", db=db_url, env=retry)
@@ -138,12 +138,12 @@ def test_a_subscriber_failing_on_one_event_is_retried_parked_and_redriven(db_url
     assert fork_cli("store", "accept", other, "--store", "pizza-palace", "--json", db=db_url, env=retry).code == 0
     assert fork_cli("store", "ready", target, "--store", "pizza-palace", "--json", db=db_url, env=retry).code == 0
     with open_engine(db_url) as engine:
-        assert engine.status(target)["status"] == "READY_FOR_PICKUP" and engine.order(target)["status"] == "READY_FOR_PICKUP"
-        assert [d["id"] for d in engine.deliveries(available=True)] == [target]
-        assert [n["status"] for n in engine.notifications("customer", "alice")] == ["PENDING_PAYMENT", "PAID", "READY_FOR_PICKUP"]
-        assert [n["status"] for n in engine.notifications("customer", "bob")] == ["PENDING_PAYMENT", "PAID", "COOKING"]
-        ops = engine.operations()  # what the console's operations view shows
-        assert [d["id"] for d in ops["dead_letters"]] == [letter["id"]]
+        assert engine.orders.status(target).status == "READY_FOR_PICKUP" and engine.orders.get(target).status == "READY_FOR_PICKUP"
+        assert [d.id for d in engine.deliveries.list(available=True)] == [target]
+        assert [n.status for n in engine.notifications.list("customer", "alice")] == ["PENDING_PAYMENT", "PAID", "READY_FOR_PICKUP"]
+        assert [n.status for n in engine.notifications.list("customer", "bob")] == ["PENDING_PAYMENT", "PAID", "COOKING"]
+        ops = engine.ops.overview()  # what the console's operations view shows
+        assert [d.id for d in ops.dead_letters] == [letter["id"]]
         assert_invariants(engine)  # a parked event is not a lost one
     doctor = fork_cli("doctor", "--json", db=db_url)
     assert doctor.code == 1 and any(f"deadletters retry {letter['id']}" in p for p in doctor.json["problems"])
@@ -155,8 +155,8 @@ def test_a_subscriber_failing_on_one_event_is_retried_parked_and_redriven(db_url
     redriven = fork_cli("deadletters", "retry", str(letter["id"]), "--json", db=db_url)
     assert redriven.code == 0 and redriven.json["resolved_at"], redriven.stdout
     with open_engine(db_url) as engine:
-        assert [n["status"] for n in engine.notifications("customer", "alice")] == ["PENDING_PAYMENT", "PAID", "READY_FOR_PICKUP", "COOKING"]
-        assert engine.dead_letters() == []
+        assert [n.status for n in engine.notifications.list("customer", "alice")] == ["PENDING_PAYMENT", "PAID", "READY_FOR_PICKUP", "COOKING"]
+        assert engine.ops.dead_letters() == []
         assert_invariants(engine)
     assert fork_cli("doctor", "--check", db=db_url).code == 0
 
@@ -203,7 +203,7 @@ IMPATIENT = {"DELIVERYCLI_BUSY_TIMEOUT_S": "0.5"}
 def test_a_database_locked_longer_than_the_busy_timeout_gives_a_clear_error_and_half_writes_nothing(db_url: str) -> None:
     warm_up()
     with demo(db_url) as engine:
-        paid = engine.place_order("alice", "pizza-palace", ["cola"], "1 Lock St")["id"]
+        paid = engine.orders.place("alice", "pizza-palace", ["cola"], "1 Lock St").id
     before = dump(db_url)
     # what these commands must write: the order counter (placing) and the order (cancelling)
     with _Holding(db_url, ("SELECT last FROM order_numbers FOR UPDATE", f"SELECT id FROM orders WHERE id = '{paid}' FOR UPDATE")):
@@ -223,7 +223,7 @@ def test_a_database_locked_longer_than_the_busy_timeout_gives_a_clear_error_and_
     assert place(db_url, "bob").code == 0
     assert fork_cli("orders", "cancel", paid, "--customer", "alice", "--json", db=db_url).code == 0
     with open_engine(db_url) as engine:
-        assert engine.status(paid)["status"] == "CANCELLED"
+        assert engine.orders.status(paid).status == "CANCELLED"
         assert_invariants(engine)
 
 
@@ -235,10 +235,10 @@ def test_a_command_whose_sagas_are_locked_out_reports_its_own_outcome(db_url: st
         return
     warm_up()
     with demo(db_url) as engine:
-        paid = engine.place_order("alice", "pizza-palace", ["cola"], "1 Lock St")["id"]
+        paid = engine.orders.place("alice", "pizza-palace", ["cola"], "1 Lock St").id
     with _Holding(db_url, ("SELECT position FROM tracking FOR UPDATE",)):
         cancel = fork_cli("orders", "cancel", paid, "--customer", "alice", "--json", db=db_url, env=IMPATIENT)
     assert cancel.code == 0 and cancel.json["status"] == "CANCEL_PENDING", cancel.stdout
     with open_engine(db_url) as engine:  # the next start settles it
-        assert engine.status(paid)["status"] == "CANCELLED" and engine.payment(paid)["status"] == "REFUNDED"
+        assert engine.orders.status(paid).status == "CANCELLED" and engine.payments.get(paid).status == "REFUNDED"
         assert_invariants(engine)

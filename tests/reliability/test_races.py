@@ -16,16 +16,16 @@ def _ready_orders(db: str, n: int) -> list[str]:
     with demo(db) as engine:
         ids = []
         for i in range(n):
-            oid = engine.place_order("alice", "pizza-palace", ["cola"], f"{i} Race St")["id"]
-            engine.accept_order(oid, "pizza-palace")
-            engine.mark_ready(oid, "pizza-palace")
+            oid = engine.orders.place("alice", "pizza-palace", ["cola"], f"{i} Race St").id
+            engine.store.accept(oid, "pizza-palace")
+            engine.store.ready(oid, "pizza-palace")
             ids.append(oid)
         return ids
 
 
 def _paid_orders(db: str, customers: list[str], store: str = "pizza-palace", item: str = "cola") -> list[str]:
     with demo(db) as engine:
-        return [engine.place_order(c, store, [item], "1 Race St")["id"] for c in customers]
+        return [engine.orders.place(c, store, [item], "1 Race St").id for c in customers]
 
 
 def test_two_riders_picking_up_the_same_delivery_exactly_one_wins(db_url: str) -> None:
@@ -42,8 +42,8 @@ def test_two_riders_picking_up_the_same_delivery_exactly_one_wins(db_url: str) -
         assert loser["code"] == "conflict"
         assert f"already picked up by another rider ({winner['rider_id']})" in loser["message"]
         with open_engine(db_url) as engine:
-            assert engine.status(oid)["status"] == "DELIVERING" and engine.status(oid)["rider_id"] == winner["rider_id"]
-            assert [e.event_type for e in engine.events(order_id=oid)].count("DeliveryPickedUp") == 1
+            assert engine.orders.status(oid).status == "DELIVERING" and engine.orders.status(oid).rider_id == winner["rider_id"]
+            assert [e.event_type for e in engine.events.read(order_id=oid)].count("DeliveryPickedUp") == 1
     assert overlaps >= 1, "the processes never ran at the same time"
     with open_engine(db_url) as engine:
         assert_invariants(engine)
@@ -56,7 +56,7 @@ def test_a_customer_cancelling_while_the_store_accepts(db_url: str) -> None:
     warm_up()
     orders = _paid_orders(db_url, ["alice", "bob", "carol"][:ROUNDS])
     with open_engine(db_url) as engine:
-        customers = {oid: engine.order(oid)["customer_id"] for oid in orders}
+        customers = {oid: engine.orders.get(oid).customer_id for oid in orders}
     outcomes = Counter()
     for oid in orders:
         cancel, accept = race(
@@ -64,8 +64,8 @@ def test_a_customer_cancelling_while_the_store_accepts(db_url: str) -> None:
         )
         assert cancel.code in (0, 4) and accept.code in (0, 4), (cancel.stdout, accept.stdout)
         with open_engine(db_url) as engine:  # catch-up settles the saga
-            final = engine.status(oid)["status"]
-            types = [e.event_type for e in engine.events(order_id=oid)]
+            final = engine.orders.status(oid).status
+            types = [e.event_type for e in engine.events.read(order_id=oid)]
         if accept.code == 0:
             outcomes["store won"] += 1
             assert final == "COOKING"
@@ -93,8 +93,8 @@ def test_two_cancels_of_one_order_refund_once(db_url: str) -> None:
         loser = next(r for r in results if r.code == 4).error()["message"]
         assert "already has a cancellation pending" in loser or "is CANCELLED" in loser, loser
         with open_engine(db_url) as engine:
-            assert engine.status(oid)["status"] == "CANCELLED" and engine.payment(oid)["status"] == "REFUNDED"
-            assert [e.event_type for e in engine.events(order_id=oid)].count("PaymentRefunded") == 1
+            assert engine.orders.status(oid).status == "CANCELLED" and engine.payments.get(oid).status == "REFUNDED"
+            assert [e.event_type for e in engine.events.read(order_id=oid)].count("PaymentRefunded") == 1
     with open_engine(db_url) as engine:
         assert_invariants(engine)
 
@@ -115,10 +115,10 @@ def test_two_stores_owners_acting_at_once(db_url: str) -> None:
     ready = race([("store", "ready", o, "--store", "pizza-palace", "--json") for o in pizza[:2]] + [("store", "ready", o, "--store", "seoul-bbq", "--json") for o in bbq], db=db_url)
     assert [r.code for r in ready] == [0] * 5, [(r.code, r.stdout) for r in ready]
     with open_engine(db_url) as engine:
-        assert [engine.status(o)["status"] for o in pizza] == ["READY_FOR_PICKUP", "READY_FOR_PICKUP", "CANCELLED"]
-        assert [engine.status(o)["status"] for o in bbq] == ["READY_FOR_PICKUP"] * 3
-        assert sorted(d["id"] for d in engine.deliveries(available=True)) == sorted(pizza[:2] + bbq)
-        assert engine.payment(pizza[2])["status"] == "REFUNDED"
+        assert [engine.orders.status(o).status for o in pizza] == ["READY_FOR_PICKUP", "READY_FOR_PICKUP", "CANCELLED"]
+        assert [engine.orders.status(o).status for o in bbq] == ["READY_FOR_PICKUP"] * 3
+        assert sorted(d.id for d in engine.deliveries.list(available=True)) == sorted(pizza[:2] + bbq)
+        assert engine.payments.get(pizza[2]).status == "REFUNDED"
         assert_invariants(engine)
 
 
@@ -133,9 +133,9 @@ def test_many_processes_placing_orders_together(db_url: str) -> None:
     ids = [r.json["id"] for r in results]
     assert len(set(ids[:-2])) == len(customers) and ids[-1] == ids[-2] and ids[-1] not in ids[:-2]
     with open_engine(db_url) as engine:
-        listed = engine.orders(limit=100)
-        assert sorted(o["id"] for o in listed) == sorted(set(ids))
-        assert all(o["status"] == "PAID" for o in listed)
-        assert len(engine.store_queue("green-bowl")) == len(customers) + 1
+        listed = engine.orders.list(limit=100)
+        assert sorted(o.id for o in listed) == sorted(set(ids))
+        assert all(o.status == "PAID" for o in listed)
+        assert len(engine.store.queue("green-bowl")) == len(customers) + 1
         result = assert_invariants(engine)
         assert result.orders == len(customers) + 1

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
-from deliverycli.engine import payment
+from deliverycli.engine.payment import simulated
 from deliverycli.engine.bootstrap import Engine
 from deliverycli.engine.errors import DeliveryError, PaymentFailed
 from deliverycli.settings import load_settings
@@ -49,12 +49,11 @@ def reset(engine: Engine, tables: list[str]) -> None:
             else:
                 conn.exec_driver_sql(f"DELETE FROM {name}")
     gateway = engine.gateway
-    assert isinstance(gateway, payment.SimulatedGateway)
-    gateway._ensure_ledger()
-    with gateway.engine.begin() as conn:
-        conn.execute(payment.gateway_ledger.delete())
-    engine.bus._positions.clear()
-    engine.bus._backoff.clear()
+    assert isinstance(gateway, simulated.SimulatedGateway)
+    with gateway.db.begin() as conn:
+        simulated.gateway_metadata.create_all(conn, checkfirst=True)
+        conn.execute(simulated.gateway_ledger.delete())
+    engine.bus.forget()
 
 
 class Shop(RuleBasedStateMachine):
@@ -79,8 +78,8 @@ class Shop(RuleBasedStateMachine):
     def status(self, order_id: str) -> tuple[str | None, str | None]:
         if order_id not in self.orders:
             return None, None
-        view = self.engine.status(order_id)
-        return view["status"], view["rider_id"]
+        view = self.engine.orders.status(order_id)
+        return view.status, view.rider_id
 
     def attempt(self, expected: int | None, fn: Any, *args: Any) -> int:
         """Run a command; the exit code it got (0 for success) must be the one predicted."""
@@ -97,7 +96,7 @@ class Shop(RuleBasedStateMachine):
 
     @initialize()
     def first_order(self) -> None:
-        oid = self.engine.place_order("alice", "pizza-palace", ["margherita:2"], "1 Main St")["id"]
+        oid = self.engine.orders.place("alice", "pizza-palace", ["margherita:2"], "1 Main St").id
         self.orders[oid] = {"customer": "alice", "store": "pizza-palace"}
 
     @rule(
@@ -119,11 +118,11 @@ class Shop(RuleBasedStateMachine):
         before = len(self.orders)
         Shop.steps[1] += 1
         try:
-            placed = self.engine.place_order(customer, store, specs, address, card=card)
+            placed = self.engine.orders.place(customer, store, specs, address, card=card)
         except PaymentFailed as failed:
             assert valid_input and card in (DECLINE, FAIL) or failed.unavailable, (failed.message, items, card)
             if failed.order_id:
-                assert self.engine.status(failed.order_id)["status"] == "REJECTED"
+                assert self.engine.orders.status(failed.order_id).status == "REJECTED"
                 self.orders[failed.order_id] = {"customer": customer, "store": store}
             return
         except DeliveryError as exc:
@@ -131,8 +130,8 @@ class Shop(RuleBasedStateMachine):
             assert exc.exit_code in (2, 3), exc.message
             return
         assert valid_input and card not in (DECLINE, FAIL), (customer, store, items, card, address)
-        assert placed["status"] == "PAID" and placed["address"] == address.strip()
-        self.orders[placed["id"]] = {"customer": customer, "store": store}
+        assert placed.status == "PAID" and placed.address == address.strip()
+        self.orders[placed.id] = {"customer": customer, "store": store}
         assert len(self.orders) == before + 1
 
     @precondition(lambda self: self.orders)
@@ -142,8 +141,8 @@ class Shop(RuleBasedStateMachine):
         status, _ = self.status(oid)
         owner = self.orders.get(oid, {}).get("customer")
         expected = 3 if customer not in CUSTOMERS or status is None else 5 if customer != owner else 0 if status == "PAID" else 4
-        if self.attempt(expected, self.engine.cancel_order, oid, customer) == 0:
-            assert self.status(oid)[0] == "CANCELLED" and self.engine.payment(oid)["status"] == "REFUNDED"
+        if self.attempt(expected, self.engine.orders.cancel, oid, customer) == 0:
+            assert self.status(oid)[0] == "CANCELLED" and self.engine.payments.get(oid).status == "REFUNDED"
 
     @precondition(lambda self: self.orders)
     @rule(data=st.data(), customer=customers)
@@ -152,7 +151,7 @@ class Shop(RuleBasedStateMachine):
         status, _ = self.status(oid)
         owner = self.orders.get(oid, {}).get("customer")
         expected = 3 if customer not in CUSTOMERS or status is None else 5 if customer != owner else 0 if status == "DELIVERED" else 4
-        if self.attempt(expected, self.engine.confirm_delivery, oid, customer) == 0:
+        if self.attempt(expected, self.engine.orders.confirm, oid, customer) == 0:
             assert self.status(oid)[0] == "CONFIRMED"
 
     # -- stores -----------------------------------------------------------------------------------
@@ -169,7 +168,7 @@ class Shop(RuleBasedStateMachine):
     @rule(data=st.data(), store=stores)
     def accept(self, data: st.DataObject, store: str) -> None:
         oid = self.pick(data)
-        if self.attempt(self._store_expected(oid, store, "PAID"), self.engine.accept_order, oid, store) == 0:
+        if self.attempt(self._store_expected(oid, store, "PAID"), self.engine.store.accept, oid, store) == 0:
             assert self.status(oid)[0] == "COOKING"
 
     @precondition(lambda self: self.orders)
@@ -177,14 +176,14 @@ class Shop(RuleBasedStateMachine):
     def reject(self, data: st.DataObject, store: str, reason: str) -> None:
         oid = self.pick(data)
         expected = 2 if not reason or len(reason) > 500 else self._store_expected(oid, store, "PAID")
-        if self.attempt(expected, self.engine.reject_order, oid, store, reason) == 0:
-            assert self.status(oid)[0] == "CANCELLED" and self.engine.payment(oid)["status"] == "REFUNDED"
+        if self.attempt(expected, self.engine.store.reject, oid, store, reason) == 0:
+            assert self.status(oid)[0] == "CANCELLED" and self.engine.payments.get(oid).status == "REFUNDED"
 
     @precondition(lambda self: self.orders)
     @rule(data=st.data(), store=stores)
     def ready(self, data: st.DataObject, store: str) -> None:
         oid = self.pick(data)
-        if self.attempt(self._store_expected(oid, store, "COOKING"), self.engine.mark_ready, oid, store) == 0:
+        if self.attempt(self._store_expected(oid, store, "COOKING"), self.engine.store.ready, oid, store) == 0:
             assert self.status(oid)[0] == "READY_FOR_PICKUP"
 
     # -- riders -----------------------------------------------------------------------------------
@@ -196,7 +195,7 @@ class Shop(RuleBasedStateMachine):
         status, _ = self.status(oid)
         has_delivery = status in ("READY_FOR_PICKUP", "DELIVERING", "DELIVERED", "CONFIRMED")
         expected = 3 if rider not in RIDERS or not has_delivery else 0 if status == "READY_FOR_PICKUP" else 4
-        if self.attempt(expected, self.engine.pick_up, oid, rider) == 0:
+        if self.attempt(expected, self.engine.deliveries.pick_up, oid, rider) == 0:
             assert self.status(oid) == ("DELIVERING", rider)
 
     @precondition(lambda self: self.orders)
@@ -212,19 +211,19 @@ class Shop(RuleBasedStateMachine):
             expected = 5
         else:
             expected = 0 if status == "DELIVERING" else 4
-        if self.attempt(expected, self.engine.complete_delivery, oid, rider) == 0:
+        if self.attempt(expected, self.engine.deliveries.complete, oid, rider) == 0:
             assert self.status(oid)[0] == "DELIVERED"
 
     # -- after every step ---------------------------------------------------------------------------
 
     @invariant()
     def promises_hold(self) -> None:
-        head = self.engine.head()
+        head = self.engine.events.head()
         if head == self.head:
             return  # nothing was written (every refused command lands here): nothing can have broken
         self.head = head
-        assert set(self.engine.bus.lag().values()) == {0}  # each command settled its sagas
-        assert self.engine.dead_letters() == []
+        assert set(self.engine.ops.lag().values()) == {0}  # each command settled its sagas
+        assert self.engine.ops.dead_letters() == []
         assert_invariants(self.engine)
 
 

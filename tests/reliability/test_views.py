@@ -12,7 +12,9 @@ import time
 
 import sqlalchemy as sa
 
-from deliverycli.engine import eventlog, notification, payment, status, storage, store
+from deliverycli.engine import eventlog, notification, status, storage, store
+from deliverycli.engine.payment import records as payment
+from deliverycli.engine.payment import simulated
 from deliverycli.engine.bootstrap import gateway_url
 from deliverycli.engine.events import PaymentRefunded
 from deliverycli.engine.simulation import SimulationOptions, simulate
@@ -41,7 +43,7 @@ def _notes_and_head(db: str) -> tuple[list[dict], int, int]:
     with open_engine(db) as engine:
         with engine.read() as conn:
             sent = len(eventlog.read(conn, 0, types=["NotificationSent"], limit=1_000_000))
-        return engine.notifications(limit=10_000), engine.head(), sent
+        return engine.notifications.list(limit=10_000), engine.events.head(), sent
 
 
 def test_doctor_check_passes_on_a_healthy_database(db_url: str) -> None:
@@ -83,7 +85,7 @@ def test_doctor_check_exits_non_zero_and_names_the_offending_orders(db_url: str)
     )
     _tamper(
         db_url,
-        payment.gateway_ledger.insert().values(idempotency_key="ord-424242", charge_id="ch_x", amount=5000, card_suffix="4242", charged_at=utcnow()),
+        simulated.gateway_ledger.insert().values(idempotency_key="ord-424242", charge_id="ch_x", amount=5000, card_suffix="4242", charged_at=utcnow()),
         ledger=True,
     )
     result = fork_cli("doctor", "--check", "--json", db=db_url)
@@ -112,8 +114,8 @@ def test_views_rebuild_repairs_the_status_view_and_sends_nothing_again(db_url: s
     _simulated(db_url, orders=40)
     notes, head, sent = _notes_and_head(db_url)
     with open_engine(db_url) as engine:
-        victims = [o["id"] for o in engine.orders(limit=3)]
-        expected = {oid: engine.status(oid) for oid in victims}
+        victims = [o.id for o in engine.orders.list(limit=3)]
+        expected = {oid: engine.orders.status(oid) for oid in victims}
     _tamper(
         db_url,
         status.order_status.delete().where(status.order_status.c.order_id == victims[0]),
@@ -128,7 +130,7 @@ def test_views_rebuild_repairs_the_status_view_and_sends_nothing_again(db_url: s
         assert rebuilt.json["mode"] == mode and rebuilt.json["orders"] == 40 and "not rebuilt" in rebuilt.json["notifications"]
         assert fork_cli("doctor", "--check", db=db_url).code == 0
         with open_engine(db_url) as engine:
-            assert {oid: engine.status(oid) for oid in victims} == expected
+            assert {oid: engine.orders.status(oid) for oid in victims} == expected
         assert _notes_and_head(db_url) == (notes, head, sent)  # no notification re-sent, no event appended
     human = fork_cli("views", "rebuild", db=db_url)
     assert human.code == 0 and "Status view rebuilt from the event log" in human.stdout
@@ -138,8 +140,8 @@ def test_views_rebuild_repairs_the_status_view_and_sends_nothing_again(db_url: s
 def test_the_rebuild_refuses_while_status_events_are_parked(db_url: str) -> None:
     warm_up()
     with demo(db_url) as engine:
-        oid = engine.place_order("alice", "pizza-palace", ["cola"], "1 Main St")["id"]
-        first = engine.events(order_id=oid)[0]
+        oid = engine.orders.place("alice", "pizza-palace", ["cola"], "1 Main St").id
+        first = engine.events.read(order_id=oid)[0]
     _tamper(
         db_url,
         eventlog.dead_letters.insert().values(
@@ -180,11 +182,11 @@ def test_rebuild_while_other_processes_work_and_after_being_killed(db_url: str) 
     killed = subprocess.run([sys.executable, "-c", KILLED_REBUILD, db_url], capture_output=True, text=True, timeout=120, env=env)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     with open_engine(db_url, catch_up=False) as engine:
-        assert engine.bus.lag()["status"] > 0  # the view is incomplete ...
-        assert len(engine.orders(limit=10_000)) < 60
+        assert engine.ops.lag()["status"] > 0  # the view is incomplete ...
+        assert len(engine.orders.list(limit=10_000)) < 60
     with open_engine(db_url) as engine:  # ... until any drain (here: catch-up on start) completes it
-        assert set(engine.bus.lag().values()) == {0}
-        assert len(engine.orders(limit=10_000)) == 60
+        assert set(engine.ops.lag().values()) == {0}
+        assert len(engine.orders.list(limit=10_000)) == 60
         assert_invariants(engine)
 
 

@@ -17,40 +17,40 @@ def seed(engine: Any) -> None:
     from deliverycli.engine.errors import PaymentFailed
 
     def place(customer: str, store: str, items: list[str], address: str, card: str | None = None) -> str:
-        return engine.place_order(customer, store, items, address, card)["id"]
+        return engine.orders.place(customer, store, items, address, card).id
 
     o1 = place("alice", "pizza-palace", ["margherita:2", "cola"], "101 Maple Rd, apt 4")
-    for step in (lambda: engine.accept_order(o1, "pizza-palace"), lambda: engine.mark_ready(o1, "pizza-palace"),
-                 lambda: engine.pick_up(o1, "rider-kim"), lambda: engine.complete_delivery(o1, "rider-kim"),
-                 lambda: engine.confirm_delivery(o1, "alice")):
+    for step in (lambda: engine.store.accept(o1, "pizza-palace"), lambda: engine.store.ready(o1, "pizza-palace"),
+                 lambda: engine.deliveries.pick_up(o1, "rider-kim"), lambda: engine.deliveries.complete(o1, "rider-kim"),
+                 lambda: engine.orders.confirm(o1, "alice")):
         step()
     o2 = place("bob", "seoul-bbq", ["bulgogi", "sikhye"], "22 Pine St")
-    engine.accept_order(o2, "seoul-bbq")
-    engine.mark_ready(o2, "seoul-bbq")
-    engine.pick_up(o2, "rider-lee")
+    engine.store.accept(o2, "seoul-bbq")
+    engine.store.ready(o2, "seoul-bbq")
+    engine.deliveries.pick_up(o2, "rider-lee")
     o3 = place("alice", "green-bowl", ["poke", "smoothie"], "101 Maple Rd, apt 4")
-    engine.accept_order(o3, "green-bowl")
-    engine.mark_ready(o3, "green-bowl")
+    engine.store.accept(o3, "green-bowl")
+    engine.store.ready(o3, "green-bowl")
     o4 = place("carol", "pizza-palace", ["pepperoni", "garlic-bread"], "7 Birch Ln")
-    engine.accept_order(o4, "pizza-palace")
+    engine.store.accept(o4, "pizza-palace")
     place("alice", "pizza-palace", ["margherita"], "101 Maple Rd, apt 4")
     o6 = place("dave", "pizza-palace", ["cola:3"], "45 Cedar Ave, unit 2")
-    engine.cancel_order(o6, "dave")
+    engine.orders.cancel(o6, "dave")
     try:
         place("erin", "seoul-bbq", ["japchae"], "9 Elm Ct", card=DECLINED_CARD)
     except PaymentFailed:
         pass  # ord-000007 is REJECTED: the card was declined
     o8 = place("bob", "pizza-palace", ["margherita"], "22 Pine St")
-    engine.reject_order(o8, "pizza-palace", "out of dough")
+    engine.store.reject(o8, "pizza-palace", "out of dough")
     o9 = place("alice", "seoul-bbq", ["bibimbap"], "101 Maple Rd, apt 4")
-    engine.accept_order(o9, "seoul-bbq")
-    engine.mark_ready(o9, "seoul-bbq")
-    engine.pick_up(o9, "rider-kim")
-    engine.complete_delivery(o9, "rider-kim")
+    engine.store.accept(o9, "seoul-bbq")
+    engine.store.ready(o9, "seoul-bbq")
+    engine.deliveries.pick_up(o9, "rider-kim")
+    engine.deliveries.complete(o9, "rider-kim")
     place("erin", "pizza-palace", ["pepperoni:2"], "9 Elm Ct")
 
 
 def snapshot_time(engine: Any) -> datetime:
     """The frozen clock of a snapshot: SNAPSHOT_DELAY after the newest event."""
-    (newest,) = engine.latest_events(1)
+    (newest,) = engine.events.latest(1)
     return newest.occurred_at + SNAPSHOT_DELAY

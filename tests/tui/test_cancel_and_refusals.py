@@ -20,50 +20,50 @@ def cell(app, table: str, order_id: str, column: int) -> str:  # noqa: ANN001
 @async_test
 async def test_cancelling_before_cooking_cancels_and_refunds(demo_db: str) -> None:
     with engine_on(demo_db) as engine:
-        order = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")
+        order = engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St")
     app = make_app(demo_db, "customer", "alice")
     async with app.run_test(size=(100, 30)) as pilot:
         await started(pilot, "CustomerScreen")
         await press(pilot, "2")
-        await wait_until(pilot, lambda: "PAID" in cell(app, "order-table", order["id"], 0))
+        await wait_until(pilot, lambda: "PAID" in cell(app, "order-table", order.id, 0))
         await press(pilot, "c")
         dialog = await on_screen(pilot, "ConfirmDialog")
         assert dialog.title_text == f"Cancel order {order['id']}?"
         assert "once cooking has started the cancellation is refused" in dialog.body
         await press(pilot, "y")
-        await wait_until(pilot, lambda: cell(app, "order-table", order["id"], 0) == "⊘ CANCELLED")
+        await wait_until(pilot, lambda: cell(app, "order-table", order.id, 0) == "⊘ CANCELLED")
         assert f"Cancelled: Order {order['id']} is ⊘ CANCELLED and refunded." in notifications(app)
     with engine_on(demo_db) as engine:
-        assert engine.payment(order["id"])["status"] == "REFUNDED"
+        assert engine.payments.get(order.id).status == "REFUNDED"
 
 
 @async_test
 async def test_answering_no_keeps_the_order(demo_db: str) -> None:
     with engine_on(demo_db) as engine:
-        order = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")
+        order = engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St")
     app = make_app(demo_db, "customer", "alice")
     async with app.run_test(size=(100, 30)) as pilot:
         await started(pilot, "CustomerScreen")
         await press(pilot, "2")
-        await wait_until(pilot, lambda: row_of(app, "order-table", order["id"]))
+        await wait_until(pilot, lambda: row_of(app, "order-table", order.id))
         await press(pilot, "c")
         await on_screen(pilot, "ConfirmDialog")
         await press(pilot, "n")
         await on_screen(pilot, "CustomerScreen")
     with engine_on(demo_db) as engine:
-        assert engine.order(order["id"])["status"] == "PAID"
+        assert engine.orders.get(order.id).status == "PAID"
 
 
 @async_test
 async def test_cancelling_after_cooking_started_is_refused_and_explained(demo_db: str) -> None:
     with engine_on(demo_db) as engine:
-        order = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")
-        engine.accept_order(order["id"], "pizza-palace")
+        order = engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St")
+        engine.store.accept(order.id, "pizza-palace")
     app = make_app(demo_db, "customer", "alice")
     async with app.run_test(size=(100, 30)) as pilot:
         await started(pilot, "CustomerScreen")
         await press(pilot, "2")
-        await wait_until(pilot, lambda: "COOKING" in cell(app, "order-table", order["id"], 0))
+        await wait_until(pilot, lambda: "COOKING" in cell(app, "order-table", order.id, 0))
         await press(pilot, "c")
         await on_screen(pilot, "ConfirmDialog")
         await press(pilot, "y")
@@ -75,29 +75,29 @@ async def test_cancelling_after_cooking_started_is_refused_and_explained(demo_db
         )
         await press(pilot, "enter")
         await on_screen(pilot, "CustomerScreen")
-        assert cell(app, "order-table", order["id"], 0) == "♨ COOKING"
+        assert cell(app, "order-table", order.id, 0) == "♨ COOKING"
 
 
 @async_test
 async def test_only_the_ordering_customer_may_cancel_and_a_delivered_order_cannot_be(demo_db: str) -> None:
     with engine_on(demo_db) as engine:
-        bobs = engine.place_order("bob", "seoul-bbq", ["bulgogi"], "22 Pine St")
-        mine = engine.place_order("alice", "pizza-palace", ["cola"], "1 Test St")
-        engine.accept_order(mine["id"], "pizza-palace")
-        engine.mark_ready(mine["id"], "pizza-palace")
-        engine.pick_up(mine["id"], "rider-kim")
-        engine.complete_delivery(mine["id"], "rider-kim")
+        bobs = engine.orders.place("bob", "seoul-bbq", ["bulgogi"], "22 Pine St")
+        mine = engine.orders.place("alice", "pizza-palace", ["cola"], "1 Test St")
+        engine.store.accept(mine.id, "pizza-palace")
+        engine.store.ready(mine.id, "pizza-palace")
+        engine.deliveries.pick_up(mine.id, "rider-kim")
+        engine.deliveries.complete(mine.id, "rider-kim")
     app = make_app(demo_db, "customer", "alice")
     async with app.run_test(size=(100, 30)) as pilot:
         await started(pilot, "CustomerScreen")
         # another customer's order, opened with the command palette
         await press(pilot, "ctrl+p")
         await on_screen(pilot, "CommandPalette")
-        await type_text(pilot, bobs["id"])
+        await type_text(pilot, bobs.id)
         await wait_until(pilot, lambda: "Jump to order" in str(app.screen.query("CommandList").first().get_option_at_index(0).prompt) if app.screen.query("CommandList").first().option_count else False)
         await press(pilot, "enter")
         detail = await on_screen(pilot, "OrderDetailScreen")
-        assert detail.order_id == bobs["id"]
+        assert detail.order_id == bobs.id
         await wait_until(pilot, lambda: rows(app, "timeline"))
         await press(pilot, "c")
         await on_screen(pilot, "ConfirmDialog")
@@ -110,7 +110,7 @@ async def test_only_the_ordering_customer_may_cancel_and_a_delivered_order_canno
         # my own order, already delivered: the confirm key is the way forward, not cancel
         await on_screen(pilot, "CustomerScreen")
         await press(pilot, "2")
-        await wait_until(pilot, lambda: "DELIVERED" in cell(app, "order-table", mine["id"], 0))
+        await wait_until(pilot, lambda: "DELIVERED" in cell(app, "order-table", mine.id, 0))
         await press(pilot, "c")
         await on_screen(pilot, "ConfirmDialog")
         await press(pilot, "y")
@@ -121,11 +121,11 @@ async def test_only_the_ordering_customer_may_cancel_and_a_delivered_order_canno
 @async_test
 async def test_the_store_rejects_with_a_reason_and_the_customer_is_refunded(demo_db: str) -> None:
     with engine_on(demo_db) as engine:
-        order = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")
+        order = engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St")
     app = make_app(demo_db, "store", "pizza-palace")
     async with app.run_test(size=(100, 30)) as pilot:
         await started(pilot, "StoreScreen")
-        await wait_until(pilot, lambda: row_of(app, "new-table", order["id"]))
+        await wait_until(pilot, lambda: row_of(app, "new-table", order.id))
         await press(pilot, "x")
         dialog = await on_screen(pilot, "ReasonDialog")
         await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "reason")
@@ -134,12 +134,12 @@ async def test_the_store_rejects_with_a_reason_and_the_customer_is_refunded(demo
         await press(pilot, "enter")
         await on_screen(pilot, "StoreScreen")
         await press(pilot, "4")
-        await wait_until(pilot, lambda: "✘ REJECTED" in cell(app, "cancelled-table", order["id"], 2))
-        assert "out of dough" in cell(app, "cancelled-table", order["id"], 5)
+        await wait_until(pilot, lambda: "✘ REJECTED" in cell(app, "cancelled-table", order.id, 2))
+        assert "out of dough" in cell(app, "cancelled-table", order.id, 5)
     with engine_on(demo_db) as engine:
-        status = engine.status(order["id"])
-        assert status["status"] == "CANCELLED" and "out of dough" in status["reason"]
-        assert engine.payment(order["id"])["status"] == "REFUNDED"
+        status = engine.orders.status(order.id)
+        assert status.status == "CANCELLED" and "out of dough" in status.reason
+        assert engine.payments.get(order.id).status == "REFUNDED"
 
 
 @async_test
@@ -148,12 +148,12 @@ async def test_a_store_sees_a_cancellation_arrive(demo_db: str) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await started(pilot, "StoreScreen")
         with engine_on(demo_db) as engine:
-            order = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")
-            await wait_until(pilot, lambda: row_of(app, "new-table", order["id"]))
-            engine.cancel_order(order["id"], "alice")
-        await wait_until(pilot, lambda: not row_of(app, "new-table", order["id"]))
+            order = engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St")
+            await wait_until(pilot, lambda: row_of(app, "new-table", order.id))
+            engine.orders.cancel(order.id, "alice")
+        await wait_until(pilot, lambda: not row_of(app, "new-table", order.id))
         await wait_until(pilot, lambda: any(f"Order {order['id']} was cancelled." in n for n in notifications(app)))
-        assert cell(app, "cancelled-table", order["id"], 0) == "●"  # marked until looked at
+        assert cell(app, "cancelled-table", order.id, 0) == "●"  # marked until looked at
         assert "4 Cancelled (1) ●" == str(app.screen.query_one("#tabs").get_tab("cancelled").label)
 
 
@@ -192,33 +192,33 @@ async def test_a_declined_or_unavailable_payment_is_explained_and_the_cart_kept(
 @async_test
 async def test_the_slower_rider_is_told_who_was_faster(demo_db: str) -> None:
     with engine_on(demo_db) as engine:
-        order = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")
-        engine.accept_order(order["id"], "pizza-palace")
-        engine.mark_ready(order["id"], "pizza-palace")
+        order = engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St")
+        engine.store.accept(order.id, "pizza-palace")
+        engine.store.ready(order.id, "pizza-palace")
     app = make_app(demo_db, "rider", "rider-lee", poll_interval=None)  # its list stays as it was
     async with app.run_test(size=(100, 30)) as pilot:
         await started(pilot, "RiderScreen")
-        await wait_until(pilot, lambda: row_of(app, "available", order["id"]))
+        await wait_until(pilot, lambda: row_of(app, "available", order.id))
         with engine_on(demo_db) as engine:
-            engine.pick_up(order["id"], "rider-kim")
+            engine.deliveries.pick_up(order.id, "rider-kim")
         await press(pilot, "p")
         await wait_until(pilot, lambda: any("picked up by another rider" in n for n in notifications(app)))
         assert f"Not allowed now: order {order['id']} was already picked up by another rider (rider-kim)" in notifications(app)
-        await wait_until(pilot, lambda: not row_of(app, "available", order["id"]))  # and the list catches up
+        await wait_until(pilot, lambda: not row_of(app, "available", order.id))  # and the list catches up
 
 
 @async_test
 async def test_a_read_only_console_offers_no_commands(demo_db: str) -> None:
     with engine_on(demo_db) as engine:
-        order = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")
+        order = engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St")
     app = make_app(demo_db, "store", "pizza-palace", readonly=True)
     async with app.run_test(size=(100, 30)) as pilot:
         await started(pilot, "StoreScreen")
-        await wait_until(pilot, lambda: row_of(app, "new-table", order["id"]))
+        await wait_until(pilot, lambda: row_of(app, "new-table", order.id))
         keys = {b.binding.description for b in app.screen.active_bindings.values()}
         assert "Accept" not in keys and "Reject" not in keys
         await press(pilot, "a")
         await pilot.pause(0.3)
         assert "read-only" in app.sub_title
     with engine_on(demo_db) as engine:
-        assert engine.order(order["id"])["status"] == "PAID"
+        assert engine.orders.get(order.id).status == "PAID"

@@ -24,22 +24,22 @@ def test_events_per_interval_match_a_full_count(tmp_path) -> None:  # noqa: ANN0
                 firsts = [bisect.bisect_left(times, b) for b in boundaries]
                 assert eventlog.counts_per_interval(conn, boundaries) == [b - a for a, b in zip(firsts, firsts[1:])]
             assert eventlog.counts_per_interval(conn, []) == []
-        ops = engine.operations(stuck_after_s=0, minutes=5)
-        assert sum(ops["events_per_minute"]) == engine.head() and len(ops["events_per_minute"]) == 5
-        assert ops["stuck_count"] == 6 and [o["id"] for o in ops["stuck"]][:2] == ["ord-000002", "ord-000003"]
-        assert {s["id"]: s["lag"] for s in ops["subscribers"]} == dict.fromkeys(("ordering", "payment", "store", "delivery", "status", "notification"), 0)
+        ops = engine.ops.overview(stuck_after_s=0, minutes=5)
+        assert sum(ops.events_per_minute) == engine.events.head() and len(ops.events_per_minute) == 5
+        assert ops.stuck_count == 6 and [o["id"] for o in ops.stuck][:2] == ["ord-000002", "ord-000003"]
+        assert {s["id"]: s["lag"] for s in ops.subscribers} == dict.fromkeys(("ordering", "payment", "store", "delivery", "status", "notification"), 0)
 
 
 def test_store_counts_rider_deliveries_and_feed_filters(tmp_path) -> None:  # noqa: ANN001
     with deliverycli.initialise(str(tmp_path / "q.db"), demo=True) as engine:
         seed(engine)
-        assert engine.store_counts("pizza-palace") == {"NEW": 2, "COOKING": 1, "READY": 1, "CANCELLED": 1, "REJECTED": 1}
-        kim = engine.rider_deliveries("rider-kim")
+        assert engine.store.counts("pizza-palace") == {"NEW": 2, "COOKING": 1, "READY": 1, "CANCELLED": 1, "REJECTED": 1}
+        kim = engine.deliveries.of_rider("rider-kim")
         assert [(d["id"], d["status"]) for d in kim] == [("ord-000009", "COMPLETED"), ("ord-000001", "COMPLETED")]
-        engine.pick_up("ord-000003", "rider-kim")
-        assert [d["id"] for d in engine.rider_deliveries("rider-kim", limit=2)] == ["ord-000003", "ord-000009"]  # on the road first
-        assert {e.order_id for e in engine.feed(order_id="ord-000002")} == {"ord-000002"}
-        assert [e.event_type for e in engine.feed(event_type="OrderCancelled")] == ["OrderCancelled", "OrderCancelled"]
-        assert {e.context for e in engine.feed(context="payment", limit=5)} == {"payment"}
-        head = engine.head()
-        assert engine.feed(after=head) == [] and [e.id for e in engine.feed(after=head - 2)] == [head - 1, head]
+        engine.deliveries.pick_up("ord-000003", "rider-kim")
+        assert [d["id"] for d in engine.deliveries.of_rider("rider-kim", limit=2)] == ["ord-000003", "ord-000009"]  # on the road first
+        assert {e.order_id for e in engine.events.feed(order_id="ord-000002")} == {"ord-000002"}
+        assert [e.event_type for e in engine.events.feed(event_type="OrderCancelled")] == ["OrderCancelled", "OrderCancelled"]
+        assert {e.context for e in engine.events.feed(context="payment", limit=5)} == {"payment"}
+        head = engine.events.head()
+        assert engine.events.feed(after=head) == [] and [e.id for e in engine.events.feed(after=head - 2)] == [head - 1, head]

@@ -73,7 +73,7 @@ def test_the_real_console_in_a_terminal(tmux_session, demo_db: str) -> None:  # 
     import deliverycli
 
     with deliverycli.open_engine(demo_db) as engine:
-        engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")
+        engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St")
 
     term = tmux_session("tui", "--role", "store", "--as", "pizza-palace")
     term.wait_for("a Accept")  # the footer is drawn last
@@ -86,7 +86,7 @@ def test_the_real_console_in_a_terminal(tmux_session, demo_db: str) -> None:  # 
     term.keys("a")  # accept: the order moves to Cooking
     term.wait_for("2 Cooking (1)")
     with deliverycli.open_engine(demo_db) as engine:
-        engine.place_order("bob", "pizza-palace", ["cola"], "22 Pine St")  # another process: shows within a second
+        engine.orders.place("bob", "pizza-palace", ["cola"], "22 Pine St")  # another process: shows within a second
     term.wait_for("ord-000002", timeout=5)
     term.keys("C-q")
     term.wait_for("EXITED=0")

@@ -9,6 +9,8 @@ from typing import Any
 import deliverycli
 from deliverycli.engine.errors import NotFound
 from deliverycli.engine.messagebus import Subscriber
+from deliverycli.engine.bootstrap import Engine
+from deliverycli.settings import load_settings
 
 from .conftest import async_test, make_app, notifications, on_screen, press, row_of, rows, started, type_text, wait_until
 
@@ -26,11 +28,11 @@ def status_line(app: Any) -> str:
 async def test_feed_filters_pauses_and_follows(demo_db: str) -> None:
     with deliverycli.open_engine(demo_db) as engine:
         for customer in ("alice", "bob", "carol", "dave", "erin", "alice"):
-            engine.place_order(customer, "pizza-palace", ["cola"], "1 Test St")
+            engine.orders.place(customer, "pizza-palace", ["cola"], "1 Test St")
         app = make_app(demo_db, "feed")
         async with app.run_test(size=(100, 24)) as pilot:
             await started(pilot, "FeedScreen")
-            await wait_until(pilot, lambda: len(log_lines(app)) == engine.head())
+            await wait_until(pilot, lambda: len(log_lines(app)) == engine.events.head())
             assert log_lines(app)[0].split()[1:] == ["ord-000001", "OrderPlaced", "customer:alice"]
 
             # scrolling up stops following; end follows again
@@ -56,8 +58,8 @@ async def test_feed_filters_pauses_and_follows(demo_db: str) -> None:
             # space pauses: a new order waits; space again shows it
             await press(pilot, "space")
             await wait_until(pilot, lambda: "‖ paused" in status_line(app))
-            head = engine.head()
-            engine.place_order("bob", "seoul-bbq", ["bibimbap"], "22 Pine St")
+            head = engine.events.head()
+            engine.orders.place("bob", "seoul-bbq", ["bibimbap"], "22 Pine St")
             await wait_until(pilot, lambda: app.head > head)
             await pilot.pause(0.2)
             assert len(log_lines(app)) == 6
@@ -66,23 +68,21 @@ async def test_feed_filters_pauses_and_follows(demo_db: str) -> None:
             assert "● following" in status_line(app)
 
 
-def break_notifications(engine: Any) -> None:
+def broken_notifications(subscribers: list[Subscriber]) -> list[Subscriber]:
     def broken(event: Any, uow: Any) -> None:
         raise ValueError("template missing")
 
-    engine.bus.subscribers = [
-        Subscriber(s.name, {**s.handlers, "CookingStarted": broken}) if s.name == "notification" else s for s in engine.bus.subscribers
-    ]
+    return [Subscriber(s.name, {**s.handlers, "CookingStarted": broken}) if s.name == "notification" else s for s in subscribers]
 
 
 @async_test
 async def test_operations_retries_a_dead_letter_and_lists_stuck_orders(demo_db: str) -> None:
-    with deliverycli.open_engine(demo_db, retry_backoff_s=0.001, retry_max_attempts=2) as engine:
-        break_notifications(engine)
-        order = engine.place_order("alice", "pizza-palace", ["margherita"], "1 Test St")
-        engine.accept_order(order["id"], "pizza-palace")
-        engine.place_order("bob", "seoul-bbq", ["bibimbap"], "22 Pine St")
-        (dead,) = engine.dead_letters()
+    settings = load_settings(db=demo_db, retry_backoff_s=0.001, retry_max_attempts=2)
+    with Engine.open(settings, subscribers=broken_notifications) as engine:
+        order = engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St")
+        engine.store.accept(order.id, "pizza-palace")
+        engine.orders.place("bob", "seoul-bbq", ["bibimbap"], "22 Pine St")
+        (dead,) = engine.ops.dead_letters()
     app = make_app(demo_db, "ops", stuck_after_s=0)
     async with app.run_test(size=(120, 40)) as pilot:
         await started(pilot, "OpsScreen")
@@ -98,8 +98,8 @@ async def test_operations_retries_a_dead_letter_and_lists_stuck_orders(demo_db: 
         await press(pilot, "s")  # the next threshold: a minute; nothing has waited that long
         await wait_until(pilot, lambda: rows(app, "stuck") == [])
     with deliverycli.open_engine(demo_db) as engine:
-        assert engine.dead_letters() == []
-        assert [n["status"] for n in engine.notifications("customer", "alice")][-1] == "COOKING"
+        assert engine.ops.dead_letters() == []
+        assert [n["status"] for n in engine.notifications.list("customer", "alice")][-1] == "COOKING"
 
 
 @async_test

@@ -1,0 +1,164 @@
+"""Checkout: placing an order and paying for it, the one synchronous step between two contexts.
+
+The order is committed (PENDING_PAYMENT) before the payment call, so a crash during the call
+leaves a trace; the outcome is then recorded and the order moved to PAID or REJECTED in one
+transaction. ``resolve_interrupted_payments`` settles the orders a crash cut off, by asking the
+payment provider about the order id (the idempotency key).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from ..catalog import check_text
+from ..commands import PlaceOrder
+from ..errors import ConcurrencyConflict, Conflict, InvalidInput, NotFound, PaymentFailed
+from ..events import OrderLine
+from ..lifecycle import OrderStatus
+from ..payment.port import parse_card
+from ..views import OrderView
+from .model import Order
+from .repository import pending_payment_before
+
+if TYPE_CHECKING:
+    from ..messagebus import UnitOfWorkFactory
+    from ..payment.service import ChargeOutcome, PaymentService
+    from ..unit_of_work import UnitOfWork
+
+S = OrderStatus
+MAX_QUANTITY = 99
+MAX_LINES = 50
+ITEM_PATTERN = re.compile(r"^(?P<id>[^:]+)(?::(?P<qty>[^:]*))?$")
+SETTLE_RETRIES = 20
+
+
+def parse_item(spec: str) -> tuple[str, int]:
+    """Parse ``MENU_ID[:QTY]``."""
+    match = ITEM_PATTERN.fullmatch(spec.strip()) if isinstance(spec, str) else None
+    if match is None or not match["id"]:
+        raise InvalidInput(f"--item {spec!r} is not valid: write MENU_ID or MENU_ID:QTY, e.g. margherita:2")
+    qty_text = match["qty"]
+    if qty_text is None:
+        return match["id"], 1
+    if not qty_text.isdigit() or not 1 <= int(qty_text) <= MAX_QUANTITY:
+        raise InvalidInput(f"--item {spec!r}: quantity must be a whole number from 1 to {MAX_QUANTITY}")
+    return match["id"], int(qty_text)
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 128 or not key.isprintable() or key != key.strip():
+        raise InvalidInput("--idempotency-key must be 1 to 128 printable characters without surrounding spaces")
+    return key
+
+
+def _lines(uow: UnitOfWork, store_id: str, items: list[tuple[str, int]]) -> list[OrderLine]:
+    """The order's lines at today's prices: each item of the store, available, in a sane quantity."""
+    if not items:
+        raise InvalidInput("an order needs at least one --item")
+    if len(items) > MAX_LINES:
+        raise InvalidInput(f"an order may have at most {MAX_LINES} items")
+    quantities: dict[str, int] = {}
+    for menu_item_id, quantity in items:
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
+            raise InvalidInput(f"quantity of {menu_item_id!r} must be from 1 to {MAX_QUANTITY}")
+        quantities[menu_item_id] = quantities.get(menu_item_id, 0) + quantity
+        if quantities[menu_item_id] > MAX_QUANTITY:
+            raise InvalidInput(f"quantity of {menu_item_id!r} must be from 1 to {MAX_QUANTITY} in all")
+    menu = uow.catalog.menu_items(list(quantities))
+    lines = []
+    for menu_item_id, quantity in quantities.items():
+        item = menu.get(menu_item_id)
+        if item is None:
+            raise NotFound(f"no menu item {menu_item_id!r}")
+        if item["store_id"] != store_id:
+            raise InvalidInput(f"menu item {menu_item_id!r} is sold by {item['store_id']}, not {store_id}")
+        if not item["available"]:
+            raise Conflict(f"menu item {menu_item_id!r} is not available right now")
+        lines.append(OrderLine(menu_item_id=menu_item_id, name=item["name"], unit_price=item["price"], quantity=quantity))
+    return lines
+
+
+def place_order(cmd: PlaceOrder, unit_of_work: UnitOfWorkFactory, payments: PaymentService, currency: str) -> OrderView:
+    """Create the order, charge synchronously, and settle it as PAID or REJECTED (see the module docstring)."""
+    card = parse_card(cmd.card)
+    address = check_text("address", cmd.address, 500)
+    key = check_idempotency_key(cmd.idempotency_key)
+    actor = f"customer:{cmd.customer_id}"
+    with unit_of_work(actor) as uow:
+        existing = uow.orders.by_idempotency_key(key) if key is not None else None
+        if existing is None:
+            admission = payments.ensure_available(uow.conn)
+            uow.catalog.customer(cmd.customer_id)
+            uow.catalog.store(cmd.store_id)
+            lines = _lines(uow, cmd.store_id, list(cmd.items))
+            order = Order.place(uow.orders.next_id(), cmd.customer_id, cmd.store_id, address, lines, currency, uow.now, key)
+            try:
+                uow.orders.add(order)
+            except sa.exc.IntegrityError as exc:  # the same key, placed meanwhile by another process
+                raise ConcurrencyConflict(f"idempotency key {key} was just used") from exc
+            uow.commit()
+    if existing is not None:
+        return _retry_placement(unit_of_work, payments, existing, cmd, card, actor)
+    outcome = payments.charge(order.id, order.total, card, admission)
+    return _paid_or_raise(settle_payment(unit_of_work, payments, order.id, outcome, actor=actor), order.lines, outcome.unavailable)
+
+
+def _paid_or_raise(settled: Order, lines: list[OrderLine], unavailable: bool) -> OrderView:
+    """The placed order as the caller sees it (with its lines), or the payment's refusal."""
+    if settled.status is S.REJECTED:
+        raise PaymentFailed(f"order {settled.id} was rejected: {settled.reason}", order_id=settled.id, unavailable=unavailable)
+    settled.lines = lines
+    return settled.view()
+
+
+def _retry_placement(
+    unit_of_work: UnitOfWorkFactory, payments: PaymentService, order: Order, cmd: PlaceOrder, card: str, actor: str
+) -> OrderView:
+    """A placement retried with its idempotency key: the same order, charged at most once."""
+    if (order.customer_id, order.store_id) != (cmd.customer_id, cmd.store_id):
+        raise Conflict(f"idempotency key {order.idempotency_key!r} was already used for order {order.id} of another customer or store")
+    if order.status is S.PENDING_PAYMENT:  # the first attempt was cut off during its payment call
+        outcome = payments.charge(order.id, order.total, card)  # the gateway charges a key once
+        return _paid_or_raise(settle_payment(unit_of_work, payments, order.id, outcome, actor=actor), order.lines, outcome.unavailable)
+    return _paid_or_raise(order, order.lines, unavailable=False)
+
+
+def settle_payment(unit_of_work: UnitOfWorkFactory, payments: PaymentService, order_id: str, outcome: ChargeOutcome, actor: str) -> Order:
+    """Record a charge's outcome and move the order to PAID or REJECTED, in one transaction."""
+    for _ in range(SETTLE_RETRIES):
+        try:
+            with unit_of_work(actor) as uow:
+                order = uow.orders.get(order_id)
+                if order.status is not S.PENDING_PAYMENT:
+                    if outcome.approved and order.status is S.REJECTED:
+                        payments.refund_orphan(order_id, order.total)  # charged after recovery gave up on it
+                    return order
+                uow.payments.record_charge(order_id, order.total, outcome)
+                if outcome.approved:
+                    order.mark_paid()
+                else:
+                    order.reject(outcome.reason)
+                uow.orders.save(order)
+                uow.commit()
+                return order
+        except ConcurrencyConflict:
+            continue
+    raise Conflict(f"order {order_id} kept changing while its payment was recorded")
+
+
+def resolve_interrupted_payments(
+    db: sa.Engine, unit_of_work: UnitOfWorkFactory, payments: PaymentService, cutoff: datetime
+) -> list[str]:
+    """Settle orders placed before ``cutoff`` whose payment call never came back (a crash): the
+    payment provider's record of the order id decides."""
+    with db.connect() as conn, conn.execution_options(readonly=True).begin():
+        stuck = pending_payment_before(conn, cutoff)
+    for order_id in stuck:
+        settle_payment(unit_of_work, payments, order_id, payments.recover(order_id), actor="system:recovery")
+    return stuck
