@@ -7,6 +7,7 @@ handler keeps failing is retried with backoff and then parked as a dead letter; 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -31,6 +32,7 @@ UnitOfWorkFactory = Callable[[str], UnitOfWork]  # actor -> a new unit of work
 CommandHandler = Callable[[Any, UnitOfWorkFactory], Any]  # (command, unit_of_work) -> its result
 
 CONFLICT_RETRIES = 20
+MAX_RECHECKS = 3  # looks at the database for work the window missed, without progress, before a drain returns
 WORK_WINDOW = 2000  # newest events examined per look for pending work
 IDLE_ADVANCE = 500  # an idle subscriber's position is moved forward once it trails by this many
 
@@ -169,6 +171,7 @@ class MessageBus:
     def drain(self) -> int:
         """Process every pending event in every subscriber until nothing is left; returns events applied."""
         applied = 0
+        rechecks = 0
         with database_errors():
             self._load_positions()
             while True:
@@ -188,8 +191,15 @@ class MessageBus:
                     if backoff:  # it just failed: wait for its retry rather than return with the event pending
                         next_retry = min(next_retry or backoff.retry_at, backoff.retry_at)
                 if progressed:
+                    rechecks = 0
                     continue
                 if next_retry is None:
+                    # The window and this process's cached positions may miss work another process
+                    # made (a rebuild moving a position back): ask the database before returning.
+                    if rechecks < MAX_RECHECKS and self._pending_in_database():
+                        rechecks += 1
+                        self._load_positions()
+                        continue
                     return applied
                 self.clock.sleep(max(0.0, next_retry - self.clock.monotonic()))
 
@@ -211,13 +221,28 @@ class MessageBus:
             position = self._positions.get(subscriber.name, 0)
             if any(event_id > position and event_type in subscriber.handlers for event_id, event_type in window):
                 due.append(subscriber)
-            elif truncated and position < seen:
-                due.append(subscriber)  # more events lie beyond the window: let its batch look
+            elif truncated:
+                due.append(subscriber)  # more events lie beyond the window (before or after it): let its batch look
             elif seen - position >= IDLE_ADVANCE:
                 idle.append(subscriber)
         if idle:
             self._advance_idle(idle, seen)
         return due
+
+    def _pending_in_database(self) -> list[str]:
+        """Subscribers with a relevant event after the position the database holds for them."""
+        with self.db.connect() as conn, conn.execution_options(readonly=True).begin():
+            return list(conn.execute(self._pending_query).scalars())
+
+    @functools.cached_property
+    def _pending_query(self) -> sa.CompoundSelect:
+        events, tracking = eventlog.events, eventlog.tracking
+        checks = []
+        for s in self.subscribers:
+            position = sa.func.coalesce(sa.select(tracking.c.position).where(tracking.c.subscriber == s.name).scalar_subquery(), 0)
+            relevant = sa.select(events.c.id).where(events.c.id > position, events.c.event_type.in_(sorted(s.handlers)))
+            checks.append(sa.select(sa.literal(s.name)).where(relevant.exists()))
+        return sa.union_all(*checks)
 
     def _advance_idle(self, idle: list[Subscriber], to: int) -> None:
         with self.db.begin() as conn:

@@ -646,3 +646,33 @@ def test_a_refund_parked_while_the_provider_is_down_is_refunded_once_on_operator
         engine.ops.retry_dead_letter(dead.id)
     assert len(events_of(engine, oid, ["PaymentRefunded"])) == 1
     check_invariants(engine)
+
+
+def test_a_drain_returns_only_when_no_subscriber_has_work_left(engine: Engine, reopen: Any) -> None:
+    """A subscriber far behind (the status view, its position just reset by a rebuild in another
+    process) that cannot progress (its batches keep losing races) must not hide the work of a
+    subscriber far ahead, beyond the window of events the drain looks at first (issue 9 §4)."""
+    from deliverycli.engine.errors import ConcurrencyConflict
+    from deliverycli.engine.messagebus import WORK_WINDOW
+    from deliverycli.engine.simulation import Simulation, SimulationOptions, start_run
+
+    options = SimulationOptions(orders=160, cancel_rate=0.0, reject_rate=0.0, seed=9)
+    Simulation(engine, start_run(engine, options), options).run()
+    assert engine.events.head() > WORK_WINDOW + 100
+    oid = engine.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St").id
+    commit_only(engine, AcceptOrder(oid, "pizza-palace"))  # CookingStarted: work for the ordering subscriber, at the head
+    with engine.write() as conn:  # what a batched rebuild's first transaction leaves
+        conn.execute(status.order_timeline.delete())
+        conn.execute(status.order_status.delete())
+        conn.execute(eventlog.tracking.update().where(eventlog.tracking.c.subscriber == "status").values(position=0))
+
+    def always_raced(*args: Any) -> None:
+        raise ConcurrencyConflict("another process moved the status subscriber meanwhile")
+
+    raced = reopen(subscribers=lambda subs: [Subscriber("status", dict.fromkeys(s.handlers, always_raced), always_raced) if s.name == "status" else s for s in subs])
+    raced.bus.drain()
+    lag = raced.ops.lag()
+    assert lag["ordering"] == 0 and raced.orders.get(oid).status == "COOKING"
+    assert lag["status"] > 0  # the raced subscriber is honestly still behind
+    engine.bus.drain()
+    check_invariants(engine)
