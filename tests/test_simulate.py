@@ -158,3 +158,22 @@ def test_bad_options_exit_2_and_change_nothing(tmp_path: Path, cli) -> None:
     assert _statuses(db) == before
     with Engine.open(load_settings(db=db), catch_up=False) as engine:
         assert engine.catalog.stores() == open_demo_engine(str(tmp_path / "fresh.db")).catalog.stores()
+
+
+def test_a_run_that_leaves_orders_unfinished_exits_4_and_says_why(tmp_path: Path) -> None:
+    """An order whose delivery cannot be opened (its event parked as a dead letter) stays READY_FOR_PICKUP:
+    the run stops short, and says so with exit 4 instead of reporting success (issue 9 §4)."""
+    from deliverycli.engine.delivery import deliveries
+    from deliverycli.engine.storage import utcnow
+
+    from conftest import run_cli
+
+    db = str(tmp_path / "sim.db")
+    with open_demo_engine(db) as engine, engine.write() as conn:
+        # a stray delivery row for the third order to come: opening its delivery will fail
+        conn.execute(deliveries.insert().values(order_id="ord-000003", store_id="x", address="x", status="COMPLETED", requested_at=utcnow(), version=1))
+    env = {"DELIVERYCLI_RETRY_BACKOFF_S": "0.001", "DELIVERYCLI_RETRY_MAX_ATTEMPTS": "2"}
+    result = run_cli("simulate", "--orders", "5", "--cancel-rate", "0", "--reject-rate", "0", "--seed", "1", "--json", db=db, env=env)
+    assert result.code == 4, (result.stdout, result.stderr)
+    assert result.json["unfinished"] == 1 and result.json["orders_by_status"].get("READY_FOR_PICKUP") == 1
+    assert "1 order(s) left unfinished (1 READY_FOR_PICKUP)" in result.stderr and "simulate --resume" in result.stderr

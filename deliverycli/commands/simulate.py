@@ -70,3 +70,12 @@ def command(
 
             summary = simulate(settings, options, resume=resume, progress=progress)
     emit(cli.json, summary, lambda: _print_summary(summary))
+    if summary["unfinished"]:  # a run that stops short is not a success: say why, exit 4
+        from ..engine.lifecycle import FINAL
+
+        left = ", ".join(f"{n} {status}" for status, n in summary["orders_by_status"].items() if status not in FINAL)
+        sys.stderr.write(
+            f"error: {summary['unfinished']} order(s) left unfinished ({left}): another process changed them, or an event "
+            "is parked (see `deliverycli doctor`); finish them with `deliverycli simulate --resume`\n"
+        )
+        raise SystemExit(4)
