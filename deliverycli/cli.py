@@ -1,7 +1,8 @@
 """The scripted CLI (SPEC §8): a thin Typer layer over the engine, one sub-app per command group.
 
 Errors are mapped to exit codes in exactly one place, ``main``: 2 bad usage or input, 3 not found,
-4 conflict, 5 actor not permitted, 6 payment declined or unavailable. No traceback for any of them.
+4 conflict, 5 actor not permitted, 6 payment declined or unavailable, 7 database unavailable. No
+traceback for any of them; 1 is left for bugs.
 """
 
 from __future__ import annotations

@@ -77,9 +77,10 @@ class PaymentFailed(DeliveryError):
 
 
 class DatabaseUnavailable(DeliveryError):
-    """The database cannot be reached, is locked too long, or has not been initialised."""
+    """The database is unavailable: unreachable, locked past the busy timeout, full, read-only,
+    corrupt, or at a schema this version cannot use. Exit code 7 (SPEC §8): not a bug (1)."""
 
-    exit_code = 1
+    exit_code = 7
     code = "database_unavailable"
 
 
