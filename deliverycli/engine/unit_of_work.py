@@ -45,15 +45,41 @@ class Connections:
         try:
             if self._kept is None or self._kept.closed or self._kept.invalidated:
                 self._kept = self.engine.connect()
-            yield self._kept
+            kept = self._kept
+            try:
+                yield kept
+            finally:
+                if _left_dirty(kept):
+                    self._discard()
         finally:
             self._free.release()
+
+    def _discard(self) -> None:
+        """Drop the kept connection: closing the driver's connection rolls back whatever it held."""
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            try:
+                kept.invalidate()
+            finally:
+                kept.close()
 
     def close(self) -> None:
         with self._free:
             if self._kept is not None:
                 self._kept.close()
                 self._kept = None
+
+
+def _left_dirty(conn: sa.Connection) -> bool:
+    """Whether a unit of work left a transaction behind on the connection. Only a failure does: a
+    COMMIT that failed (a full disk) leaves SQLite's transaction open, holding the write lock, and
+    SQLAlchemy's attached, so the next ``begin()`` would fail for as long as the connection is kept."""
+    if conn.closed or conn.invalidated:
+        return True
+    if conn.get_transaction() is not None:
+        return True
+    driver = conn.connection.driver_connection
+    return bool(getattr(driver, "in_transaction", False))
 
 
 class UnitOfWork:
