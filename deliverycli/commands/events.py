@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from ..cli import ctx_obj
+from ..cli import ctx_obj, whole_number
 from ..output import print_text
 
 app = typer.Typer(help="The event log: every stored event, in order.", no_args_is_help=True)
@@ -35,7 +35,7 @@ def tail(
     ctx: typer.Context,
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new events as any process commits them (Ctrl+C stops)."),
     order: str = typer.Option(None, "--order", help="Only events of this order."),
-    limit: int = typer.Option(20, "--limit", "-n", min=0, max=100_000, help="How many of the newest events to print first."),
+    limit: int = typer.Option(20, "--limit", "-n", parser=whole_number(0, 100_000), help="How many of the newest events to print first."),
 ) -> None:
     """Print the newest events, oldest first (JSON lines with --json); with --follow keep printing new ones."""
     cli = ctx_obj(ctx)

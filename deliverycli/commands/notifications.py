@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from ..cli import ctx_obj
+from ..cli import ctx_obj, whole_number
 from ..output import emit, print_table
 
 app = typer.Typer(help="Notifications sent on every order status change.", no_args_is_help=True)
@@ -43,7 +43,7 @@ def list_(
     customer: str = typer.Option(None, "--customer", help="Only notifications to this customer."),
     store: str = typer.Option(None, "--store", help="Only notifications to this store."),
     rider: str = typer.Option(None, "--rider", help="Only notifications to this rider."),
-    limit: int = typer.Option(100, "--limit", min=1, max=10_000, help="At most this many (the newest), oldest first."),
+    limit: int = typer.Option(100, "--limit", parser=whole_number(1, 10_000), help="At most this many (the newest), oldest first."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new notifications as they are sent (Ctrl+C stops)."),
 ) -> None:
     """List notifications, oldest first; with --follow keep printing new ones (JSON lines with --json)."""

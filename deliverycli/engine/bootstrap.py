@@ -225,8 +225,8 @@ class Engine:
         With ``idempotency_key``, a retry (say, after a crash) returns the order the key first placed,
         charged at most once.
         """
-        from . import ordering
-        parsed = tuple(ordering.parse_item(i) if isinstance(i, str) else (i[0], i[1]) for i in items)
+        from .validation import parse_item
+        parsed = tuple(parse_item(i) if isinstance(i, str) else (i[0], i[1]) for i in items)
         return self.bus.handle(PlaceOrder(customer_id, store_id, parsed, address, card, idempotency_key))
 
     def cancel_order(self, order_id: str, customer_id: str) -> dict[str, Any]:

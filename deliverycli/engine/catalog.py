@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,6 +10,7 @@ import sqlalchemy as sa
 
 from .errors import Conflict, DeliveryError, InvalidInput, NotFound
 from .storage import metadata
+from .validation import check_id, check_text
 
 stores = sa.Table(
     "stores",
@@ -46,27 +46,7 @@ riders = sa.Table(
     sa.Column("vehicle", sa.String(50), nullable=False),
 )
 
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MAX_PRICE = 10_000_000  # minor units; a guard against typos, not a business rule
-
-
-def check_id(kind: str, value: str) -> str:
-    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
-        raise InvalidInput(
-            f"{kind} id {value!r} is not valid: use 1-64 lowercase letters, digits, '-' or '_', starting with a letter or digit"
-        )
-    return value
-
-
-def check_text(kind: str, value: str, max_length: int) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise InvalidInput(f"{kind} must not be empty")
-    if len(value) > max_length:
-        raise InvalidInput(f"{kind} is too long ({len(value)} characters; at most {max_length})")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise InvalidInput(f"{kind} must not contain control characters")
-    return value
 
 
 _TABLES = {"store": stores, "customer": customers, "rider": riders}
@@ -154,9 +134,9 @@ def add_rider(conn: sa.Connection, id: str, name: str, vehicle: str = "scooter")
 
 
 def add_menu_item(conn: sa.Connection, store_id: str, id: str, name: str, price: int) -> dict[str, Any]:
-    get_store(conn, check_id("store", store_id))
+    get_store(conn, check_id("store", store_id, field="store"))
     if isinstance(price, bool) or not isinstance(price, int) or not 0 < price <= MAX_PRICE:
-        raise InvalidInput(f"price must be a whole number of minor units between 1 and {MAX_PRICE:,}")
+        raise InvalidInput(f"price must be a whole number of minor units between 1 and {MAX_PRICE:,}", field="price")
     values = {
         "id": check_id("menu item", id),
         "store_id": store_id,

@@ -3,7 +3,6 @@ confirming, and the order side of the sagas that follows the other contexts' eve
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,11 +25,9 @@ from .events import (
 from .lifecycle import ALLOWED, OrderStatus, follow
 from .storage import UTCDateTime, metadata, utcnow
 from .unit_of_work import UnitOfWork
+from .validation import check_idempotency_key, check_items, check_text, parse_card
 
 S = OrderStatus
-MAX_QUANTITY = 99
-MAX_LINES = 50
-ITEM_PATTERN = re.compile(r"^(?P<id>[^:]+)(?::(?P<qty>[^:]*))?$")
 
 orders = sa.Table(
     "orders",
@@ -268,31 +265,8 @@ def as_dict(order: Order) -> dict[str, Any]:
 # -- command handlers ---------------------------------------------------------------------------
 
 
-def parse_item(spec: str) -> tuple[str, int]:
-    """Parse ``MENU_ID[:QTY]``."""
-    match = ITEM_PATTERN.fullmatch(spec.strip()) if isinstance(spec, str) else None
-    if match is None or not match["id"]:
-        raise InvalidInput(f"--item {spec!r} is not valid: write MENU_ID or MENU_ID:QTY, e.g. margherita:2")
-    qty_text = match["qty"]
-    if qty_text is None:
-        return match["id"], 1
-    if not qty_text.isdigit() or not 1 <= int(qty_text) <= MAX_QUANTITY:
-        raise InvalidInput(f"--item {spec!r}: quantity must be a whole number from 1 to {MAX_QUANTITY}")
-    return match["id"], int(qty_text)
-
-
 def _lines(conn: sa.Connection, store_id: str, items: list[tuple[str, int]]) -> list[OrderLine]:
-    if not items:
-        raise InvalidInput("an order needs at least one --item")
-    if len(items) > MAX_LINES:
-        raise InvalidInput(f"an order may have at most {MAX_LINES} items")
-    quantities: dict[str, int] = {}
-    for menu_item_id, quantity in items:
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
-            raise InvalidInput(f"quantity of {menu_item_id!r} must be from 1 to {MAX_QUANTITY}")
-        quantities[menu_item_id] = quantities.get(menu_item_id, 0) + quantity
-        if quantities[menu_item_id] > MAX_QUANTITY:
-            raise InvalidInput(f"quantity of {menu_item_id!r} must be from 1 to {MAX_QUANTITY} in all")
+    quantities = check_items(items)
     menu = catalog.menu_items_by_id(conn, list(quantities))
     lines = []
     for menu_item_id, quantity in quantities.items():
@@ -313,8 +287,8 @@ def place_order(cmd: PlaceOrder, bus: Any, payments: payment.PaymentService, cur
     The order is committed (PENDING_PAYMENT) before the charge, so a crash during the call leaves a
     trace that start-up recovery resolves by asking the gateway with the order id.
     """
-    card = payment.parse_card(cmd.card)
-    address = catalog.check_text("address", cmd.address, 500)
+    card = parse_card(cmd.card, payment.DEFAULT_CARD)
+    address = check_text("address", cmd.address, 500)
     key = check_idempotency_key(cmd.idempotency_key)
     actor = f"customer:{cmd.customer_id}"
     with bus.unit_of_work(actor=actor) as uow:
@@ -352,14 +326,6 @@ def _retry_placement(bus: Any, payments: payment.PaymentService, order: Order, c
         outcome = payments.charge(order.id, order.total, card)  # the gateway charges a key once
         return _paid_or_raise(settle_payment(bus, payments, order.id, outcome, actor=actor), order.lines, outcome.unavailable)
     return _paid_or_raise(order, order.lines, unavailable=False)
-
-
-def check_idempotency_key(key: str | None) -> str | None:
-    if key is None:
-        return None
-    if not 1 <= len(key) <= 128 or not key.isprintable() or key != key.strip():
-        raise InvalidInput("--idempotency-key must be 1 to 128 printable characters without surrounding spaces")
-    return key
 
 
 def find_by_idempotency_key(conn: sa.Connection, key: str) -> Order | None:

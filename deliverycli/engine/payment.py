@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import pybreaker
 import sqlalchemy as sa
 
-from .errors import InvalidInput, NotFound, PaymentFailed
+from .errors import NotFound, PaymentFailed
 from .events import PaymentApproved, PaymentDeclined, PaymentRefunded, StoredEvent
 from .storage import UTCDateTime, insert_ignore, metadata, utcnow
 from .unit_of_work import UnitOfWork
@@ -107,15 +107,6 @@ class ChargeOutcome:
     charge_id: str | None = None
     reason: str = ""
     unavailable: bool = False
-
-
-def parse_card(card: str | None) -> str:
-    if card is None:
-        return DEFAULT_CARD
-    digits = card.replace(" ", "").replace("-", "")
-    if not digits.isdigit() or not 12 <= len(digits) <= 19:
-        raise InvalidInput("--card must be 12 to 19 digits (spaces and dashes allowed)")
-    return digits
 
 
 class SimulatedGateway:

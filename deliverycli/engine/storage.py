@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import URL, make_url
 
-from .errors import DatabaseUnavailable, InvalidInput, NotFound
+from .errors import REMEDY_INIT, REMEDY_UPGRADE, DatabaseUnavailable, InvalidInput, NotFound, first_line, unavailable_database  # noqa: F401 (re-exported)
 
 metadata = sa.MetaData(
     naming_convention={
@@ -73,23 +73,30 @@ def utcnow() -> datetime:
 
 
 def database_url(db: str) -> URL:
-    """Turn a ``--db`` value (a file path or a URL) into a SQLAlchemy URL with our chosen driver."""
-    if not db or not db.strip():
-        raise InvalidInput("--db is empty: give a file path or a URL")
+    """Turn a database setting (a file path or a URL) into a SQLAlchemy URL with our chosen driver."""
+    if not isinstance(db, str) or not db.strip():
+        raise InvalidInput("the database is not given: give a file path or a URL", field="db")
+    if any("\udc80" <= ch <= "\udcff" for ch in db) or "\x00" in db:  # undecodable bytes, or a NUL no file name holds
+        raise InvalidInput("the database path or URL is not valid text", field="db")
     if "://" not in db:
         return make_url("sqlite:///" + str(Path(db).expanduser().resolve()))
     try:
         url = make_url(db)
-    except sa.exc.ArgumentError as exc:
-        raise InvalidInput(f"--db {db!r} is not a valid database URL") from exc
+    except (sa.exc.ArgumentError, ValueError):  # ValueError: a malformed host or port, e.g. "[::1/x"
+        # not echoed: the URL may hold a password, which only a parsed URL can hide
+        raise InvalidInput(
+            "the database URL is not valid (its scheme, host or port is malformed): write postgresql://USER@HOST:PORT/DATABASE", field="db"
+        ) from None
     backend = url.get_backend_name()
     if backend in ("postgresql", "postgres"):
+        if url.port is not None and not 1 <= url.port <= 65535:
+            raise InvalidInput(f"{describe(url)!r} is not a valid database URL: port {url.port} is not from 1 to 65535", field="db")
         return url.set(drivername="postgresql+psycopg")
     if backend == "sqlite":
         if url.database in (None, "", ":memory:"):
-            raise InvalidInput("an in-memory SQLite database cannot be shared; give a file path")
+            raise InvalidInput("an in-memory SQLite database cannot be shared; give a file path", field="db")
         return url.set(drivername="sqlite", database=str(Path(url.database).expanduser().resolve()))
-    raise InvalidInput(f"unsupported database {backend!r}: use a SQLite file path or a postgresql:// URL")
+    raise InvalidInput(f"unsupported database {backend!r}: use a SQLite file path or a postgresql:// URL", field="db")
 
 
 def describe(url: URL) -> str:
@@ -210,8 +217,3 @@ def migrate(engine: sa.Engine) -> str:
         command.upgrade(config, "head")
         conn.commit()
     return SCHEMA_HEAD
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

@@ -12,9 +12,9 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from . import eventlog
-from .errors import DatabaseUnavailable
 from .events import Event
-from .storage import first_line, utcnow
+from .errors import unavailable_database
+from .storage import utcnow
 
 
 class RecordsEvents(Protocol):
@@ -131,13 +131,13 @@ class UnitOfWork:
 
 @contextmanager
 def database_errors() -> Iterator[None]:
-    """Turn driver errors a user can meet (locked, unreachable) into a clear domain error."""
+    """Turn driver errors a user can meet (locked, unreachable, full, read-only, damaged) into a
+    clear domain error; anything else (a violated constraint, a malformed statement) is a bug and
+    passes through."""
     try:
         yield
-    except sa.exc.OperationalError as exc:
-        text = first_line(exc)
-        if "locked" in text or "busy" in text or "lock timeout" in text:  # SQLite; PostgreSQL's lock_timeout
-            raise DatabaseUnavailable(
-                f"the database is busy: another process held its write lock longer than the busy timeout ({text})"
-            ) from exc
-        raise DatabaseUnavailable(f"database error: {text}") from exc
+    except sa.exc.DBAPIError as exc:
+        unavailable = unavailable_database(exc)
+        if unavailable is None:
+            raise
+        raise unavailable from exc
