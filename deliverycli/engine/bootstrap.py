@@ -25,7 +25,7 @@ from sqlalchemy.engine import URL
 from . import catalog, eventlog, storage
 from . import status as status_view
 from .commands import AcceptOrder, CancelOrder, CompleteDelivery, ConfirmDelivery, MarkReady, PickUpDelivery, PlaceOrder, RejectOrder
-from .errors import Conflict, NotFound
+from .errors import Conflict
 from .storage import utcnow
 from .unit_of_work import database_errors  # every query's transaction; imports the event log (not the contexts)
 
@@ -60,7 +60,7 @@ class Engine:
     def __init__(self, settings: Settings, *, gateway: PaymentGateway | None = None) -> None:
         self.settings = settings
         self.url = storage.database_url(settings.db)
-        self.db = storage.make_engine(self.url, busy_timeout_s=settings.busy_timeout_s)
+        self.db = storage.engine_for(self.url, settings)
         self._given_gateway = gateway
         self._gateway_db: sa.Engine | None = None
         self._command_side: _CommandSide | None = None
@@ -99,7 +99,7 @@ class Engine:
             gateway_url_ = gateway_url(self.url)
             if gateway_url_.get_backend_name() == "sqlite":
                 storage.create_sqlite_file(gateway_url_)
-            self._gateway_db = storage.make_engine(gateway_url_, busy_timeout_s=settings.busy_timeout_s) if gateway_url_ != self.url else self.db
+            self._gateway_db = storage.engine_for(gateway_url_, settings) if gateway_url_ != self.url else self.db
             gateway = payment.SimulatedGateway(
                 self._gateway_db, settings.payment_failure_rate, settings.payment_latency_ms, settings.payment_seed
             )
@@ -149,10 +149,10 @@ class Engine:
         url = storage.database_url(settings.db)
         if url.get_backend_name() == "sqlite" and not Path(url.database).exists():
             # before constructing: the engine would create the gateway's sibling file (and folders)
-            raise NotFound(f"no database at {url.database}; run `deliverycli init` (or `init --demo`) first")
+            raise storage.missing_database(url)
         engine = cls(settings, gateway=gateway)
         try:
-            storage.check_ready(engine.db, engine.url)
+            storage.check_ready(engine.db, engine.url, settings.currency)
             if catch_up:
                 engine.catch_up()
         except BaseException:
@@ -170,7 +170,7 @@ class Engine:
         try:
             with database_errors():
                 before = storage.schema_version(engine.db)
-                revision = storage.migrate(engine.db)
+                revision = storage.migrate(engine.db, settings.currency)
                 seeded = None
                 if demo:
                     with engine.db.begin() as conn:

@@ -25,7 +25,7 @@ from .events import (
 from .lifecycle import ALLOWED, OrderStatus, follow
 from .storage import UTCDateTime, metadata, utcnow
 from .unit_of_work import UnitOfWork
-from .validation import check_idempotency_key, check_items, check_text, parse_card
+from .validation import check_idempotency_key, check_items, check_text, parse_card, request_fingerprint
 
 S = OrderStatus
 
@@ -45,6 +45,7 @@ orders = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("idempotency_key", sa.String(128), nullable=True, unique=True, index=True),
+    sa.Column("request_fingerprint", sa.String(64), nullable=True),  # of a keyed placement: validation.request_fingerprint
 )
 
 order_lines = sa.Table(
@@ -81,15 +82,19 @@ class Order:
     reason: str | None = None
     version: int = 0
     idempotency_key: str | None = None
+    request_fingerprint: str | None = None
     events: list[Event] = field(default_factory=list)
 
     @classmethod
     def place(
         cls, id: str, customer_id: str, store_id: str, address: str, lines: list[OrderLine], currency: str, at: datetime,
-        idempotency_key: str | None = None,
+        idempotency_key: str | None = None, request_fingerprint: str | None = None,
     ) -> Order:
         total = sum(line.unit_price * line.quantity for line in lines)
-        order = cls(id, customer_id, store_id, address, lines, total, currency, S.PENDING_PAYMENT, at, idempotency_key=idempotency_key)
+        order = cls(
+            id, customer_id, store_id, address, lines, total, currency, S.PENDING_PAYMENT, at,
+            idempotency_key=idempotency_key, request_fingerprint=request_fingerprint,
+        )
         order.events.append(
             OrderPlaced(order_id=id, customer_id=customer_id, store_id=store_id, lines=lines, total=total, currency=currency, address=address)
         )
@@ -191,11 +196,11 @@ def get_many(conn: sa.Connection, order_ids: list[str]) -> list[Order]:
 
 def _order(row: sa.Row, lines: list[OrderLine]) -> Order:
     # Unpacked by position (the table's column order): a Row's attribute lookups cost more.
-    id_, customer_id, store_id, address, total, currency, status, resume_status, reason, placed_at, _, version, key = row
+    id_, customer_id, store_id, address, total, currency, status, resume_status, reason, placed_at, _, version, key, fingerprint = row
     return Order(
         id=id_, customer_id=customer_id, store_id=store_id, address=address, lines=lines, total=total, currency=currency,
         status=S(status), placed_at=placed_at, resume_status=S(resume_status) if resume_status else None, reason=reason,
-        version=version, idempotency_key=key,
+        version=version, idempotency_key=key, request_fingerprint=fingerprint,
     )
 
 
@@ -206,7 +211,7 @@ def add(uow: UnitOfWork, order: Order) -> None:
             "id": order.id, "customer_id": order.customer_id, "store_id": order.store_id, "address": order.address,
             "total": order.total, "currency": order.currency, "status": order.status.value, "resume_status": None,
             "reason": None, "placed_at": order.placed_at, "updated_at": order.placed_at, "version": 1,
-            "idempotency_key": order.idempotency_key,
+            "idempotency_key": order.idempotency_key, "request_fingerprint": order.request_fingerprint,
         },
     )
     uow.conn.execute(
@@ -290,6 +295,7 @@ def place_order(cmd: PlaceOrder, bus: Any, payments: payment.PaymentService, cur
     card = parse_card(cmd.card, payment.DEFAULT_CARD)
     address = check_text("address", cmd.address, 500)
     key = check_idempotency_key(cmd.idempotency_key)
+    fingerprint = request_fingerprint(cmd.customer_id, cmd.store_id, check_items(cmd.items), address, card) if key is not None else None
     actor = f"customer:{cmd.customer_id}"
     with bus.unit_of_work(actor=actor) as uow:
         existing = find_by_idempotency_key(uow.conn, key) if key is not None else None
@@ -298,14 +304,14 @@ def place_order(cmd: PlaceOrder, bus: Any, payments: payment.PaymentService, cur
             catalog.get_customer(uow.conn, cmd.customer_id)
             catalog.get_store(uow.conn, cmd.store_id)
             lines = _lines(uow.conn, cmd.store_id, list(cmd.items))
-            order = Order.place(next_order_id(uow.conn), cmd.customer_id, cmd.store_id, address, lines, currency, uow.now, key)
+            order = Order.place(next_order_id(uow.conn), cmd.customer_id, cmd.store_id, address, lines, currency, uow.now, key, fingerprint)
             try:
                 add(uow, order)
             except sa.exc.IntegrityError as exc:  # the same key, placed meanwhile by another process
                 raise ConcurrencyConflict(f"idempotency key {key} was just used") from exc
             uow.commit()
     if existing is not None:
-        return _retry_placement(bus, payments, existing, cmd, card, actor)
+        return _retry_placement(bus, payments, existing, cmd, card, actor, fingerprint)
     outcome = payments.charge(order.id, order.total, card, breaker_row=breaker)
     return _paid_or_raise(settle_payment(bus, payments, order.id, outcome, actor=actor), order.lines, outcome.unavailable)
 
@@ -318,10 +324,17 @@ def _paid_or_raise(settled: Order, lines: list[OrderLine], unavailable: bool) ->
     return as_dict(settled)
 
 
-def _retry_placement(bus: Any, payments: payment.PaymentService, order: Order, cmd: PlaceOrder, card: str, actor: str) -> dict[str, Any]:
+def _retry_placement(
+    bus: Any, payments: payment.PaymentService, order: Order, cmd: PlaceOrder, card: str, actor: str, fingerprint: str | None
+) -> dict[str, Any]:
     """A placement retried with its idempotency key: the same order, charged at most once."""
     if (order.customer_id, order.store_id) != (cmd.customer_id, cmd.store_id):
         raise Conflict(f"idempotency key {order.idempotency_key!r} was already used for order {order.id} of another customer or store")
+    if order.request_fingerprint is not None and order.request_fingerprint != fingerprint:  # None: placed before fingerprints
+        raise Conflict(
+            f"idempotency key {order.idempotency_key!r} was already used for order {order.id} with other items, address or card; "
+            "a new order needs a new key"
+        )
     if order.status is S.PENDING_PAYMENT:  # the first attempt was cut off during its payment call
         outcome = payments.charge(order.id, order.total, card)  # the gateway charges a key once
         return _paid_or_raise(settle_payment(bus, payments, order.id, outcome, actor=actor), order.lines, outcome.unavailable)
