@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +71,27 @@ class CliContext:
 
 def ctx_obj(ctx: typer.Context) -> CliContext:
     return ctx.find_root().obj
+
+
+@contextmanager
+def until_interrupted() -> Iterator[threading.Event]:
+    """For a loop that runs until Ctrl+C: an event set by SIGINT or SIGTERM, for the loop to check
+    between rounds (``while not stop.wait(interval)``), so it ends cleanly and never mid-line.
+
+    The handlers are installed here, not left to Python's: a process started with SIGINT ignored
+    (the children of a background job, say `make test &` from a script) would otherwise ignore it.
+    """
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @app.callback(invoke_without_command=True)

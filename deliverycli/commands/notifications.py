@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from typing import Any
 
 import typer
 
-from ..cli import ctx_obj, whole_number
+from ..cli import ctx_obj, until_interrupted, whole_number
 from ..output import emit, print_table
 
 app = typer.Typer(help="Notifications sent on every order status change.", no_args_is_help=True)
@@ -60,17 +59,15 @@ def list_(
         empty = f"no notifications for {kind} {who}" if kind else "no notifications"
         emit(cli.json, existing, lambda: print_table([_human_row(n) for n in existing], COLUMNS, empty=empty))
         return
-    try:
+    with until_interrupted() as stop:
         for n in existing:
             _write(cli.json, n)
         last_id = existing[-1]["id"] if existing else 0
-        while True:
+        while not stop.is_set():
             batch = engine.notifications(kind, who, last_id, BATCH)
             for n in batch:
                 if n["id"] > last_id:
                     _write(cli.json, n)
                     last_id = n["id"]
             if len(batch) < BATCH:
-                time.sleep(POLL_INTERVAL_S)
-    except KeyboardInterrupt:
-        return
+                stop.wait(POLL_INTERVAL_S)
