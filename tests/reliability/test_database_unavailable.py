@@ -255,3 +255,40 @@ def test_postgres_in_read_only_transactions_answers_queries_and_refuses_writes(d
         result = run_cli(*args, "--json", db=read_only, timeout=HANG_GUARD_S)
         assert result.code == 7 and "read-only" in result.json["error"]["message"], (args, result.stdout)
     assert diff(before, dump(db_url)) == []
+
+
+# -- every command -------------------------------------------------------------------------------
+
+EVERY_COMMAND = [
+    ("init",), ("init", "--demo"), ("doctor",), ("stores", "list"), ("customers", "list"), ("riders", "list"), ("menus", "list"),
+    ("stores", "add", "--id", "s1", "--name", "S", "--address", "A"), ("customers", "add", "--id", "c1", "--name", "C", "--address", "A"),
+    ("riders", "add", "--id", "r1", "--name", "R"), ("menus", "add", "--store", "s1", "--id", "m1", "--name", "M", "--price", "100"),
+    ("orders", "place", "--customer", "alice", "--store", "pizza-palace", "--item", "cola", "--address", "A"),
+    ("orders", "cancel", "ord-000001", "--customer", "alice"), ("orders", "confirm", "ord-000001", "--customer", "alice"),
+    ("orders", "show", "ord-000001"), ("orders", "list"), ("store", "queue", "--store", "pizza-palace"),
+    ("store", "accept", "ord-000001", "--store", "pizza-palace"), ("store", "reject", "ord-000001", "--store", "pizza-palace", "--reason", "r"),
+    ("store", "ready", "ord-000001", "--store", "pizza-palace"), ("deliveries", "list"), ("deliveries", "pickup", "ord-000001", "--rider", "rider-kim"),
+    ("deliveries", "complete", "ord-000001", "--rider", "rider-kim"), ("payments", "list"), ("payments", "show", "ord-000001"),
+    ("status", "ord-000001"), ("notifications", "list"), ("events", "tail"), ("simulate", "--orders", "1"), ("views", "rebuild"),
+    ("deadletters", "list"), ("deadletters", "retry", "1"),
+]
+
+
+def test_every_command_says_the_database_is_unavailable_with_exit_7(tmp_path: Path) -> None:
+    """A server nobody answers on, and a file that is not a database: exit 7, never 1."""
+    from .procs import fork_cli, warm_up
+
+    warm_up()
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"postgresql://postgres@127.0.0.1:{probe.getsockname()[1]}/shop"
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a database, just bytes " * 200)
+    wrong = []
+    for db in (closed, str(garbage)):
+        for args in EVERY_COMMAND:
+            result = fork_cli(*args, "--json", db=db, env=QUICK, timeout=HANG_GUARD_S)
+            said = result.json["state"] if args == ("doctor",) else result.json.get("error", {}).get("code")
+            if result.code != 7 or said not in ("database_unavailable", "unreachable", "damaged"):
+                wrong.append(f"{db[:30]} {' '.join(args)}: exit {result.code} {result.stdout[:200]}")
+    assert wrong == [], "\n".join(wrong)
