@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -64,6 +65,27 @@ def test_a_failed_commit_leaves_the_kept_connection_usable(sqlite_db: str) -> No
         finally:
             connections.close()
         assert engine.db.pool.checkedout() == 0
+
+
+def test_a_failed_begin_or_statement_leaves_the_kept_connection_usable(sqlite_db: str) -> None:
+    with demo(sqlite_db, busy_timeout_s=0.2) as engine:
+        connections = Connections(engine.db)
+        try:
+            holder = sqlite3.connect(sqlite_db, isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")  # another writer: our BEGIN IMMEDIATE times out
+            with pytest.raises(sa.exc.OperationalError, match="locked"), UnitOfWork(connections.connect, "test"):
+                pass
+            holder.execute("ROLLBACK")
+            holder.close()
+            with pytest.raises(sa.exc.IntegrityError), UnitOfWork(connections.connect, "test") as uow:
+                uow.conn.execute(catalog.riders.insert().values(id="rider-kim", name="Twin", vehicle="bike"))  # taken
+            with UnitOfWork(connections.connect, "test") as uow:
+                uow.conn.execute(catalog.riders.insert().values(id="r-after", name="After", vehicle="bike"))
+                uow.commit()
+            with engine.read() as conn:
+                assert conn.execute(sa.select(catalog.riders.c.name).where(catalog.riders.c.id == "r-after")).scalar() == "After"
+        finally:
+            connections.close()
 
 
 def test_the_engine_keeps_working_after_a_failed_commit(sqlite_db: str) -> None:
