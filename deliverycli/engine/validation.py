@@ -18,7 +18,6 @@ from .errors import InvalidInput
 
 MAX_QUANTITY = 99
 MAX_LINES = 50
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 ITEM_PATTERN = re.compile(r"(?P<id>[^:]+)(?::(?P<qty>[^:]*))?")
@@ -41,13 +40,6 @@ def whole_number(text: str, what: str, low: int, high: int, *, field: str | None
     value = int(text)
     if not low <= value <= high:
         raise InvalidInput(f"{what} must be a whole number from {low} to {high} (got {text})", field=field)
-    return value
-
-
-def check_int64(value: int, what: str, *, low: int = INT64_MIN, field: str | None = None) -> int:
-    """An int a 64-bit database column can hold (and at least ``low``)."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= INT64_MAX:
-        raise InvalidInput(f"{what} must be a whole number from {low} to {INT64_MAX} (got {value!r})", field=field)
     return value
 
 
