@@ -26,9 +26,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+import deliverycli
 from conftest import PG_URL, run_cli
 from deliverycli.engine import storage
-from deliverycli.engine.errors import DatabaseUnavailable
+from deliverycli.engine.errors import REMEDY_INIT, DatabaseUnavailable, NotFound
 
 from .support import demo, diff, dump
 
@@ -185,10 +186,9 @@ def test_an_older_schema_says_run_init_and_init_upgrades_it(tmp_path: Path) -> N
 def test_a_missing_database_says_run_init(tmp_path: Path) -> None:
     result = run_cli("stores", "list", "--json", db=str(tmp_path / "nothing.db"))
     assert result.code == 3 and "run `deliverycli init`" in result.json["error"]["message"]
-    with pytest.raises(Exception) as caught:  # the library: a remedy, not CLI words
-        demo_missing = __import__("deliverycli").open_engine(str(tmp_path / "nothing.db"))
-        demo_missing.close()
-    assert getattr(caught.value, "remedy", None) == "init" and "deliverycli init" not in str(caught.value)
+    with pytest.raises(NotFound) as caught:  # the library: a remedy, not CLI words
+        deliverycli.open_engine(str(tmp_path / "nothing.db"))
+    assert caught.value.remedy == REMEDY_INIT and "deliverycli init" not in caught.value.message
 
 
 def test_a_damaged_file_is_exit_7(tmp_path: Path) -> None:
