@@ -1,13 +1,19 @@
 """The scripted CLI (SPEC §8): a thin Typer layer over the engine, one sub-app per command group.
 
 Errors are mapped to exit codes in exactly one place, ``main``: 2 bad usage or input, 3 not found,
-4 conflict, 5 actor not permitted, 6 payment declined or unavailable. No traceback for any of them.
+4 conflict, 5 actor not permitted, 6 payment declined or unavailable, 7 database unavailable. No
+traceback for any of them; 1 is left for bugs.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +23,7 @@ from .output import print_json
 
 if TYPE_CHECKING:
     from .engine.bootstrap import Engine
+    from .engine.errors import DeliveryError
     from .settings import Settings
 
 app = typer.Typer(
@@ -64,6 +71,27 @@ class CliContext:
 
 def ctx_obj(ctx: typer.Context) -> CliContext:
     return ctx.find_root().obj
+
+
+@contextmanager
+def until_interrupted() -> Iterator[threading.Event]:
+    """For a loop that runs until Ctrl+C: an event set by SIGINT or SIGTERM, for the loop to check
+    between rounds (``while not stop.wait(interval)``), so it ends cleanly and never mid-line.
+
+    The handlers are installed here, not left to Python's: a process started with SIGINT ignored
+    (the children of a background job, say `make test &` from a script) would otherwise ignore it.
+    """
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @app.callback(invoke_without_command=True)
@@ -133,6 +161,89 @@ def command_word(args: list[str]) -> str | None:
     return None
 
 
+# -- input checks that belong to the command line ------------------------------------------------
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
+_ASCII_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def whole_number(min: int = INT64_MIN, max: int = INT64_MAX) -> Callable[[Any], int]:
+    """A parser for an integer option: ASCII digits only (``int()`` takes "٣", "１" and "1_0"), within
+    64 bits (past them the database's integers overflow) and the given bounds. Use as
+    ``typer.Option(..., parser=whole_number(min=0))``."""
+
+    def parse(value: Any) -> int:
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):  # a default
+            return value
+        if not isinstance(value, str) or not _ASCII_INTEGER.fullmatch(value):
+            raise typer.BadParameter(f"{value!r} is not a whole number (digits 0-9).")
+        number = int(value)
+        if not min <= number <= max:
+            raise typer.BadParameter(f"{value} is not in the range {min}<=x<={max}.")
+        return number
+
+    return parse
+
+
+def decimal(min: float, max: float) -> Callable[[Any], float]:
+    """A parser for a number option: written in ASCII (``float()`` takes "１.５", "nan" and "inf"), within bounds."""
+
+    def parse(value: Any) -> float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):  # the default
+            return float(value)
+        if not isinstance(value, str) or not _ASCII_DECIMAL.fullmatch(value):
+            raise typer.BadParameter(f"{value!r} is not a number (digits 0-9, e.g. 0.25).")
+        number = float(value)
+        if not min <= number <= max:
+            raise typer.BadParameter(f"{value} is not in the range {min:g}<=x<={max:g}.")
+        return number
+
+    return parse
+
+
+_UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, as Python's argv holds them
+
+
+def check_argv(args: list[str]) -> None:
+    """Refuse an argument holding bytes that are not UTF-8 (say, Latin-1 "Stra\\xdfe")."""
+    from .engine.errors import InvalidInput
+
+    for arg in args:
+        if _UNDECODABLE.search(arg):
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            raise InvalidInput(f"argument {shown!r} is not valid UTF-8 text (the bad bytes are shown as \ufffd); check the terminal's encoding")
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+# The engine names the input at fault by its field; the command line by its option.
+FIELD_OPTIONS = {
+    "items": "--item", "card": "--card", "idempotency_key": "--idempotency-key", "address": "--address", "name": "--name",
+    "reason": "--reason", "vehicle": "--vehicle", "id": "--id", "store": "--store", "price": "--price", "db": "--db",
+    # simulate's
+    "orders": "--orders", "stores": "--stores", "riders": "--riders", "cancel_rate": "--cancel-rate", "reject_rate": "--reject-rate",
+    "payment_failure_rate": "--payment-failure-rate", "payment_latency_ms": "--payment-latency-ms",
+}
+
+
+def describe_error(exc: DeliveryError) -> str:
+    """An engine error in the command line's words: the option at fault and what to run about it."""
+    from .engine.errors import REMEDY_INIT, REMEDY_RETRY_DEAD_LETTERS, REMEDY_UPGRADE, NotFound
+
+    message = exc.message
+    option = FIELD_OPTIONS.get(exc.field or "")
+    if option and option not in message:
+        message = f"{option}: {message}"
+    if exc.remedy == REMEDY_INIT:
+        message += "; run `deliverycli init` (or `init --demo`) first" if isinstance(exc, NotFound) else "; run `deliverycli init` to upgrade it in place"
+    elif exc.remedy == REMEDY_UPGRADE:
+        message += "; upgrade deliverycli to a version that knows this schema (pip install --upgrade deliverycli)"
+    elif exc.remedy == REMEDY_RETRY_DEAD_LETTERS:
+        message += " (`deliverycli deadletters list`, then `deliverycli deadletters retry ID`)"
+    return message
+
+
 def fail(json_mode: bool, code: str, message: str, exit_code: int) -> None:
     if json_mode:
         print_json({"error": {"code": code, "message": message}})
@@ -146,11 +257,15 @@ def main(argv: list[str] | None = None) -> None:
 
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     json_mode = "--json" in args
+    try:
+        check_argv(args)
+    except DeliveryError as exc:
+        fail(json_mode, exc.code, describe_error(exc), exc.exit_code)
     _register(args)
     try:
         exit_code = app(args=args, prog_name="deliverycli", standalone_mode=False)
     except DeliveryError as exc:
-        fail(json_mode, exc.code, exc.message, exc.exit_code)
+        fail(json_mode, exc.code, describe_error(exc), exc.exit_code)
     except typer.TyperException as exc:  # bad usage: unknown option, missing argument, bad value
         message = exc.format_message().strip()
         if not message or message.startswith("Usage:"):  # a bare group: its help was the answer
@@ -165,6 +280,11 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         os._exit(0)  # the reader went away (e.g. `| head`): not an error
     except Exception as exc:  # noqa: BLE001 - a bug: say so briefly; DELIVERYCLI_DEBUG=1 shows the traceback
+        from .engine.errors import unavailable_database
+
+        unavailable = unavailable_database(exc)  # a database error not worded on its way here: not a bug
+        if unavailable is not None:
+            fail(json_mode, unavailable.code, describe_error(unavailable), unavailable.exit_code)
         if os.environ.get("DELIVERYCLI_DEBUG"):
             raise
         fail(json_mode, "internal", f"internal error: {type(exc).__name__}: {exc} (set DELIVERYCLI_DEBUG=1 for details)", 1)

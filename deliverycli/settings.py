@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 APP_NAME = "deliverycli"
@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DELIVERYCLI_", extra="ignore", validate_default=True)
 
     db: str = Field(default_factory=default_db, description="database file path or URL")
-    currency: str = Field("KRW", min_length=3, max_length=3, description="ISO currency of prices (integer minor units)")
+    currency: str = Field("KRW", description="ISO 4217 currency of prices (integer minor units); must match the database's")
     payment_timeout_s: float = Field(3.0, gt=0, le=120, description="timeout of one payment call")
     payment_failure_rate: float = Field(0.0, ge=0, le=1, description="simulated gateway: share of charges that fail")
     payment_latency_ms: int = Field(0, ge=0, le=120_000, description="simulated gateway: latency of every call")
@@ -39,6 +39,19 @@ class Settings(BaseSettings):
     retry_max_attempts: int = Field(5, ge=1, le=100, description="attempts before a failing event is parked as a dead letter")
     retry_backoff_s: float = Field(0.05, ge=0, le=60, description="first retry delay, doubled each attempt")
     busy_timeout_s: float = Field(5.0, gt=0, le=600, description="how long to wait for another writer's lock")
+    connect_timeout_s: float = Field(5.0, gt=0, le=600, description="PostgreSQL: how long to wait for the server to accept a connection")
+    statement_timeout_s: float = Field(120.0, gt=0, le=86_400, description="PostgreSQL: how long one statement may run before the server cancels it")
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_4217(cls, value: str) -> str:
+        from .engine.errors import InvalidInput
+        from .engine.validation import check_currency
+
+        try:
+            return check_currency(value)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
 
     @classmethod
     def settings_customise_sources(
@@ -49,7 +62,29 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_path()))
+        return (init_settings, env_settings, CheckedTomlSource(settings_cls, config_path()))
+
+
+class CheckedTomlSource(TomlConfigSettingsSource):
+    """The TOML settings file, refusing what would otherwise be ignored without a word: a folder
+    given as the file, and keys no setting has (a typo would silently keep the default)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        from .engine.errors import InvalidInput
+
+        if path.is_dir():
+            raise InvalidInput(f"the settings file {path} is a folder; DELIVERYCLI_CONFIG must name a TOML file", field="config")
+        super().__init__(settings_cls, toml_file=path)
+        unknown = sorted(set(self.toml_data) - set(settings_cls.model_fields))
+        if unknown:
+            raise InvalidInput(f"unknown setting(s) in {path}: " + "; ".join(_did_you_mean(key) for key in unknown), field="config")
+
+
+def _did_you_mean(key: str) -> str:
+    import difflib
+
+    near = difflib.get_close_matches(key, list(Settings.model_fields), n=1)
+    return f"{key!r} (did you mean {near[0]!r}?)" if near else f"{key!r} (settings: {', '.join(Settings.model_fields)})"
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -61,6 +96,8 @@ def load_settings(**overrides: Any) -> Settings:
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**given)
+    except InvalidInput:
+        raise
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
         raise InvalidInput(f"invalid settings ({problems}); check {config_path()} and DELIVERYCLI_* variables") from None

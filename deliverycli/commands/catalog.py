@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from ..cli import ctx_obj
+from ..cli import ctx_obj, whole_number
 from ..output import emit, jsonable, money, print_fields, print_table
 
 stores_app = typer.Typer(help="List and add stores.", no_args_is_help=True)
@@ -118,7 +118,7 @@ def menus_add(
     store: str = typer.Option(..., "--store", help="The store whose menu gets the item."),
     id: str = typer.Option(..., "--id", help="Menu item id (unique across stores): lowercase letters, digits, '-' or '_'."),
     name: str = typer.Option(..., "--name", help="Display name."),
-    price: int = typer.Option(..., "--price", help="Price in integer minor units (KRW has none: 18000 is 18,000 KRW)."),
+    price: int = typer.Option(..., "--price", parser=whole_number(), help="Price in integer minor units (KRW has none: 18000 is 18,000 KRW)."),
 ) -> None:
     """Add an item to a store's menu."""
     cli = ctx_obj(ctx)

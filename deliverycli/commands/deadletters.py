@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from ..cli import ctx_obj
+from ..cli import ctx_obj, whole_number
 from ..output import emit, jsonable, print_fields
 
 app = typer.Typer(help="See and retry events a subscriber could not handle (dead letters).", no_args_is_help=True)
@@ -40,7 +40,7 @@ def list_(ctx: typer.Context, all_: bool = typer.Option(False, "--all", help="Al
 
 
 @app.command("retry")
-def retry(ctx: typer.Context, dead_letter_id: int = typer.Argument(..., metavar="ID", help="The dead letter's id (see `deadletters list`).")) -> None:
+def retry(ctx: typer.Context, dead_letter_id: int = typer.Argument(..., metavar="ID", parser=whole_number(min=1), help="The dead letter's id (see `deadletters list`).")) -> None:
     """Run a parked event through its subscriber again; on success it is marked resolved."""
     cli = ctx_obj(ctx)
     row = jsonable(cli.engine().ops.retry_dead_letter(dead_letter_id))

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from ..cli import ctx_obj
+from ..cli import ctx_obj, whole_number
 from ..output import emit, jsonable, print_fields, print_table
 
 app = typer.Typer(help="The delivery list: see deliveries, pick one up, complete it.", no_args_is_help=True)
@@ -19,7 +19,7 @@ def list_(
     ctx: typer.Context,
     available: bool = typer.Option(False, "--available", help="Only deliveries waiting for a rider."),
     rider: str = typer.Option(None, "--rider", help="Only this rider's deliveries."),
-    limit: int = typer.Option(200, "--limit", min=1, max=10_000),
+    limit: int = typer.Option(200, "--limit", parser=whole_number(1, 10_000)),
 ) -> None:
     """List deliveries, newest first."""
     from ..engine.errors import InvalidInput

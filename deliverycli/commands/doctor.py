@@ -15,21 +15,6 @@ if TYPE_CHECKING:
 NAMED_DEAD_LETTERS = 10  # problems name at most this many dead letters one by one
 
 
-def _probe_schema(settings: Settings) -> tuple[bool, str | None, str | None]:
-    """(reachable, schema revision, error) by a plain connection; never creates anything."""
-    from ..engine import storage
-    from ..engine.errors import DeliveryError
-
-    url = storage.database_url(settings.db)
-    db = storage.make_engine(url, busy_timeout_s=settings.busy_timeout_s)
-    try:
-        return True, storage.schema_version(db), None
-    except DeliveryError as exc:
-        return False, None, exc.message
-    finally:
-        db.dispose()
-
-
 def _down(base: dict[str, Any], state: str, problem: str, *, reachable: bool, version: str | None = None) -> dict[str, Any]:
     from ..engine.storage import SCHEMA_HEAD
 
@@ -51,36 +36,54 @@ def _dead_letter_problem(letter: dict[str, Any]) -> str:
     )
 
 
+# A database that cannot be used, by what is wrong with it (DatabaseUnavailable.reason): the
+# doctor's state, and whether the database answered at all.
+UNAVAILABLE_STATES = {
+    "busy": ("locked", True),
+    "timeout": ("not answering", True),
+    "schema": ("schema mismatch", True),
+    "read_only": ("read-only", True),
+    "full": ("disk full", True),
+    "corrupt": ("damaged", True),
+    "io": ("I/O error", True),
+}
+
+
 def diagnose(settings: Settings) -> dict[str, Any]:
-    """The doctor's report; observes only (no catch-up), so a lagging subscriber is a finding."""
+    """The doctor's report; observes only (no catch-up), so a lagging subscriber is a finding.
+
+    Every wait is bounded by the settings' timeouts (connecting, statements, locks), so an
+    unreachable or locked database is reported within seconds, and told apart.
+    """
     from pathlib import Path
 
     import sqlalchemy as sa
 
+    from ..cli import describe_error
     from ..engine import storage
     from ..engine.bootstrap import Engine
-    from ..engine.errors import DeliveryError, NotFound
+    from ..engine.errors import DatabaseUnavailable, NotFound, unavailable_database
 
     url = storage.database_url(settings.db)
     base = {"id": "doctor", "database": storage.describe(url), "backend": url.get_backend_name()}
     if url.get_backend_name() == "sqlite" and not Path(url.database).exists():
-        return _down(base, "not initialised", f"no database at {url.database}; run `deliverycli init` (or `init --demo`) first", reachable=False)
+        return _down(base, "not initialised", describe_error(storage.missing_database(url)), reachable=False)
     try:
         engine = Engine.open(settings, catch_up=False)
     except NotFound as exc:
-        return _down(base, "not initialised", exc.message, reachable=True)
-    except DeliveryError as exc:
-        reachable, version, error = _probe_schema(settings)
-        if reachable and version is not None:
-            return _down(base, "schema mismatch", exc.message, reachable=True, version=version)
-        return _down(base, "unreachable", error or exc.message, reachable=False)
+        return _down(base, "not initialised", describe_error(exc), reachable=True)
+    except DatabaseUnavailable as exc:
+        return _unavailable(settings, base, exc, describe_error(exc))
     try:
         with engine:
             report = jsonable(engine.ops.health())
             dead = jsonable(engine.ops.dead_letters())
-    except DeliveryError as exc:  # e.g. the server went away or the database stayed locked
-        return _down(base, "unreachable", exc.message, reachable=False)
+    except DatabaseUnavailable as exc:  # e.g. the server went away or the database stayed locked
+        return _unavailable(settings, base, exc, describe_error(exc))
     except sa.exc.SQLAlchemyError as exc:  # reachable, but something in it is broken: a finding too
+        unavailable = unavailable_database(exc)
+        if unavailable is not None:
+            return _unavailable(settings, base, unavailable, describe_error(unavailable))
         return _down(base, "error", f"database error: {storage.first_line(exc)}", reachable=True, version=storage.SCHEMA_HEAD)
     report["initialised"] = True
     report["dead_letter_list"] = dead
@@ -89,6 +92,26 @@ def diagnose(settings: Settings) -> dict[str, Any]:
         report["problems"].append(f"... and {len(dead) - NAMED_DEAD_LETTERS} more dead letter(s)")
     report["state"] = "healthy" if report["healthy"] else "unhealthy"
     return report
+
+
+def _unavailable(settings: Settings, base: dict[str, Any], exc: Any, problem: str) -> dict[str, Any]:
+    state, reachable = UNAVAILABLE_STATES.get(exc.reason, ("unreachable", False))
+    version = _schema_version(settings) if exc.reason == "schema" else None
+    return _down(base, state, problem, reachable=reachable, version=version) | {"exit_code": exc.exit_code}
+
+
+def _schema_version(settings: Settings) -> str | None:
+    """The revision of a database whose schema did not match (it answered: reading it is quick)."""
+    from ..engine import storage
+    from ..engine.errors import DeliveryError
+
+    db = storage.engine_for(storage.database_url(settings.db), settings)
+    try:
+        return storage.schema_version(db)
+    except DeliveryError:
+        return None
+    finally:
+        db.dispose()
 
 
 def _print(report: dict[str, Any]) -> None:
@@ -139,6 +162,7 @@ def command(
         from .views import add_invariants
 
         add_invariants(cli.settings(), report)
+    exit_code = report.pop("exit_code", 1)  # 7 when the database is unavailable (SPEC §8), else 1 when unhealthy
     emit(cli.json, report, lambda: _print(report))
     if not report["healthy"]:
-        raise SystemExit(1)  # not typer.Exit: the root app runs with standalone_mode=False, which swallows its code
+        raise SystemExit(exit_code)  # not typer.Exit: the root app runs with standalone_mode=False, which swallows its code

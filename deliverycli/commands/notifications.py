@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from typing import Any
 
 import typer
 
-from ..cli import ctx_obj
+from ..cli import ctx_obj, until_interrupted, whole_number
 from ..output import emit, jsonable, print_table
 
 app = typer.Typer(help="Notifications sent on every order status change.", no_args_is_help=True)
@@ -43,7 +42,7 @@ def list_(
     customer: str = typer.Option(None, "--customer", help="Only notifications to this customer."),
     store: str = typer.Option(None, "--store", help="Only notifications to this store."),
     rider: str = typer.Option(None, "--rider", help="Only notifications to this rider."),
-    limit: int = typer.Option(100, "--limit", min=1, max=10_000, help="At most this many (the newest), oldest first."),
+    limit: int = typer.Option(100, "--limit", parser=whole_number(1, 10_000), help="At most this many (the newest), oldest first."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new notifications as they are sent (Ctrl+C stops)."),
 ) -> None:
     """List notifications, oldest first; with --follow keep printing new ones (JSON lines with --json)."""
@@ -60,17 +59,15 @@ def list_(
         empty = f"no notifications for {kind} {who}" if kind else "no notifications"
         emit(cli.json, existing, lambda: print_table([_human_row(n) for n in existing], COLUMNS, empty=empty))
         return
-    try:
+    with until_interrupted() as stop:
         for n in existing:
             _write(cli.json, n)
         last_id = existing[-1]["id"] if existing else 0
-        while True:
+        while not stop.is_set():
             batch = jsonable(engine.notifications.list(kind, who, last_id, BATCH))
             for n in batch:
                 if n["id"] > last_id:
                     _write(cli.json, n)
                     last_id = n["id"]
             if len(batch) < BATCH:
-                time.sleep(POLL_INTERVAL_S)
-    except KeyboardInterrupt:
-        return
+                stop.wait(POLL_INTERVAL_S)

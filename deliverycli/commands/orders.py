@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from ..cli import ctx_obj
+from ..cli import ctx_obj, whole_number
 from ..output import emit, jsonable, money, print_fields, print_table
 
 app = typer.Typer(help="Place, cancel, confirm, show and list orders.", no_args_is_help=True)
@@ -71,8 +71,8 @@ def list_(
     customer: str = typer.Option(None, "--customer"),
     store: str = typer.Option(None, "--store"),
     status: str = typer.Option(None, "--status", help="Only orders in this status, e.g. COOKING."),
-    limit: int = typer.Option(50, "--limit", min=1, max=10_000),
-    offset: int = typer.Option(0, "--offset", min=0),
+    limit: int = typer.Option(50, "--limit", parser=whole_number(1, 10_000)),
+    offset: int = typer.Option(0, "--offset", parser=whole_number(min=0)),
 ) -> None:
     """List orders, newest first (from the status view)."""
     cli = ctx_obj(ctx)

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from ..cli import ctx_obj
+from ..cli import ctx_obj, whole_number
 from ..output import emit, jsonable, money, print_fields, print_table
 
 app = typer.Typer(help="Payments: list them, show one order's payment.", no_args_is_help=True)
@@ -25,7 +25,7 @@ def _human(payment: dict[str, Any], currency: str) -> dict[str, Any]:
 
 
 @app.command("list")
-def list_(ctx: typer.Context, limit: int = typer.Option(100, "--limit", min=1, max=10_000, help="At most this many, newest first.")) -> None:
+def list_(ctx: typer.Context, limit: int = typer.Option(100, "--limit", parser=whole_number(1, 10_000), help="At most this many, newest first.")) -> None:
     """List payments, newest first."""
     cli = ctx_obj(ctx)
     engine = cli.engine(catch_up=False)

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from ..cli import ctx_obj
+from ..cli import ctx_obj, whole_number
 from ..output import emit, jsonable, money, print_fields, print_table, print_text
 
 app = typer.Typer(help="The store's order list: see the queue, accept, reject and mark orders ready.", no_args_is_help=True)
@@ -57,7 +57,7 @@ def queue(
     ctx: typer.Context,
     store: str = typer.Option(..., "--store", help="Store id."),
     status: str = typer.Option(None, "--status", help="Only tickets in this status: NEW, COOKING, READY, CANCELLED or REJECTED."),
-    limit: int = typer.Option(200, "--limit", min=1, max=10_000),
+    limit: int = typer.Option(200, "--limit", parser=whole_number(1, 10_000)),
 ) -> None:
     """The store's order list, newest first (human output grouped New / Cooking / Ready / Cancelled / Rejected)."""
     cli = ctx_obj(ctx)

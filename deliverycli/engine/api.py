@@ -72,7 +72,7 @@ class Orders(_Group):
         With ``idempotency_key``, a retry (say, after a crash) returns the order the key first placed,
         charged at most once. Raises PaymentFailed when the payment is declined or unavailable.
         """
-        from .ordering.checkout import parse_item
+        from .validation import parse_item
 
         parsed = tuple(parse_item(i) if isinstance(i, str) else (i[0], i[1]) for i in items)
         return self.engine.handle(PlaceOrder(customer_id, store_id, parsed, address, card, idempotency_key))

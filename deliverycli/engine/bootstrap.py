@@ -22,7 +22,6 @@ from sqlalchemy.engine import URL
 
 from . import api, storage
 from .clock import SYSTEM_CLOCK, Clock
-from .errors import NotFound
 from .unit_of_work import database_errors
 from .views import CatchUp, InitReport
 
@@ -101,7 +100,7 @@ class Engine:
     ) -> None:
         self.settings = settings
         self.url = storage.database_url(settings.db)
-        self.db = storage.make_engine(self.url, busy_timeout_s=settings.busy_timeout_s)
+        self.db = storage.engine_for(self.url, settings)
         self.clock = clock or SYSTEM_CLOCK
         self._gateway = gateway
         self._customise = subscribers
@@ -135,7 +134,7 @@ class Engine:
             ledger_db = self.db
         else:
             storage.create_sqlite_file(ledger_url)
-            ledger_db = self._gateway_db = storage.make_engine(ledger_url, busy_timeout_s=self.settings.busy_timeout_s)
+            ledger_db = self._gateway_db = storage.engine_for(ledger_url, self.settings)
         s = self.settings
         return SimulatedGateway(ledger_db, s.payment_failure_rate, s.payment_latency_ms, s.payment_seed)
 
@@ -194,10 +193,10 @@ class Engine:
         url = storage.database_url(settings.db)
         if url.get_backend_name() == "sqlite" and not Path(url.database).exists():
             # before constructing: the engine would create the gateway's sibling file (and folders)
-            raise NotFound(f"no database at {url.database}; run `deliverycli init` (or `init --demo`) first")
+            raise storage.missing_database(url)
         engine = cls(settings, **parts)
         try:
-            storage.check_ready(engine.db, engine.url)
+            storage.check_ready(engine.db, engine.url, settings.currency)
             if catch_up:
                 engine.catch_up()
         except BaseException:
@@ -217,7 +216,7 @@ class Engine:
         try:
             with database_errors():
                 before = storage.schema_version(engine.db)
-                revision = storage.migrate(engine.db)
+                revision = storage.migrate(engine.db, settings.currency)
                 seeded = None
                 if demo:
                     with engine.db.begin() as conn:

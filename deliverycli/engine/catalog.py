@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,8 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from .errors import Conflict, DeliveryError, InvalidInput, NotFound
-from .storage import metadata
+from .storage import insert_ignore, metadata
 from .views import Customer, MenuItem, Rider, Store
+from .validation import check_id, check_text
 
 stores = sa.Table(
     "stores",
@@ -47,27 +47,7 @@ riders = sa.Table(
     sa.Column("vehicle", sa.String(50), nullable=False),
 )
 
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MAX_PRICE = 10_000_000  # minor units; a guard against typos, not a business rule
-
-
-def check_id(kind: str, value: str) -> str:
-    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
-        raise InvalidInput(
-            f"{kind} id {value!r} is not valid: use 1-64 lowercase letters, digits, '-' or '_', starting with a letter or digit"
-        )
-    return value
-
-
-def check_text(kind: str, value: str, max_length: int) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise InvalidInput(f"{kind} must not be empty")
-    if len(value) > max_length:
-        raise InvalidInput(f"{kind} is too long ({len(value)} characters; at most {max_length})")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise InvalidInput(f"{kind} must not contain control characters")
-    return value
 
 
 _TABLES = {"store": stores, "customer": customers, "rider": riders}
@@ -161,10 +141,25 @@ class CatalogReader:
 
 
 def _insert(conn: sa.Connection, table: sa.Table, kind: str, values: dict[str, Any]) -> dict[str, Any]:
-    if conn.execute(sa.select(table.c.id).where(table.c.id == values["id"])).first() is not None:
-        raise Conflict(f"{kind} {values['id']!r} already exists")
-    conn.execute(table.insert().values(**values))
+    _add_row(conn, table, kind, values)
     return values
+
+
+def _add_row(conn: sa.Connection, table: sa.Table, kind: str, values: dict[str, Any]) -> bool:
+    """Insert a row; True when it is new, False when an identical one was there (the request is
+    already done). A different row with the same id is a Conflict.
+
+    One statement that skips a taken key, then a look at what took it: another process may add the
+    same id between any check and the insert (a unique-key violation, which on PostgreSQL would
+    also abort the rest of the transaction).
+    """
+    # RETURNING says whether a row went in (psycopg reports no rowcount for ON CONFLICT DO NOTHING)
+    if conn.execute(insert_ignore(conn, table).values(**values).returning(table.c.id)).first() is not None:
+        return True
+    existing = conn.execute(sa.select(table).where(table.c.id == values["id"])).mappings().first()
+    if existing is not None and all(existing[name] == value for name, value in values.items()):
+        return False
+    raise Conflict(f"{kind} {values['id']!r} already exists")
 
 
 def add_store(conn: sa.Connection, id: str, name: str, address: str) -> dict[str, Any]:
@@ -183,9 +178,9 @@ def add_rider(conn: sa.Connection, id: str, name: str, vehicle: str = "scooter")
 
 
 def add_menu_item(conn: sa.Connection, store_id: str, id: str, name: str, price: int) -> dict[str, Any]:
-    get_store(conn, check_id("store", store_id))
+    get_store(conn, check_id("store", store_id, field="store"))
     if isinstance(price, bool) or not isinstance(price, int) or not 0 < price <= MAX_PRICE:
-        raise InvalidInput(f"price must be a whole number of minor units between 1 and {MAX_PRICE:,}")
+        raise InvalidInput(f"price must be a whole number of minor units between 1 and {MAX_PRICE:,}", field="price")
     values = {
         "id": check_id("menu item", id),
         "store_id": store_id,
@@ -218,23 +213,21 @@ DEMO_RIDERS = [("rider-kim", "Minsu Kim", "scooter"), ("rider-lee", "Jiwoo Lee",
 
 
 def seed_demo(conn: sa.Connection) -> dict[str, int]:
-    """Add the demo stores, menus, customers and riders that are not there yet."""
+    """Add the demo stores, menus, customers and riders that are not there yet (another process
+    adding them at the same time is fine: each row is added once)."""
     added = {"stores": 0, "menu_items": 0, "customers": 0, "riders": 0}
     existing = {t.name: set(conn.execute(sa.select(t.c.id)).scalars()) for t in (stores, menu_items, customers, riders)}
+
+    def add(table: sa.Table, kind: str, values: dict[str, Any]) -> None:
+        if values["id"] not in existing[table.name] and _add_row(conn, table, kind, values):
+            added[table.name] += 1
+
     for store_id, name, address, menu in DEMO_STORES:
-        if store_id not in existing["stores"]:
-            add_store(conn, store_id, name, address)
-            added["stores"] += 1
+        add(stores, "store", {"id": store_id, "name": name, "address": address})
         for item_id, item_name, price in menu:
-            if item_id not in existing["menu_items"]:
-                add_menu_item(conn, store_id, item_id, item_name, price)
-                added["menu_items"] += 1
+            add(menu_items, "menu item", {"id": item_id, "store_id": store_id, "name": item_name, "price": price, "available": True})
     for customer_id, name, address in DEMO_CUSTOMERS:
-        if customer_id not in existing["customers"]:
-            add_customer(conn, customer_id, name, address)
-            added["customers"] += 1
+        add(customers, "customer", {"id": customer_id, "name": name, "address": address})
     for rider_id, name, vehicle in DEMO_RIDERS:
-        if rider_id not in existing["riders"]:
-            add_rider(conn, rider_id, name, vehicle)
-            added["riders"] += 1
+        add(riders, "rider", {"id": rider_id, "name": name, "vehicle": vehicle})
     return added

@@ -45,7 +45,7 @@ import sqlalchemy as sa
 
 from . import eventlog
 from . import status as status_view
-from .errors import ConcurrencyConflict, Conflict, DeliveryError
+from .errors import REMEDY_RETRY_DEAD_LETTERS, ConcurrencyConflict, Conflict, DeliveryError
 from .events import StoredEvent
 from .lifecycle import OrderState, fold
 from .unit_of_work import UnitOfWork, database_errors
@@ -114,8 +114,8 @@ def _refuse_if_parked(conn: sa.Connection) -> None:
     if parked:
         ids = ", ".join(map(str, parked[:10])) + (" ..." if len(parked) > 10 else "")
         raise Conflict(
-            f"the status view has {len(parked)} parked event(s) (dead letters {ids}); retry them with "
-            "`deliverycli deadletters retry ID` before rebuilding"
+            f"the status view has {len(parked)} parked event(s) (dead letters {ids}); retry them before rebuilding",
+            remedy=REMEDY_RETRY_DEAD_LETTERS,
         )
 
 

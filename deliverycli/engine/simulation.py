@@ -62,18 +62,18 @@ class SimulationOptions:
         for name in ("orders", "stores", "riders", "payment_latency_ms"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise InvalidInput(f"--{name.replace('_', '-')} must be a whole number >= 0 (got {value!r})")
+                raise InvalidInput(f"{name.replace('_', ' ')} must be a whole number >= 0 (got {value!r})", field=name)
         for name in ("stores", "riders"):
             if getattr(self, name) < 1:
-                raise InvalidInput(f"--{name} must be at least 1")
+                raise InvalidInput(f"{name} must be at least 1", field=name)
         if self.orders > 10_000_000:
-            raise InvalidInput("--orders must be at most 10,000,000")
+            raise InvalidInput("orders must be at most 10,000,000", field="orders")
         for name in ("cancel_rate", "reject_rate", "payment_failure_rate"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
-                raise InvalidInput(f"--{name.replace('_', '-')} must be between 0 and 1 (got {value!r})")
+                raise InvalidInput(f"{name.replace('_', ' ')} must be between 0 and 1 (got {value!r})", field=name)
         if self.cancel_rate + self.reject_rate > 1.0:
-            raise InvalidInput("--cancel-rate plus --reject-rate must not exceed 1")
+            raise InvalidInput("the cancel rate plus the reject rate must not exceed 1", field="cancel_rate")
         return self
 
 

@@ -22,6 +22,7 @@ from .events import (
     StoreOrderRejected,
 )
 from .lifecycle import TicketStatus
+from .validation import check_text
 from .storage import JSONType, UTCDateTime, metadata
 from .views import StoreTicket, TicketState
 
@@ -182,7 +183,7 @@ def accept_order(cmd: AcceptOrder, unit_of_work: UnitOfWorkFactory) -> TicketSta
 
 
 def reject_order(cmd: RejectOrder, unit_of_work: UnitOfWorkFactory) -> TicketState:
-    reason = catalog.check_text("reason", cmd.reason, 500)
+    reason = check_text("reason", cmd.reason, 500)
     return _act(unit_of_work, cmd.order_id, cmd.store_id, "reject", reason)
 
 

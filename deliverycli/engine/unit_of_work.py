@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from . import eventlog
 from .clock import SYSTEM_CLOCK, Clock
-from .errors import DatabaseUnavailable
+from .errors import unavailable_database
 from .events import Event
 from .storage import first_line
 
@@ -54,15 +54,41 @@ class Connections:
         try:
             if self._kept is None or self._kept.closed or self._kept.invalidated:
                 self._kept = self.engine.connect()
-            yield self._kept
+            kept = self._kept
+            try:
+                yield kept
+            finally:
+                if _left_dirty(kept):
+                    self._discard()
         finally:
             self._free.release()
+
+    def _discard(self) -> None:
+        """Drop the kept connection: closing the driver's connection rolls back whatever it held."""
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            try:
+                kept.invalidate()
+            finally:
+                kept.close()
 
     def close(self) -> None:
         with self._free:
             if self._kept is not None:
                 self._kept.close()
                 self._kept = None
+
+
+def _left_dirty(conn: sa.Connection) -> bool:
+    """Whether a unit of work left a transaction behind on the connection. Only a failure does: a
+    COMMIT that failed (a full disk) leaves SQLite's transaction open, holding the write lock, and
+    SQLAlchemy's attached, so the next ``begin()`` would fail for as long as the connection is kept."""
+    if conn.closed or conn.invalidated:
+        return True
+    if conn.get_transaction() is not None:
+        return True
+    driver = conn.connection.driver_connection
+    return bool(getattr(driver, "in_transaction", False))
 
 
 class UnitOfWork:
@@ -158,13 +184,13 @@ class UnitOfWork:
 
 @contextmanager
 def database_errors() -> Iterator[None]:
-    """Turn driver errors a user can meet (locked, unreachable) into a clear domain error."""
+    """Turn driver errors a user can meet (locked, unreachable, full, read-only, damaged) into a
+    clear domain error; anything else (a violated constraint, a malformed statement) is a bug and
+    passes through."""
     try:
         yield
-    except sa.exc.OperationalError as exc:
-        text = first_line(exc)
-        if "locked" in text or "busy" in text or "lock timeout" in text:  # SQLite; PostgreSQL's lock_timeout
-            raise DatabaseUnavailable(
-                f"the database is busy: another process held its write lock longer than the busy timeout ({text})"
-            ) from exc
-        raise DatabaseUnavailable(f"database error: {text}") from exc
+    except sa.exc.DBAPIError as exc:
+        unavailable = unavailable_database(exc)
+        if unavailable is None:
+            raise
+        raise unavailable from exc

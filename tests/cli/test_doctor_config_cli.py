@@ -52,20 +52,20 @@ def test_doctor_reports_unreachable_and_outdated_databases(tmp_path: Path, cli) 
     old = str(tmp_path / "old.db")
     Engine.initialise(load_settings(db=old))[0].close()
     with sqlite3.connect(old) as conn:
-        conn.execute("UPDATE alembic_version SET version_num = '0000'")
+        conn.execute("UPDATE alembic_version SET version_num = '0001'")
     server_down = "postgresql://nobody@127.0.0.1:1/nothing"
 
     results = run_all(cli, [("doctor", "--json", {"db": str(garbage)}), ("doctor", "--json", {"db": server_down}), ("doctor", "--json", {"db": old})])
     for result in results:
-        assert result.code == 1, result.stdout + result.stderr
+        assert result.code == 7, result.stdout + result.stderr  # the database is unavailable (SPEC §8)
         assert result.json["healthy"] is False and result.json["problems"]
     bad_file, no_server, outdated = (r.json for r in results)
-    assert bad_file["state"] == "unreachable" and bad_file["reachable"] is False
+    assert bad_file["state"] == "damaged" and bad_file["reachable"] is True
     assert "not a database" in bad_file["problems"][0]
-    assert no_server["state"] == "unreachable" and no_server["backend"] == "postgresql"
+    assert no_server["state"] == "unreachable" and no_server["reachable"] is False and no_server["backend"] == "postgresql"
     assert outdated["state"] == "schema mismatch" and outdated["reachable"] is True
-    assert outdated["schema"] == {"current": "0000", "expected": SCHEMA_HEAD, "ready": False}
-    assert "deliverycli init" in outdated["problems"][0]
+    assert outdated["schema"] == {"current": "0001", "expected": SCHEMA_HEAD, "ready": False}
+    assert "run `deliverycli init` to upgrade it" in outdated["problems"][0]
 
 
 def test_doctor_reports_a_lagging_subscriber_without_repairing_it(demo_db: str, cli) -> None:

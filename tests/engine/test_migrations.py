@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 
 from deliverycli.engine import schema, storage
 from deliverycli.engine.bootstrap import Engine, gateway_url
-from deliverycli.engine.errors import DatabaseUnavailable, NotFound
+from deliverycli.engine.errors import REMEDY_INIT, REMEDY_UPGRADE, DatabaseUnavailable, NotFound
 from deliverycli.settings import load_settings
 
 from .support import count, demo_engine
@@ -106,10 +106,20 @@ def test_opening_an_uninitialised_or_outdated_database_is_refused(tmp_path: Path
             Engine.open(load_settings(db=db_url))
     engine = demo_engine(db_url)
     with engine.db.begin() as conn:
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0000'"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0001'"))
     engine.close()
-    with pytest.raises(DatabaseUnavailable, match="init"):
+    with pytest.raises(DatabaseUnavailable) as outdated:
         Engine.open(load_settings(db=db_url))
+    assert outdated.value.remedy == REMEDY_INIT and outdated.value.exit_code == 7
+    # a revision this code does not know was written by a newer deliverycli: init cannot help
+    raw = storage.make_engine(storage.database_url(db_url))
+    with raw.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    raw.dispose()
+    for attempt in (lambda: Engine.open(load_settings(db=db_url)), lambda: Engine.initialise(load_settings(db=db_url))):
+        with pytest.raises(DatabaseUnavailable, match="newer deliverycli") as newer:
+            attempt()
+        assert newer.value.remedy == REMEDY_UPGRADE
 
 
 def test_a_fresh_schema_has_the_order_counter_and_no_events(db_url: str) -> None:

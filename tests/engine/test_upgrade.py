@@ -10,7 +10,7 @@ from alembic.config import Config
 
 from deliverycli.engine import catalog, storage
 from deliverycli.engine.bootstrap import Engine
-from deliverycli.engine.errors import DatabaseUnavailable
+from deliverycli.engine.errors import REMEDY_INIT, DatabaseUnavailable
 from deliverycli.settings import load_settings
 
 import pytest
@@ -46,8 +46,9 @@ def test_a_0001_database_with_orders_is_upgraded_in_place(tmp_path: Path) -> Non
     old.dispose()
 
     settings = load_settings(db=str(path))
-    with pytest.raises(DatabaseUnavailable, match="run `deliverycli init` to upgrade"):
+    with pytest.raises(DatabaseUnavailable) as refused:  # the CLI words it: tests/reliability/test_database_unavailable.py
         Engine.open(settings, catch_up=False)
+    assert refused.value.remedy == REMEDY_INIT
 
     engine, report = Engine.initialise(settings)
     with engine:

@@ -5,6 +5,11 @@ in human mode, and the database (every row of every table, and the provider's le
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 from .procs import fork_cli, warm_up
 from .support import assert_invariants, demo, diff, dump, orders_in_every_status
 
@@ -129,6 +134,29 @@ CASES: list[tuple[str, tuple[str, ...], int, tuple[str, ...]]] = [
     ("rebuild with an unknown mode", ("views", "rebuild", "--mode", "sideways"), 2, ("--mode",)),
     ("unknown command", ("teleport",), 2, ("teleport",)),
     ("unknown option", ("orders", "list", "--colour", "red"), 2, ("--colour",)),
+    # issue 9 §8: digits are ASCII digits; integers fit 64 bits; text is visible and controls-free
+    ("quantity in superscript digits", place(item="margherita:²"), 2, ("quantity", "--item")),
+    ("quantity in full-width digits", place(item="margherita:２"), 2, ("quantity", "--item")),
+    ("quantity in Arabic-Indic digits", place(item="margherita:٣"), 2, ("quantity", "--item")),
+    ("card of sixteen superscript digits", place("--card", "²" * 16), 2, ("--card",)),
+    ("card in full-width digits", place("--card", "４２４２４２４２４２４２４２４２"), 2, ("--card",)),
+    ("offset past 64 bits", ("orders", "list", "--offset", "9223372036854775808"), 2, ("--offset",)),
+    ("offset in Arabic-Indic digits", ("orders", "list", "--offset", "٣"), 2, ("--offset",)),
+    ("offset with an underscore", ("orders", "list", "--offset", "1_0"), 2, ("--offset",)),
+    ("limit in full-width digits", ("payments", "list", "--limit", "１０"), 2, ("--limit",)),
+    ("retry a dead letter id past 64 bits", ("deadletters", "retry", "9223372036854775808"), 2, ("ID",)),
+    ("price past 64 bits", ("menus", "add", "--store", "pizza-palace", "--id", "big", "--name", "B", "--price", "9" * 30), 2, ("--price",)),
+    ("simulate with a seed past 64 bits", ("simulate", "--orders", "1", "--seed", "9" * 30), 2, ("--seed",)),
+    ("simulate with a NaN rate", ("simulate", "--orders", "1", "--cancel-rate", "nan"), 2, ("--cancel-rate",)),
+    ("address with a C1 control (CSI)", place(address="a\u009b31mb"), 2, ("control",)),
+    ("address with a bidi override", place(address="abc\u202egpj.exe"), 2, ("bidirectional",)),
+    ("address with a bidi isolate", place(address="\u20661 Main St\u2069"), 2, ("bidirectional",)),
+    ("address of zero-width spaces only", place(address="\u200b\u200b"), 2, ("visible",)),
+    ("address of Hangul fillers only", place(address="\u3164\u3164"), 2, ("visible",)),
+    ("customer name with a line separator", ("customers", "add", "--id", "newbie", "--name", "A\u2028B", "--address", "Y"), 2, ("--name", "line")),
+    ("rider name of combining marks only", ("riders", "add", "--id", "rider-new", "--name", "\u0301\u0301"), 2, ("--name", "visible")),
+    ("address with bytes that are not UTF-8", place(address="Stra\udcdfe 1"), 2, ("UTF-8",)),
+    ("reason with bytes that are not UTF-8", ("store", "reject", "{PAID}", "--store", "pizza-palace", "--reason", "\udcff"), 2, ("UTF-8",)),
 ]
 
 
@@ -197,3 +225,36 @@ def test_unusual_but_valid_text_is_stored_verbatim(db_url: str, cli) -> None:
     # and the same strings as ids are simply unknown, through the installed entry point too
     unknown = cli("orders", "show", UNUSUAL[2], "--json", db=db_url)
     assert unknown.code == 3 and unknown.json["error"]["code"] == "not_found"
+
+
+def test_text_is_stored_in_nfc(sqlite_db: str, cli) -> None:
+    """A decomposed "é" (e + U+0301) is stored composed, so the same address is always the same text."""
+    with demo(sqlite_db):
+        pass
+    placed = cli(*place(address="Cafe\u0301 Rd"), "--json", db=sqlite_db)
+    assert placed.code == 0, placed.stdout + placed.stderr
+    assert placed.json["address"] == "Caf\u00e9 Rd"
+    with demo(sqlite_db) as engine:
+        assert engine.orders.get(placed.json["id"]).address == "Caf\u00e9 Rd"
+
+
+def test_argument_bytes_that_are_not_utf8_exit_2_through_the_real_entry_point(sqlite_db: str) -> None:
+    with demo(sqlite_db):
+        pass
+    before = dump(sqlite_db)
+    argv = [sys.executable, "-m", "deliverycli", "--db", sqlite_db, "--json", *place(address="x")[:-2], "--address", b"Stra\xdfe 1"]
+    proc = subprocess.run(argv, capture_output=True, timeout=60, env=os.environ | {"LC_ALL": "C.UTF-8"})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert b"Traceback" not in proc.stderr
+    error = json.loads(proc.stdout)["error"]
+    assert error["code"] == "invalid_input" and "UTF-8" in error["message"]
+    assert diff(before, dump(sqlite_db)) == []
+
+
+def test_a_malformed_database_url_exits_2_without_echoing_a_password(cli) -> None:
+    for url in ("postgresql://postgres@[::1/x", "postgresql://shop:s3cret-pw@[::1/x", "postgresql://u@localhost:99999/x"):
+        result = cli("stores", "list", "--json", db=url)
+        assert result.code == 2, (url, result.stdout, result.stderr)
+        error = result.json["error"]
+        assert error["code"] == "invalid_input" and "--db" in error["message"], error
+        assert "s3cret-pw" not in result.stdout + result.stderr

@@ -213,7 +213,7 @@ def test_a_database_locked_longer_than_the_busy_timeout_gives_a_clear_error_and_
         ]
         reading = fork_cli("status", paid, "--json", db=db_url, env=IMPATIENT)
     for result in results:
-        assert result.code == 1, result.stdout
+        assert result.code == 7, result.stdout
         error = result.error()
         assert error["code"] == "database_unavailable"
         assert "busy" in error["message"] and "busy timeout" in error["message"]

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from deliverycli.engine import storage
+from deliverycli.engine.bootstrap import Engine
+from deliverycli.settings import load_settings
+
 from .procs import overlapped, race, warm_up
 from .support import assert_invariants, demo, open_engine
 
@@ -139,3 +143,67 @@ def test_many_processes_placing_orders_together(db_url: str) -> None:
         assert len(engine.store.queue("green-bowl")) == len(customers) + 1
         result = assert_invariants(engine)
         assert result.orders == len(customers) + 1
+
+
+# -- issue 9 §3: setting up at the same instant ------------------------------------------------------
+
+DEMO_TOTALS = {"stores": 3, "menu_items": 11, "customers": 5, "riders": 3}
+
+
+def test_three_inits_at_once_on_a_fresh_database(db_url: str) -> None:
+    """One migrates while the others wait for it (an advisory lock on PostgreSQL); the demo data is
+    added exactly once between them."""
+    warm_up()
+    results = race([("init", "--demo", "--json")] * 3, db=db_url)
+    assert [r.code for r in results] == [0, 0, 0], [(r.code, r.stdout, r.stderr) for r in results]
+    assert {r.json["schema"] for r in results} == {storage.SCHEMA_HEAD}
+    added = Counter()
+    for result in results:
+        added.update(result.json["demo"])
+    assert dict(added) == DEMO_TOTALS
+    with open_engine(db_url) as engine:
+        assert (len(engine.catalog.stores()), len(engine.catalog.menu()), len(engine.catalog.customers()), len(engine.catalog.riders())) == tuple(DEMO_TOTALS.values())
+
+
+def test_three_simulations_at_once_on_a_fresh_database(db_url: str) -> None:
+    """Each adds the simulated world it finds missing; rows another process just added are the
+    same rows, not a failure."""
+    warm_up()
+    with Engine.initialise(load_settings(db=db_url))[0]:
+        pass
+    results = race([("simulate", "--orders", "15", "--seed", str(seed), "--json") for seed in (1, 2, 3)], db=db_url)
+    assert [r.code for r in results] == [0, 0, 0], [(r.code, r.stdout, r.stderr) for r in results]
+    assert all(r.json["orders"] == 15 and r.json["unfinished"] == 0 for r in results)
+    with open_engine(db_url) as engine:
+        assert sorted(s.id for s in engine.catalog.stores()) == ["sim-store-001", "sim-store-002", "sim-store-003"]
+        assert len(engine.catalog.customers()) == 20 and len(engine.catalog.riders()) == 3
+        assert_invariants(engine)
+
+
+ADDS = {
+    "customers": lambda id_, name: ("customers", "add", "--id", f"zoe-{id_}", "--name", name, "--address", "9 Same St", "--json"),
+    "stores": lambda id_, name: ("stores", "add", "--id", f"noodle-bar-{id_}", "--name", name, "--address", "1 Wok Way", "--json"),
+    "riders": lambda id_, name: ("riders", "add", "--id", f"rider-zed-{id_}", "--name", name, "--json"),
+    "menus": lambda id_, name: ("menus", "add", "--store", "pizza-palace", "--id", f"calzone-{id_}", "--name", name, "--price", "15000", "--json"),
+}
+
+
+def test_three_processes_adding_the_same_reference_data_at_once(db_url: str) -> None:
+    """The same request from three processes at once: all succeed, one row. Three different
+    requests for one id: one succeeds, the others are told it already exists (exit 4)."""
+    warm_up()
+    demo(db_url).close()
+    for round_ in range(ROUNDS):
+        for kind, add in ADDS.items():
+            same = race([add(f"same-{round_}", "Same Name")] * 3, db=db_url)
+            assert [r.code for r in same] == [0, 0, 0], (kind, [(r.code, r.stdout, r.stderr) for r in same])
+            assert len({r.stdout for r in same}) == 1
+            different = race([add(f"different-{round_}", f"Other Name {n}") for n in range(3)], db=db_url)
+            assert sorted(r.code for r in different) == [0, 4, 4], (kind, [(r.code, r.stdout, r.stderr) for r in different])
+            for loser in (r for r in different if r.code == 4):
+                assert loser.error()["code"] == "conflict" and "already exists" in loser.error()["message"]
+    with open_engine(db_url) as engine:
+        customers = {c.id: c.name for c in engine.catalog.customers()}
+        assert customers["zoe-same-0"] == "Same Name" and customers["zoe-different-0"].startswith("Other Name")
+        assert len(engine.catalog.stores()) == 3 + 2 * ROUNDS and len(engine.catalog.riders()) == 3 + 2 * ROUNDS
+        assert len(engine.catalog.menu("pizza-palace")) == 4 + 2 * ROUNDS

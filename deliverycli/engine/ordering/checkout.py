@@ -8,18 +8,17 @@ payment provider about the order id (the idempotency key).
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from ..catalog import check_text
 from ..commands import PlaceOrder
 from ..errors import ConcurrencyConflict, Conflict, InvalidInput, NotFound, PaymentFailed
 from ..events import OrderLine
 from ..lifecycle import OrderStatus
-from ..payment.port import parse_card
+from ..payment.port import DEFAULT_CARD
+from ..validation import check_idempotency_key, check_items, check_text, parse_card, request_fingerprint
 from ..views import OrderView
 from .model import Order
 from .repository import pending_payment_before
@@ -30,46 +29,12 @@ if TYPE_CHECKING:
     from ..unit_of_work import UnitOfWork
 
 S = OrderStatus
-MAX_QUANTITY = 99
-MAX_LINES = 50
-ITEM_PATTERN = re.compile(r"^(?P<id>[^:]+)(?::(?P<qty>[^:]*))?$")
 SETTLE_RETRIES = 20
-
-
-def parse_item(spec: str) -> tuple[str, int]:
-    """Parse ``MENU_ID[:QTY]``."""
-    match = ITEM_PATTERN.fullmatch(spec.strip()) if isinstance(spec, str) else None
-    if match is None or not match["id"]:
-        raise InvalidInput(f"--item {spec!r} is not valid: write MENU_ID or MENU_ID:QTY, e.g. margherita:2")
-    qty_text = match["qty"]
-    if qty_text is None:
-        return match["id"], 1
-    if not qty_text.isdigit() or not 1 <= int(qty_text) <= MAX_QUANTITY:
-        raise InvalidInput(f"--item {spec!r}: quantity must be a whole number from 1 to {MAX_QUANTITY}")
-    return match["id"], int(qty_text)
-
-
-def check_idempotency_key(key: str | None) -> str | None:
-    if key is None:
-        return None
-    if not 1 <= len(key) <= 128 or not key.isprintable() or key != key.strip():
-        raise InvalidInput("--idempotency-key must be 1 to 128 printable characters without surrounding spaces")
-    return key
 
 
 def _lines(uow: UnitOfWork, store_id: str, items: list[tuple[str, int]]) -> list[OrderLine]:
     """The order's lines at today's prices: each item of the store, available, in a sane quantity."""
-    if not items:
-        raise InvalidInput("an order needs at least one --item")
-    if len(items) > MAX_LINES:
-        raise InvalidInput(f"an order may have at most {MAX_LINES} items")
-    quantities: dict[str, int] = {}
-    for menu_item_id, quantity in items:
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
-            raise InvalidInput(f"quantity of {menu_item_id!r} must be from 1 to {MAX_QUANTITY}")
-        quantities[menu_item_id] = quantities.get(menu_item_id, 0) + quantity
-        if quantities[menu_item_id] > MAX_QUANTITY:
-            raise InvalidInput(f"quantity of {menu_item_id!r} must be from 1 to {MAX_QUANTITY} in all")
+    quantities = check_items(items)
     menu = uow.catalog.menu_items(list(quantities))
     lines = []
     for menu_item_id, quantity in quantities.items():
@@ -86,9 +51,10 @@ def _lines(uow: UnitOfWork, store_id: str, items: list[tuple[str, int]]) -> list
 
 def place_order(cmd: PlaceOrder, unit_of_work: UnitOfWorkFactory, payments: PaymentService, currency: str) -> OrderView:
     """Create the order, charge synchronously, and settle it as PAID or REJECTED (see the module docstring)."""
-    card = parse_card(cmd.card)
+    card = parse_card(cmd.card, DEFAULT_CARD)
     address = check_text("address", cmd.address, 500)
     key = check_idempotency_key(cmd.idempotency_key)
+    fingerprint = request_fingerprint(cmd.customer_id, cmd.store_id, check_items(cmd.items), address, card) if key is not None else None
     actor = f"customer:{cmd.customer_id}"
     with unit_of_work(actor) as uow:
         existing = uow.orders.by_idempotency_key(key) if key is not None else None
@@ -97,14 +63,14 @@ def place_order(cmd: PlaceOrder, unit_of_work: UnitOfWorkFactory, payments: Paym
             uow.catalog.customer(cmd.customer_id)
             uow.catalog.store(cmd.store_id)
             lines = _lines(uow, cmd.store_id, list(cmd.items))
-            order = Order.place(uow.orders.next_id(), cmd.customer_id, cmd.store_id, address, lines, currency, uow.now, key)
+            order = Order.place(uow.orders.next_id(), cmd.customer_id, cmd.store_id, address, lines, currency, uow.now, key, fingerprint)
             try:
                 uow.orders.add(order)
             except sa.exc.IntegrityError as exc:  # the same key, placed meanwhile by another process
                 raise ConcurrencyConflict(f"idempotency key {key} was just used") from exc
             uow.commit()
     if existing is not None:
-        return _retry_placement(unit_of_work, payments, existing, cmd, card, actor)
+        return _retry_placement(unit_of_work, payments, existing, cmd, card, actor, fingerprint)
     outcome = payments.charge(order.id, order.total, card, admission)
     return _paid_or_raise(settle_payment(unit_of_work, payments, order.id, outcome, actor=actor), order.lines, outcome.unavailable)
 
@@ -118,11 +84,16 @@ def _paid_or_raise(settled: Order, lines: list[OrderLine], unavailable: bool) ->
 
 
 def _retry_placement(
-    unit_of_work: UnitOfWorkFactory, payments: PaymentService, order: Order, cmd: PlaceOrder, card: str, actor: str
+    unit_of_work: UnitOfWorkFactory, payments: PaymentService, order: Order, cmd: PlaceOrder, card: str, actor: str, fingerprint: str | None
 ) -> OrderView:
     """A placement retried with its idempotency key: the same order, charged at most once."""
     if (order.customer_id, order.store_id) != (cmd.customer_id, cmd.store_id):
         raise Conflict(f"idempotency key {order.idempotency_key!r} was already used for order {order.id} of another customer or store")
+    if order.request_fingerprint is not None and order.request_fingerprint != fingerprint:  # None: placed before fingerprints
+        raise Conflict(
+            f"idempotency key {order.idempotency_key!r} was already used for order {order.id} with other items, address or card; "
+            "a new order needs a new key"
+        )
     if order.status is S.PENDING_PAYMENT:  # the first attempt was cut off during its payment call
         outcome = payments.charge(order.id, order.total, card)  # the gateway charges a key once
         return _paid_or_raise(settle_payment(unit_of_work, payments, order.id, outcome, actor=actor), order.lines, outcome.unavailable)

@@ -30,16 +30,20 @@ class Order:
     reason: str | None = None
     version: int = 0
     idempotency_key: str | None = None
+    request_fingerprint: str | None = None  # of a placement with an idempotency key: what a retry must repeat
     events: list[Event] = field(default_factory=list)
 
     @classmethod
     def place(
         cls, id: str, customer_id: str, store_id: str, address: str, lines: list[OrderLine], currency: str, at: datetime,
-        idempotency_key: str | None = None,
+        idempotency_key: str | None = None, request_fingerprint: str | None = None,
     ) -> Order:
         """A new order, waiting for its payment."""
         total = sum(line.unit_price * line.quantity for line in lines)
-        order = cls(id, customer_id, store_id, address, lines, total, currency, S.PENDING_PAYMENT, at, idempotency_key=idempotency_key)
+        order = cls(
+            id, customer_id, store_id, address, lines, total, currency, S.PENDING_PAYMENT, at,
+            idempotency_key=idempotency_key, request_fingerprint=request_fingerprint,
+        )
         order.events.append(
             OrderPlaced(order_id=id, customer_id=customer_id, store_id=store_id, lines=lines, total=total, currency=currency, address=address)
         )

@@ -35,6 +35,7 @@ orders = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("idempotency_key", sa.String(128), nullable=True, unique=True, index=True),
+    sa.Column("request_fingerprint", sa.String(64), nullable=True),  # of a keyed placement: validation.request_fingerprint
 )
 
 order_lines = sa.Table(
@@ -98,11 +99,11 @@ def get(conn: sa.Connection, order_id: str, *, for_update: bool = True, with_lin
 
 def _order(row: sa.Row, lines: list[OrderLine]) -> Order:
     # Unpacked by position (the table's column order): a Row's attribute lookups cost more.
-    id_, customer_id, store_id, address, total, currency, status, resume_status, reason, placed_at, _, version, key = row
+    id_, customer_id, store_id, address, total, currency, status, resume_status, reason, placed_at, _, version, key, fingerprint = row
     return Order(
         id=id_, customer_id=customer_id, store_id=store_id, address=address, lines=lines, total=total, currency=currency,
         status=S(status), placed_at=placed_at, resume_status=S(resume_status) if resume_status else None, reason=reason,
-        version=version, idempotency_key=key,
+        version=version, idempotency_key=key, request_fingerprint=fingerprint,
     )
 
 
@@ -151,7 +152,7 @@ class OrderRepository:
                 "id": order.id, "customer_id": order.customer_id, "store_id": order.store_id, "address": order.address,
                 "total": order.total, "currency": order.currency, "status": order.status.value, "resume_status": None,
                 "reason": None, "placed_at": order.placed_at, "updated_at": order.placed_at, "version": 1,
-                "idempotency_key": order.idempotency_key,
+                "idempotency_key": order.idempotency_key, "request_fingerprint": order.request_fingerprint,
             },
         )
         conn.execute(

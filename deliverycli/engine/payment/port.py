@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from ..errors import InvalidInput
-
 # Documented test cards (the simulated provider's, and the HTTP provider's); any other well-formed
 # number is approved.
 TEST_CARDS = {
@@ -53,13 +51,3 @@ class PaymentGateway(Protocol):
     def lookup(self, key: str) -> GatewayCharge | None:
         """The key's charge, if the provider made one."""
         ...
-
-
-def parse_card(card: str | None) -> str:
-    """A card number's digits (spaces and dashes allowed); the default test card when none is given."""
-    if card is None:
-        return DEFAULT_CARD
-    digits = card.replace(" ", "").replace("-", "")
-    if not digits.isdigit() or not 12 <= len(digits) <= 19:
-        raise InvalidInput("--card must be 12 to 19 digits (spaces and dashes allowed)")
-    return digits
