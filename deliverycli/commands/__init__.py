@@ -27,6 +27,7 @@ GROUPS = (
     ("simulate", "simulate"),
     ("views", "views"),
     ("tui", "tui"),
+    ("payment_provider", "payment-provider"),
 )
 
 

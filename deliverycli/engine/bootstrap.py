@@ -95,6 +95,10 @@ class Engine:
 
         settings = self.settings
         gateway = self._given_gateway
+        if gateway is None and settings.payment_gateway == "http":
+            from ..integrations.payment_http import HttpGateway  # the `server` extra: imported only when asked for
+
+            gateway = HttpGateway(settings.payment_url or "", settings.payment_timeout_s)
         if gateway is None:
             gateway_url_ = gateway_url(self.url)
             if gateway_url_.get_backend_name() == "sqlite":
@@ -184,6 +188,8 @@ class Engine:
     def close(self) -> None:
         if self._command_side is not None:  # never build the command side just to close it
             self._command_side.bus.close()
+            if self._given_gateway is None and hasattr(self._command_side.gateway, "close"):
+                self._command_side.gateway.close()  # the HTTP gateway's connection pool
         self.db.dispose()
         if self._gateway_db is not None and self._gateway_db is not self.db:
             self._gateway_db.dispose()
