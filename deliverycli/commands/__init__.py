@@ -27,6 +27,7 @@ GROUPS = (
     ("simulate", "simulate"),
     ("views", "views"),
     ("tui", "tui"),
+    ("relay", "relay"),
     ("payment_provider", "payment-provider"),
 )
 
