@@ -29,6 +29,18 @@ import _machine as m  # noqa: E402
 NATS_ENV = "DELIVERYCLI_TEST_NATS_URL"
 
 
+def nats_answers(url: str) -> bool:
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 4222), timeout=2) as sock:
+            return sock.recv(4) == b"INFO"
+    except OSError:
+        return False
+
+
 def build_log(db: str, orders: int, seed: int) -> int:
     from deliverycli.engine.bootstrap import Engine
     from deliverycli.engine.simulation import SimulationOptions, simulate
@@ -115,6 +127,9 @@ def main() -> None:
     parser.add_argument("--nats", default=os.environ.get(NATS_ENV, "nats://127.0.0.1:4222"), help=f"NATS server (default ${NATS_ENV} or nats://127.0.0.1:4222)")
     parser.add_argument("--pg-url", help="keep the log on PostgreSQL instead (a fresh schema, dropped afterwards)")
     args = parser.parse_args()
+    if not nats_answers(args.nats):
+        print(f"bench_relay: skipped, no NATS server answers at {args.nats} (pass --nats URL)")
+        return
     with m.workdir(args) as folder:
         m.isolate_settings(folder)
         info = m.machine_info(args.pg_url)
