@@ -119,6 +119,8 @@ def stream_messages(stream: str) -> list[tuple[str, str | None, bytes]]:
             info = await js.stream_info(stream)
         except NotFoundError:
             return []
+        if not info.state.messages:
+            return []
         out = []
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             msg = await js.get_msg(stream, seq=seq)
