@@ -110,7 +110,7 @@ class NatsRelay:
     max_backoff_s: float = 5.0
     give_up_after: int | None = None  # consecutive failed attempts before giving up (None: never)
     on_error: Callable[[str], None] = field(default=lambda message: log.warning("%s", message))
-    _last_seq: int = 0  # the stream's last sequence number, as this relay knows it
+    _last_seq: int = field(default=0, init=False)  # the stream's last sequence number, as this relay knows it
 
     def __post_init__(self) -> None:
         check_options(self.nats_url, self.stream, self.subject_prefix)
@@ -152,18 +152,26 @@ class NatsRelay:
         return self.result
 
     async def _connect(self) -> Any:
+        seen: list[Exception] = []
+
         async def error_cb(exc: Exception) -> None:
-            self.on_error(f"relay: NATS: {_describe(exc)}")
+            seen.append(exc)
+            if connected:  # before that, the one error that matters is raised below
+                self.on_error(f"relay: NATS: {_describe(exc)}")
+
+        connected = False
 
         try:
             # Reconnects for ever once connected; the first connection is bounded, so a wrong URL is an error.
-            return await asyncio.wait_for(
+            nc = await asyncio.wait_for(
                 nats.connect(self.nats_url, name="deliverycli-relay", connect_timeout=self.connect_timeout_s,
                              max_reconnect_attempts=-1, reconnect_time_wait=0.5, error_cb=error_cb),
                 timeout=self.connect_timeout_s * 2,
             )
+            connected = True
+            return nc
         except (asyncio.TimeoutError, OSError, nats.errors.Error) as exc:
-            raise BrokerUnavailable(f"cannot connect to NATS at {self.nats_url}: {_describe(exc)}") from None
+            raise BrokerUnavailable(f"cannot connect to NATS at {self.nats_url}: {_describe(seen[-1] if seen else exc)}") from None
 
     async def _ensure_stream(self, js: Any) -> None:
         wanted = f"{self.subject_prefix}.>"
