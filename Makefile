@@ -22,7 +22,8 @@ run: setup
 	@$(BIN)/deliverycli --db "$(DEMO_DB)" init --demo > /dev/null  # errors still reach stderr
 	@$(BIN)/deliverycli --db "$(DEMO_DB)" tui
 
-## Run every test (PostgreSQL ones too when DELIVERYCLI_TEST_POSTGRES_URL is set).
+## Run every test (PostgreSQL ones too when DELIVERYCLI_TEST_POSTGRES_URL is set; NATS ones when a server
+## answers at DELIVERYCLI_TEST_NATS_URL, default nats://127.0.0.1:4222).
 test: setup
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 APP_NAME = "deliverycli"
@@ -30,6 +30,13 @@ class Settings(BaseSettings):
 
     db: str = Field(default_factory=default_db, description="database file path or URL")
     currency: str = Field("KRW", description="ISO 4217 currency of prices (integer minor units); must match the database's")
+    payment_gateway: Literal["simulated", "http"] = Field(
+        "simulated", description="payment provider: the simulated one in process, or the HTTP one at payment_url"
+    )
+    payment_url: str | None = Field(
+        None, pattern=r"^https?://[^\s/]+", max_length=2000,
+        description="payment provider's base URL, e.g. http://127.0.0.1:9000 (for payment_gateway = \"http\")",
+    )
     payment_timeout_s: float = Field(3.0, gt=0, le=120, description="timeout of one payment call")
     payment_failure_rate: float = Field(0.0, ge=0, le=1, description="simulated gateway: share of charges that fail")
     payment_latency_ms: int = Field(0, ge=0, le=120_000, description="simulated gateway: latency of every call")
@@ -52,6 +59,12 @@ class Settings(BaseSettings):
             return check_currency(value)
         except InvalidInput as exc:
             raise ValueError(exc.message) from None
+
+    @model_validator(mode="after")
+    def _http_gateway_has_a_url(self) -> Settings:
+        if self.payment_gateway == "http" and not self.payment_url:
+            raise ValueError('payment_gateway = "http" needs payment_url (e.g. http://127.0.0.1:9000)')
+        return self
 
     @classmethod
     def settings_customise_sources(

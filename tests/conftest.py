@@ -43,7 +43,7 @@ def _postgres_schema_url() -> Iterator[str]:
 def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the developer's own config file or DELIVERYCLI_* variables."""
     for name in list(os.environ):
-        if name.startswith("DELIVERYCLI_") and name != "DELIVERYCLI_TEST_POSTGRES_URL":
+        if name.startswith("DELIVERYCLI_") and not name.startswith("DELIVERYCLI_TEST_"):  # the test servers' URLs stay
             monkeypatch.delenv(name)
     monkeypatch.setenv("DELIVERYCLI_CONFIG", str(tmp_path / "no-config.toml"))
 

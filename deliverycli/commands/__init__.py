@@ -27,6 +27,8 @@ GROUPS = (
     ("simulate", "simulate"),
     ("views", "views"),
     ("tui", "tui"),
+    ("relay", "relay"),
+    ("payment_provider", "payment-provider"),
 )
 
 

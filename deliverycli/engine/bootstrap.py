@@ -103,6 +103,7 @@ class Engine:
         self.db = storage.engine_for(self.url, settings)
         self.clock = clock or SYSTEM_CLOCK
         self._gateway = gateway
+        self._made_gateway: Any = None  # the gateway this engine made (and so closes)
         self._customise = subscribers
         self._gateway_db: sa.Engine | None = None
         self._command_side: tuple[PaymentService, MessageBus] | None = None
@@ -120,11 +121,18 @@ class Engine:
 
     @property
     def gateway(self) -> PaymentGateway:
-        """The payment provider (the simulated one unless another was given)."""
+        """The payment provider: the one given, else the one the settings name (``payment_gateway``)."""
         with self._wiring:
             if self._gateway is None:
-                self._gateway = self._simulated_gateway()
+                self._gateway = self._made_gateway = self._configured_gateway()
             return self._gateway
+
+    def _configured_gateway(self) -> PaymentGateway:
+        if self.settings.payment_gateway == "http":
+            from ..integrations.payment_http import HttpGateway  # httpx (the `server` extra): loaded only when configured
+
+            return HttpGateway(self.settings.payment_url or "", self.settings.payment_timeout_s)
+        return self._simulated_gateway()
 
     def _simulated_gateway(self) -> PaymentGateway:
         from .payment.simulated import SimulatedGateway
@@ -231,6 +239,8 @@ class Engine:
     def close(self) -> None:
         if self._command_side is not None:  # never build the command side just to close it
             self._command_side[1].close()
+        if hasattr(self._made_gateway, "close"):
+            self._made_gateway.close()  # the HTTP gateway's connection pool
         self.db.dispose()
         if self._gateway_db is not None:
             self._gateway_db.dispose()

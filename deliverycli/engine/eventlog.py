@@ -240,6 +240,29 @@ def counts_per_interval(conn: sa.Connection, boundaries: Sequence[datetime]) -> 
     return [later - earlier for earlier, later in zip(firsts, firsts[1:])]
 
 
+def count_failure(conn: sa.Connection, subscriber: str, event_id: int, error: str, at: datetime) -> int:
+    """Record one more failed attempt of ``subscriber`` on an event; returns the attempts so far."""
+    table = subscriber_failures
+    key = (table.c.subscriber == subscriber) & (table.c.event_id == event_id)
+    attempts = conn.execute(sa.select(table.c.attempts).where(key)).scalar()
+    if attempts is None:
+        conn.execute(table.insert().values(subscriber=subscriber, event_id=event_id, attempts=1, last_error=error, failed_at=at))
+        return 1
+    conn.execute(table.update().where(key).values(attempts=attempts + 1, last_error=error, failed_at=at))
+    return attempts + 1
+
+
+def park(conn: sa.Connection, subscriber: str, event: StoredEvent, error: str, attempts: int, at: datetime) -> None:
+    """Record ``event`` as a dead letter of ``subscriber`` and forget its failed attempts (the caller moves the position)."""
+    conn.execute(
+        dead_letters.insert().values(
+            subscriber=subscriber, event_id=event.id, order_id=event.order_id, event_type=event.event_type, error=error,
+            attempts=attempts, parked_at=at,
+        )
+    )
+    conn.execute(subscriber_failures.delete().where(subscriber_failures.c.subscriber == subscriber))
+
+
 def lag(conn: sa.Connection, handled: Mapping[str, set[str]]) -> dict[str, int]:
     """Events each subscriber (by name, with the event types it handles) has yet to take effect on."""
     known = positions(conn)

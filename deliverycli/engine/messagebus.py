@@ -342,20 +342,8 @@ class MessageBus:
         return applied
 
     def _count_failure(self, subscriber: str, event: StoredEvent, error: str) -> int:
-        table = eventlog.subscriber_failures
-        key = (table.c.subscriber == subscriber) & (table.c.event_id == event.id)
         with self.db.begin() as conn:
-            now = self.clock.now()
-            attempts = conn.execute(sa.select(table.c.attempts).where(key)).scalar()
-            if attempts is None:
-                attempts = 1
-                conn.execute(
-                    table.insert().values(subscriber=subscriber, event_id=event.id, attempts=1, last_error=error, failed_at=now)
-                )
-            else:
-                attempts += 1
-                conn.execute(table.update().where(key).values(attempts=attempts, last_error=error, failed_at=now))
-        return attempts
+            return eventlog.count_failure(conn, subscriber, event.id, error, self.clock.now())
 
     def _park(self, subscriber: str, event: StoredEvent, error: str, attempts: int) -> None:
         """Move the event to the dead letters and the subscriber past it, in one transaction."""
@@ -363,20 +351,7 @@ class MessageBus:
             position = eventlog.lock_position(uow.conn, subscriber, uow.now)
             if position >= event.id:
                 return  # another process parked or processed it meanwhile
-            uow.conn.execute(
-                eventlog.dead_letters.insert().values(
-                    subscriber=subscriber,
-                    event_id=event.id,
-                    order_id=event.order_id,
-                    event_type=event.event_type,
-                    error=error,
-                    attempts=attempts,
-                    parked_at=uow.now,
-                )
-            )
-            uow.conn.execute(
-                eventlog.subscriber_failures.delete().where(eventlog.subscriber_failures.c.subscriber == subscriber)
-            )
+            eventlog.park(uow.conn, subscriber, event, error, attempts, uow.now)
             eventlog.advance(uow.conn, subscriber, position, event.id, uow.now)
             uow.commit()
         self._positions[subscriber] = event.id

@@ -5,6 +5,6 @@ cancel saga (``records``), the synchronous payment call behind a timeout and a c
 Only the port's names are imported here, so reading payments never loads the breaker library.
 """
 
-from .port import DEFAULT_CARD, TEST_CARDS, CardDeclined, GatewayCharge, GatewayUnavailable, PaymentGateway
+from .port import DEFAULT_CARD, TEST_CARDS, VOIDED_MESSAGE, CardDeclined, GatewayCharge, GatewayUnavailable, PaymentGateway
 
-__all__ = ["DEFAULT_CARD", "TEST_CARDS", "CardDeclined", "GatewayCharge", "GatewayUnavailable", "PaymentGateway"]
+__all__ = ["DEFAULT_CARD", "TEST_CARDS", "VOIDED_MESSAGE", "CardDeclined", "GatewayCharge", "GatewayUnavailable", "PaymentGateway"]

@@ -22,6 +22,9 @@ class CardDeclined(Exception):
     """The issuer said no: a business answer, which does not trip the breaker."""
 
 
+VOIDED_MESSAGE = "the payment was cancelled"  # what a charge with a voided key is declined with
+
+
 class GatewayUnavailable(Exception):
     """The provider could not answer (outage, error, timeout)."""
 
@@ -50,4 +53,9 @@ class PaymentGateway(Protocol):
 
     def lookup(self, key: str) -> GatewayCharge | None:
         """The key's charge, if the provider made one."""
+        ...
+
+    def void(self, key: str, timeout: float) -> GatewayCharge | None:
+        """Refuse any charge with ``key`` from now on; if it was charged already, return that charge
+        (and void nothing). Idempotent. After it returns None, "not charged" is true for good."""
         ...

@@ -13,8 +13,8 @@ import time
 import sqlalchemy as sa
 
 from ..errors import NotFound
-from ..storage import UTCDateTime, utcnow
-from .port import TEST_CARDS, CardDeclined, GatewayCharge, GatewayUnavailable
+from ..storage import UTCDateTime, insert_ignore, utcnow
+from .port import TEST_CARDS, VOIDED_MESSAGE, CardDeclined, GatewayCharge, GatewayUnavailable
 
 gateway_metadata = sa.MetaData()
 gateway_ledger = sa.Table(
@@ -28,11 +28,20 @@ gateway_ledger = sa.Table(
     sa.Column("refund_id", sa.String(64), nullable=True),
     sa.Column("refunded_at", UTCDateTime, nullable=True),
 )
+# Keys the provider was told to refuse from now on (``void``): recovery's "you were not charged" is then true.
+gateway_voids = sa.Table(
+    "gateway_voids",
+    gateway_metadata,
+    sa.Column("idempotency_key", sa.String(64), primary_key=True),
+    sa.Column("voided_at", UTCDateTime, nullable=False),
+)
 
 _LEDGER_ADD = gateway_ledger.insert()
 _LEDGER_ENTRY = sa.select(gateway_ledger).where(gateway_ledger.c.idempotency_key == sa.bindparam("key"))
+_VOIDED = sa.select(gateway_voids.c.idempotency_key).where(gateway_voids.c.idempotency_key == sa.bindparam("key"))
 
 LEDGER_CREATE_LOCK = 7_318_401  # advisory lock key serialising the ledger's creation on PostgreSQL
+LEDGER_KEY_LOCK = 7_318_402  # with the key's hash: a charge and a void of one key never interleave on PostgreSQL
 
 
 class SimulatedGateway:
@@ -74,6 +83,8 @@ class SimulatedGateway:
             existing = self.lookup(key)  # a key charged before answers the same, whatever the card does now
             if existing is not None:
                 return existing
+            if self._voided(key):
+                raise CardDeclined(VOIDED_MESSAGE)
             if behaviour == "fail":
                 raise GatewayUnavailable("the card network reported a processing error")
             if fails:
@@ -84,6 +95,11 @@ class SimulatedGateway:
         charge = GatewayCharge(f"ch_{key}", amount, card_number[-4:])
         try:
             with self.db.begin() as conn:
+                self._lock_key(conn, key)
+                if conn.execute(_VOIDED, {"key": key}).first() is not None:
+                    existing = conn.execute(_LEDGER_ENTRY, {"key": key}).first()
+                    if existing is None:  # (void refuses a key charged before it, so none is both)
+                        raise CardDeclined(VOIDED_MESSAGE)
                 values = {"idempotency_key": key, "charge_id": charge.charge_id, "amount": amount, "card_suffix": charge.card_suffix, "charged_at": utcnow()}
                 conn.execute(_LEDGER_ADD, values)  # a plain INSERT: SQLAlchemy caches it, not an ON CONFLICT one
             return charge
@@ -91,6 +107,29 @@ class SimulatedGateway:
             existing = self.lookup(key)
             assert existing is not None
             return existing
+
+    def void(self, key: str, timeout: float) -> GatewayCharge | None:
+        """Refuse any charge with ``key`` from now on; if it was charged already, return that charge
+        (and void nothing). Idempotent."""
+        self._wait(timeout)
+        self._ensure_ledger()
+        with self.db.begin() as conn:
+            self._lock_key(conn, key)
+            row = conn.execute(_LEDGER_ENTRY, {"key": key}).first()
+            if row is not None:
+                return GatewayCharge(row.charge_id, row.amount, row.card_suffix, row.refund_id, row.refunded_at)
+            conn.execute(insert_ignore(conn, gateway_voids).values(idempotency_key=key, voided_at=utcnow()))
+        return None
+
+    def _voided(self, key: str) -> bool:
+        with self.db.connect() as conn, conn.execution_options(readonly=True).begin():
+            return conn.execute(_VOIDED, {"key": key}).first() is not None
+
+    @staticmethod
+    def _lock_key(conn: sa.Connection, key: str) -> None:
+        # SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL's READ COMMITTED does not.
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:lock, hashtext(:key))"), {"lock": LEDGER_KEY_LOCK, "key": key})
 
     def refund(self, key: str, amount: int, timeout: float) -> str:
         self._wait(timeout)

@@ -1,0 +1,52 @@
+"""payment-provider: run the payment provider as a separate HTTP service (needs the `server` extra)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..cli import ctx_obj
+from ..integrations import require_extra
+from ..output import emit
+
+app = typer.Typer(help="The payment provider as a separate HTTP service (pip install 'deliverycli[server]').", no_args_is_help=True)
+
+
+def default_ledger() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("deliverycli")) / "payment-provider.db"
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless you ask otherwise)."),
+    port: int = typer.Option(9000, "--port", min=0, max=65535, help="Port to listen on; 0 picks a free one (printed)."),
+    latency_ms: int = typer.Option(0, "--latency-ms", min=0, max=120_000, help="Fault: delay every charge, refund and void by this much."),
+    failure_rate: float = typer.Option(0.0, "--failure-rate", min=0.0, max=1.0, help="Fault: share of charges that fail as if the provider were down (503)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the injected failures (the same key fails the same way)."),
+    ledger: Path = typer.Option(None, "--ledger", help="The provider's own SQLite ledger [default: payment-provider.db in the data folder].", show_default=False),
+) -> None:
+    """Serve the simulated payment provider over HTTP until Ctrl+C or SIGTERM.
+
+    Point the engine at it with payment_gateway = "http" and payment_url = the printed URL
+    (DELIVERYCLI_PAYMENT_GATEWAY=http DELIVERYCLI_PAYMENT_URL=http://127.0.0.1:9000).
+    """
+    require_extra("fastapi", "server")
+    require_extra("uvicorn", "server")
+    from ..integrations import payment_provider
+
+    cli = ctx_obj(ctx)
+    ledger = (ledger or default_ledger()).expanduser()
+    sock = payment_provider.listen(host, port)  # first: a busy port fails before anything is created
+    try:
+        app_ = payment_provider.create_app(ledger, latency_ms=latency_ms, failure_rate=failure_rate, seed=seed)
+    except BaseException:
+        sock.close()
+        raise
+    url = payment_provider.url_of(sock)
+    info = {"id": "payment-provider", "url": url, "ledger": str(ledger), "latency_ms": latency_ms, "failure_rate": failure_rate, "seed": seed}
+    emit(cli.json, info, lambda: typer.echo(f"payment provider listening on {url} (ledger {ledger}); Ctrl+C stops"))
+    payment_provider.serve(sock, app_)

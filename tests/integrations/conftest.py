@@ -1,0 +1,1 @@
+from .support import stream  # noqa: F401 - a fixture
