@@ -421,11 +421,31 @@ class Engine:
     # -- the console's queries (read-only; each one bounded, so a 100k-order database stays fast) --
 
     def feed(
-        self, after: int | None = None, limit: int = 200, order_id: str | None = None, event_type: str | None = None, context: str | None = None
+        self,
+        after: int | None = None,
+        limit: int = 200,
+        order_id: str | None = None,
+        event_type: str | None = None,
+        context: str | None = None,
+        customer_id: str | None = None,
+        store_id: str | None = None,
+        rider_id: str | None = None,
     ) -> list[StoredEvent]:
-        """Events for a live feed, oldest first: the newest ``limit``, or those after ``after``; optionally filtered."""
+        """Events for a live feed, oldest first: the newest ``limit``, or those after ``after``; optionally
+        filtered, also to the orders of one customer, store or rider. Membership is read from tables
+        written in the same transaction as the events that matter (an order with OrderPlaced, a rider
+        with DeliveryPickedUp), so a follower never skips an event whose order it cannot see yet."""
+        from . import delivery, ordering
+
+        order_ids = []
+        if customer_id is not None:
+            order_ids.append(sa.select(ordering.orders.c.id).where(ordering.orders.c.customer_id == customer_id))
+        if store_id is not None:
+            order_ids.append(sa.select(ordering.orders.c.id).where(ordering.orders.c.store_id == store_id))
+        if rider_id is not None:
+            order_ids.append(sa.select(delivery.deliveries.c.order_id).where(delivery.deliveries.c.rider_id == rider_id))
         with self.read() as conn:
-            return eventlog.feed(conn, after, limit, order_id=order_id, event_type=event_type, context=context)
+            return eventlog.feed(conn, after, limit, order_id=order_id, event_type=event_type, context=context, order_ids=order_ids)
 
     def store_counts(self, store_id: str) -> dict[str, int]:
         """How many of the store's tickets are NEW, COOKING, READY, CANCELLED and REJECTED."""

@@ -43,3 +43,26 @@ def test_store_counts_rider_deliveries_and_feed_filters(tmp_path) -> None:  # no
         assert {e.context for e in engine.feed(context="payment", limit=5)} == {"payment"}
         head = engine.head()
         assert engine.feed(after=head) == [] and [e.id for e in engine.feed(after=head - 2)] == [head - 1, head]
+
+
+def test_a_feed_for_one_customer_store_or_rider_holds_exactly_their_orders_events(engine) -> None:  # noqa: ANN001
+    """Role separation (issue 10 §2): on SQLite and PostgreSQL, each party's feed is every event of
+    its own orders and nothing else, newest ``limit`` or after a position, as the unfiltered feed."""
+    seed(engine)
+    everything = engine.feed(limit=1000)
+    mine = {
+        "customer_id": {o["id"] for o in engine.orders(customer_id="alice", limit=100)},
+        "store_id": {o["id"] for o in engine.orders(store_id="pizza-palace", limit=100)},
+        "rider_id": {d["id"] for d in engine.rider_deliveries("rider-kim")},
+    }
+    assert mine["customer_id"] == {"ord-000001", "ord-000003", "ord-000005", "ord-000009"}
+    assert len(mine["store_id"]) == 6 and mine["rider_id"] == {"ord-000001", "ord-000009"}
+    for who, actor in (("customer_id", "alice"), ("store_id", "pizza-palace"), ("rider_id", "rider-kim")):
+        expected = [e.id for e in everything if e.order_id in mine[who]]
+        assert [e.id for e in engine.feed(limit=1000, **{who: actor})] == expected, who
+        assert [e.id for e in engine.feed(limit=3, **{who: actor})] == expected[-3:], who
+        assert [e.id for e in engine.feed(after=expected[-4], **{who: actor})] == expected[-3:], who
+    cancelled = [e.order_id for e in engine.feed(event_type="OrderCancelled", store_id="pizza-palace")]
+    assert cancelled == ["ord-000006", "ord-000008"]
+    assert engine.feed(customer_id="alice", store_id="seoul-bbq") == [e for e in everything if e.order_id == "ord-000009"]
+    assert engine.feed(customer_id="nobody") == [] and engine.feed(rider_id="rider-park") == []
