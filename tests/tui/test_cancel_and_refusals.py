@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import deliverycli
 
-from .conftest import async_test, make_app, notifications, on_screen, press, row_of, rows, started, type_text, wait_until
+from .conftest import async_test, make_app, notifications, on_screen, press, row_of, rows, settle, started, type_text, wait_until
 
 
 def engine_on(db: str):  # noqa: ANN201
@@ -217,8 +217,9 @@ async def test_a_read_only_console_offers_no_commands(demo_db: str) -> None:
         await wait_until(pilot, lambda: row_of(app, "new-table", order["id"]))
         keys = {b.binding.description for b in app.screen.active_bindings.values()}
         assert "Accept" not in keys and "Reject" not in keys
-        await press(pilot, "a")
-        await pilot.pause(0.3)
+        await press(pilot, "a", "2")  # keys are handled in order: once on Cooking, `a` was handled
+        await wait_until(pilot, lambda: app.screen.query_one("#tabs").active == "cooking")
+        await settle(pilot)  # a command would have run in a worker: none did
         assert "read-only" in app.sub_title
     with engine_on(demo_db) as engine:
         assert engine.order(order["id"])["status"] == "PAID"
