@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 
 from ..widgets.footer import NARROW, ConsoleFooter
 from ..widgets.format import clip, money, page_text, status_text
-from ..widgets.table import ConsoleTable
+from ..widgets.table import Column, ConsoleTable
 from .actions import CustomerActions
 from .base import TabbedScreen
 from .checkout import CheckoutScreen
@@ -89,7 +89,7 @@ class CustomerScreen(CustomerActions, TabbedScreen):
             with TabPane("2 My orders", id="orders"):
                 yield Static(id="orders-info", markup=False)
                 yield ConsoleTable(
-                    "Status", "Order", "Store", "Total", "Placed", id="order-table", zebra_stripes=True, order_column=None,
+                    "Status", "Order", "Store", "Total", Column("Placed", "placed", secondary=True), id="order-table", zebra_stripes=True, order_column=None,
                     empty="No orders yet: press 1 for the shop, add items with +, then p to place one.",
                 )
             with TabPane("3 Notifications", id="notes"):

@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Header, Sparkline, Static
 from ..engine.lifecycle import FINAL, OrderStatus
 from ..widgets.footer import ConsoleFooter
 from ..widgets.format import age, clip, status_text
-from ..widgets.table import ConsoleTable
+from ..widgets.table import Column, ConsoleTable
 from .base import ConsoleScreen
 
 MINUTES = 30  # the throughput window
@@ -48,9 +48,9 @@ class OpsScreen(ConsoleScreen):
                 yield Sparkline([], id="throughput")
             with Vertical(id="ops-right"):
                 yield ConsoleTable("Subscriber", "Position", "Lag", id="subscribers", cursor_type="none", show_cursor=False)
-                yield ConsoleTable("#", "Type", "Order", "Subscriber", "Tries", "Event", "Error", id="dead-letters", order_column=2,
+                yield ConsoleTable("#", "Type", "Order", Column("Subscriber", "subscriber", True), Column("Tries", "tries", True), Column("Event", "event", True), "Error", id="dead-letters", order_column=2,
                                    empty="No dead letters: every event was handled.")
-                yield ConsoleTable("Order", "Status", "For", "Customer", "Store", id="stuck", zebra_stripes=True, order_column=None,
+                yield ConsoleTable("Order", "Status", "For", Column("Customer", "customer", True), Column("Store", "store", True), id="stuck", zebra_stripes=True, order_column=None,
                                    empty="Nothing stuck: s changes how long an open order may wait.")
         yield ConsoleFooter()
 

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Header, Static
 
 from ..widgets.footer import ConsoleFooter
 from ..widgets.format import clip, status_text
-from ..widgets.table import ConsoleTable
+from ..widgets.table import Column, ConsoleTable
 from .actions import RiderActions
 
 LIMIT = 100  # rows per table: one indexed query each
@@ -34,7 +34,7 @@ class RiderScreen(RiderActions):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="rider-info", markup=False)
-        columns = ("Order", "Status", "Store", "Address", "Requested")
+        columns = ("Order", "Status", Column("Store", "store", secondary=True), "Address", Column("Requested", "requested", secondary=True))
         yield ConsoleTable(*columns, id="available", zebra_stripes=True, order_column=None,
                            empty="No delivery is waiting: an order shows here when its store marks it ready.")
         yield ConsoleTable(*columns, id="mine", zebra_stripes=True, order_column=None,

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from ..widgets.footer import ConsoleFooter
 from ..widgets.format import clip, items_text, money, page_text, status_text
-from ..widgets.table import ConsoleTable
+from ..widgets.table import Column, ConsoleTable
 from .actions import StoreActions
 from .base import TabbedScreen
 
@@ -87,7 +87,7 @@ class StoreScreen(StoreActions, TabbedScreen):
         with TabbedContent(initial="new", id="tabs"):
             for number, (tab, label, _, empty) in enumerate(TABS, start=1):
                 with TabPane(f"{number} {label}", id=tab):
-                    yield ConsoleTable(" ", "Order", "Status", "Total", "Received", "Items", id=f"{tab}-table", zebra_stripes=True, order_column=None, empty=empty)
+                    yield ConsoleTable(" ", "Order", "Status", "Total", Column("Received", "received", secondary=True), "Items", id=f"{tab}-table", zebra_stripes=True, order_column=None, empty=empty)
         yield ConsoleFooter()
 
     def on_mount(self) -> None:

@@ -7,7 +7,8 @@ from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import Footer
 
-NARROW = 80  # the designed width; below it the footer shortens its labels
+from .table import NARROW  # the designed width; below it the footer shortens its labels
+
 
 SHORT_LABELS = {
     "Place order": "Order",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.cells import cell_len
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import on
@@ -31,12 +32,16 @@ _NUMBER = re.compile(r"(\d[\d,]*)")
 _LEADING_GLYPH = re.compile(r"^[^\w\s]+\s")  # "♨ COOKING" sorts as "COOKING"
 
 
+NARROW = 80  # the designed width; below it secondary columns are dropped
+
+
 @dataclass(frozen=True)
 class Column:
-    """A column: its header and its key (what tests and code name it by)."""
+    """A column: its header, its key, and whether it may go when the terminal is narrow."""
 
     label: str
     key: str
+    secondary: bool = False
 
 
 def plain(cell: Cell) -> str:
@@ -82,6 +87,7 @@ class ConsoleTable(DataTable):
         self.sort_reverse = False
         self.search = ""
         self._widths: list[int] = []
+        self._visible: list[int] = []  # indexes of the columns shown (secondary ones go when narrow)
 
     def on_mount(self) -> None:
         self._redraw()  # the header, before any row arrives
@@ -127,25 +133,24 @@ class ConsoleTable(DataTable):
             rows = sorted(rows, key=lambda r: natural_key(plain(r[1][column])) if column < len(r[1]) else (), reverse=self.sort_reverse)
         return rows
 
-    def _labels(self) -> list[str]:
-        return [c.label + (SORT_MARKS[self.sort_reverse] if i == self.sort_column else "") for i, c in enumerate(self.column_specs)]
-
     def _redraw(self) -> bool:
         rows = self.visible_rows()
-        labels = self._labels()
-        widths = [max([cell_len(label), *(cell_len(plain(cells[i])) for _, cells in self.source if i < len(cells))]) for i, label in enumerate(labels)]
-        if rows == self.shown and widths == self._widths and self.columns:
+        narrow = self.is_mounted and self.app.size.width < NARROW
+        visible = [i for i, c in enumerate(self.column_specs) if not (narrow and c.secondary)]
+        labels = [self.column_specs[i].label + (SORT_MARKS[self.sort_reverse] if i == self.sort_column else "") for i in visible]
+        widths = [max([cell_len(label), *(cell_len(plain(cells[i])) for _, cells in self.source if i < len(cells))]) for i, label in zip(visible, labels)]
+        if rows == self.shown and widths == self._widths and visible == self._visible and self.columns:
             return False
         keep = self.highlighted_key()
-        if widths != self._widths or [str(c.label) for c in self.columns.values()] != labels:
+        if widths != self._widths or visible != self._visible or [str(c.label) for c in self.columns.values()] != labels:
             self.clear(columns=True)
-            for spec, label, width in zip(self.column_specs, labels, widths):
-                self.add_column(label, key=spec.key, width=width)
-            self._widths = widths
+            for i, label, width in zip(visible, labels, widths):
+                self.add_column(label, key=self.column_specs[i].key, width=width)
+            self._widths, self._visible = widths, visible
         else:
             self.clear()
         for key, cells in rows:
-            self.add_row(*cells, key=key)
+            self.add_row(*(cells[i] for i in visible if i < len(cells)), key=key)
         self.shown = rows
         self.set_class(not rows, "-empty")
         self.select_key(keep)
@@ -173,15 +178,18 @@ class ConsoleTable(DataTable):
             return None
         if self.order_column is None:
             return key
-        return plain(self.get_row(key)[self.order_column])
+        return next(plain(cells[self.order_column]) for k, cells in self.source if k == key)
 
     # -- sorting by a click, searching, and the empty hint ------------------------------------
 
     @on(DataTable.HeaderSelected)
     def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
         event.stop()
-        column = event.column_index
+        column = self._visible[event.column_index]
         self.sort_by(column, reverse=not self.sort_reverse if column == self.sort_column else False)
+
+    def on_resize(self) -> None:
+        self._redraw()  # narrower or wider than designed: secondary columns go or come back
 
     def empty_hint(self) -> str:
         if self.source and self.search:
@@ -192,6 +200,5 @@ class ConsoleTable(DataTable):
         header = self.header_height if self.show_header else 0
         if self.row_count or y != header or not self.empty_hint():
             return super().render_line(y)
-        width = self.size.width
-        hint = Text(" " + self.empty_hint(), style=Style(dim=True, italic=True), end="", no_wrap=True)
-        return Strip(list(hint.render(self.app.console))).crop(0, width).adjust_cell_length(width, self.rich_style)
+        width, base = self.size.width, self.rich_style
+        return Strip([Segment(" " + self.empty_hint(), base + Style(dim=True, italic=True))]).crop(0, width).adjust_cell_length(width, base)
