@@ -38,10 +38,15 @@ def launch(cli: CliContext, role: str | None = None, actor: str | None = None, r
             "the console needs a terminal (standard input and output are not one here); "
             "for scripts use the commands, e.g. `deliverycli orders list --json` or `deliverycli events tail --follow`"
         )
-    os.environ.setdefault("ESCDELAY", ESCAPE_DELAY_MS)  # read by Textual when it loads, just below
+    terminal_settings()
     from ..app import DeliveryApp  # Textual loads only here: the rest of the CLI starts without it
 
     app = DeliveryApp(cli.settings, role=role, actor=actor, readonly=readonly)  # settings load in the app's worker
     app.run()
     if app.failure is not None:
         raise app.failure
+
+
+def terminal_settings() -> None:
+    """What Textual reads from the environment when it loads: a short Esc delay, unless the user set one."""
+    os.environ.setdefault("ESCDELAY", ESCAPE_DELAY_MS)

@@ -103,7 +103,8 @@ class StoreScreen(StoreActions, TabbedScreen):
             self.read_changes()
 
     def resumed(self) -> None:
-        self.read_changes()  # back from a dialog or an order's detail: only what changed meanwhile
+        if self.seen_head is not None:  # not when first shown: the first read is under way
+            self.read_changes()  # back from a dialog or an order's detail: only what changed meanwhile
 
     def read_tabs(self, tabs: frozenset[str] | set[str]) -> None:
         self.stale |= tabs

@@ -80,7 +80,7 @@ async def type_text(pilot: Any, text: str) -> None:
     await press(pilot, *text)
 
 
-async def wait_until(pilots: Any, predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
+async def wait_until(pilots: Any, predicate: Callable[[], Any], timeout: float = 30.0, what: str | Callable[[], str] = "") -> Any:
     """Pause the given pilot(s) until ``predicate()`` is truthy; fail after ``timeout`` seconds (a
     deadline for a loaded machine, not a measure: the outcome normally shows in well under a second)."""
     pilots = pilots if isinstance(pilots, (list, tuple)) else [pilots]
@@ -90,7 +90,7 @@ async def wait_until(pilots: Any, predicate: Callable[[], Any], timeout: float =
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
+            raise AssertionError(f"timed out waiting for {what() if callable(what) else what or predicate}")
         for pilot in pilots:
             await pilot.pause(0.02)
 
