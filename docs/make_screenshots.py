@@ -84,12 +84,14 @@ async def shoot(folder: Path, name: str, role: str | None, actor: str | None, sc
     frozen = snapshot_time(engine)  # so the operations view has stuck orders to show
     engine.close()
     live = name == "store"
-    app = DeliveryApp(load_settings(db=db), role=role, actor=actor, poll_interval=0.1 if live else None, clock=lambda: frozen)
+    app = DeliveryApp(  # preferences of its own: a remembered role or theme would change the pictures
+        load_settings(db=db), role=role, actor=actor, poll_interval=0.1 if live else None, clock=lambda: frozen, preferences_file=folder / f"{name}.json"
+    )
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await on_screen(pilot, screen)
         await settle(pilot)
         await (prepare(pilot, db) if live else prepare(pilot))
-        await settle(pilot, 0.2)
+        await settle(pilot)
         await pilot.pause()
         return Path(app.save_screenshot(filename=f"{name}.svg", path=str(OUT)))
 
