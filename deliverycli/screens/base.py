@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import on
 from textual.binding import Binding
 from textual.message import Message
+from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Input, TabbedContent
+from textual.widgets import Input, Static, TabbedContent
 
 from ..widgets.table import ConsoleTable
 
@@ -153,7 +154,7 @@ class ConsoleScreen(Screen):
         if action in self.TABLE_ACTIONS:
             return self.focused_table() is not None
         if action == "copy_order_id":
-            return self.highlighted_order_id(peek=True) is not None
+            return self.highlighted_order_id() is not None
         return True
 
     def action_back(self) -> None:
@@ -207,7 +208,7 @@ class ConsoleScreen(Screen):
             return self.searched
         return None
 
-    def highlighted_order_id(self, peek: bool = False) -> str | None:
+    def highlighted_order_id(self) -> str | None:
         """The order the reader is on: the highlighted row of the focused table, if it holds orders."""
         table = self.focused_table()
         return table.highlighted_order() if table is not None else None
@@ -223,21 +224,20 @@ class ConsoleScreen(Screen):
         if table is not None:
             table.sort_next()
 
-    def action_search(self) -> None:
+    async def action_search(self) -> None:
         table = self.focused_table()
         if table is None:
             return
         self.searched = table
-        bars = self.query("#search")
-        bar = bars.first(Input) if bars else None
-        if bar is None:
-            bar = Input(id="search", compact=True)
-            self.mount(bar)
-        name = table.border_title or (table.id or "table").replace("-", " ")
-        bar.placeholder = f"search {name}: text in any column · enter keeps it · esc clears it"
-        bar.value = table.search
-        bar.display = True
-        bar.focus()
+        if not self.query("#search-bar"):
+            await self.mount(Horizontal(Static(id="search-label", markup=False), Input(id="search", compact=True), id="search-bar"))
+        name = table.border_title or table.name or (table.id or "table").replace("-", " ")
+        self.query_one("#search-label", Static).update(f"/ {name}: ")
+        field = self.query_one("#search", Input)
+        field.placeholder = "text in any column · enter keeps it · esc clears it"
+        field.value = table.search
+        self.query_one("#search-bar").display = True
+        field.focus()
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
@@ -249,12 +249,12 @@ class ConsoleScreen(Screen):
         event.stop()
         if self.searched is not None:
             if not self.searched.search:
-                event.input.display = False
+                self.query_one("#search-bar").display = False
             self.searched.focus()
 
     def _end_search(self, table: ConsoleTable) -> None:
         table.set_search("")
-        for bar in self.query("#search"):
+        for bar in self.query("#search-bar"):
             bar.display = False
         table.focus()
 

@@ -89,11 +89,11 @@ class CustomerScreen(CustomerActions, TabbedScreen):
             with TabPane("2 My orders", id="orders"):
                 yield Static(id="orders-info", markup=False)
                 yield ConsoleTable(
-                    "Status", "Order", "Store", "Total", Column("Placed", "placed", secondary=True), id="order-table", zebra_stripes=True, order_column=None,
+                    "Status", "Order", "Store", "Total", Column("Placed", "placed", secondary=True), id="order-table", name="my orders", zebra_stripes=True, order_column=None,
                     empty="No orders yet: press 1 for the shop, add items with +, then p to place one.",
                 )
             with TabPane("3 Notifications", id="notes"):
-                yield ConsoleTable("At", "Order", "Notification", id="note-table", zebra_stripes=True, order_column=1,
+                yield ConsoleTable("At", "Order", "Notification", id="note-table", name="notifications", zebra_stripes=True, order_column=1,
                                    empty="No notifications yet: every change to your orders is announced here.")
         yield ConsoleFooter()
 

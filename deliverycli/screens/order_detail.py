@@ -92,7 +92,7 @@ class OrderDetailScreen(CustomerActions, StoreActions, RiderActions):
         if not self._shown and self.is_current:  # e.g. no such order: nothing to show
             self.dismiss()
 
-    def highlighted_order_id(self, peek: bool = False) -> str | None:
+    def highlighted_order_id(self) -> str | None:
         return self.order_id  # every row of this view is about this order
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

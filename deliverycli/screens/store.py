@@ -87,7 +87,7 @@ class StoreScreen(StoreActions, TabbedScreen):
         with TabbedContent(initial="new", id="tabs"):
             for number, (tab, label, _, empty) in enumerate(TABS, start=1):
                 with TabPane(f"{number} {label}", id=tab):
-                    yield ConsoleTable(" ", "Order", "Status", "Total", Column("Received", "received", secondary=True), "Items", id=f"{tab}-table", zebra_stripes=True, order_column=None, empty=empty)
+                    yield ConsoleTable(" ", "Order", "Status", "Total", Column("Received", "received", secondary=True), "Items", id=f"{tab}-table", name=f"{label.lower()} orders", zebra_stripes=True, order_column=None, empty=empty)
         yield ConsoleFooter()
 
     def on_mount(self) -> None:

@@ -84,7 +84,7 @@ async def test_search_filters_a_table_until_esc_and_y_copies_the_order_id(demo_d
         assert "Nothing matches" in new.render_line(1).text  # painted under the header
         await press(pilot, "escape")  # clears the search and closes its line
         await wait_until(pilot, lambda: len(rows(app, "new-table")) == 3 and app.focused is new)
-        assert not app.screen.query_one("#search").display
+        assert not app.screen.query_one("#search-bar").display
 
 
 @async_test
