@@ -4,7 +4,7 @@ a live feed and an operations view.
 The app opens the engine in a worker thread and polls the event log's head (``Engine.head()``, one
 index lookup) in another; when any process commits an event every open screen reloads what it
 shows, again in worker threads. Screens hold no business logic: the engine decides, and its error
-messages are shown as they are.
+messages are shown as they are. Screens see the app through ``screens.console.Console`` only.
 """
 
 from __future__ import annotations
@@ -18,14 +18,19 @@ from typing import TYPE_CHECKING, Any
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.content import Content
 from textual.message import Message
 
 from .output import jsonable
 from .palette import ConsoleCommands
+from .preferences import Preferences, RemembersPreferences, load_preferences, preferences_path
 from .screens.base import HeadChanged
+from .screens.console import OPERATOR_ROLES
 from .screens.loading import LoadingScreen
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .engine.bootstrap import Engine
     from .settings import Settings
 
@@ -69,12 +74,15 @@ class NotificationsArrived(Message):
         self.role, self.actor, self.notes = role, actor, notes
 
 
-class DeliveryApp(App[None]):
+class DeliveryApp(RemembersPreferences, App[None]):
     """The console. ``role``/``actor`` open a view directly; otherwise the role picker comes first."""
 
     CSS_PATH = "app.tcss"
     TITLE = "deliverycli"
     COMMANDS = App.COMMANDS | {ConsoleCommands}
+    # 80x24 is the designed size; below it screens shorten labels and hide secondary panes.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-normal")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-tall")]
     BINDINGS = [
         Binding("question_mark", "help", "Keys", key_display="?"),
         Binding("f2", "open_view('feed')", "Live feed", show=False),
@@ -94,6 +102,7 @@ class DeliveryApp(App[None]):
         clock: Callable[[], datetime] | None = None,
         mask_times: bool = False,
         stuck_after_s: float = 600.0,
+        preferences_file: Path | None = None,
     ) -> None:
         super().__init__()
         # Settings, or how to load them: loading (pydantic) in the worker lets the first screen show sooner.
@@ -116,6 +125,9 @@ class DeliveryApp(App[None]):
         self._poll_error: str | None = None
         self.toasts: deque[str] = deque(maxlen=100)  # "title: message" of recent toasts, newest last
         self.sub_title = "read-only" if readonly else ""
+        self.preferences_file = preferences_file or preferences_path()
+        self.preferences: Preferences = load_preferences(self.preferences_file)
+        self.motion_level = self.animation_level  # Textual's level (TEXTUAL_ANIMATIONS), restored when motion is on again
 
     # -- start-up -----------------------------------------------------------------------------
 
@@ -125,6 +137,8 @@ class DeliveryApp(App[None]):
         return LoadingScreen(db.split("@")[-1] if db else "the database")
 
     def on_mount(self) -> None:
+        self.apply_preferences()
+        self.theme_changed_signal.subscribe(self, self.theme_changed)
         self.open_engine()
 
     @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
@@ -166,7 +180,8 @@ class DeliveryApp(App[None]):
         self.engine, self.catalog, self.head, self._notes_after = message.engine, message.catalog, message.head, message.notes_after
         from .screens.role_picker import RolePickerScreen
 
-        self.push_screen(RolePickerScreen(self.start_role))
+        last = self.preferences
+        self.push_screen(RolePickerScreen(self.start_role or last.last_role, None if self.start_role else last.last_actor))
         if self.start_role in ("ops", "feed") or (self.start_role in PEOPLE_ROLES and self.start_actor):
             self.open_role(self.start_role, self.start_actor, notes_after=self._notes_after)
         if self.poll_interval:
@@ -182,6 +197,11 @@ class DeliveryApp(App[None]):
             self.engine.close()
 
     # -- roles and views ----------------------------------------------------------------------
+
+    @property
+    def is_operator(self) -> bool:
+        """The operations and live-feed roles, and whoever has not picked a role yet."""
+        return self.role is None or self.role in OPERATOR_ROLES
 
     def person(self, role: str, actor: str) -> dict[str, Any]:
         return next((p for p in self.catalog.get(role, []) if p["id"] == actor), {"id": actor, "name": actor, "address": ""})
@@ -205,6 +225,7 @@ class DeliveryApp(App[None]):
             self.sub_title = self._subtitle("pick a role")
             return
         self.role, self.actor = role, actor
+        self.save_preferences(last_role=role, last_actor=actor)
         person = self.person(role, actor) if actor else None
         screens = {"customer": CustomerScreen, "store": StoreScreen, "rider": RiderScreen}
         if role in screens:
@@ -239,7 +260,7 @@ class DeliveryApp(App[None]):
         from .screens.feed import FeedScreen
         from .screens.ops import OpsScreen
 
-        if self.engine is None:
+        if self.engine is None or (view == "ops" and not self.is_operator):
             return
         screen_type = FeedScreen if view == "feed" else OpsScreen
         if isinstance(self.screen, screen_type):
@@ -249,6 +270,11 @@ class DeliveryApp(App[None]):
     def action_pick_role(self) -> None:
         if self.engine is not None:
             self._open_role("picker", None, None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_view" and parameters == ("ops",):
+            return self.is_operator  # the operations view belongs to the operator
+        return True
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen
@@ -279,7 +305,7 @@ class DeliveryApp(App[None]):
         if text == self._poll_error:
             return
         if text is None:
-            self.notify("The database answers again; the views are live.", title="Reconnected")
+            self.notify("The database answers again; the views are live.", title="Reconnected", markup=False)
         else:
             self.show_error(message.error)  # type: ignore[arg-type]
         self._poll_error = text
@@ -314,14 +340,15 @@ class DeliveryApp(App[None]):
             return
         self._notes_after = fresh[-1]["id"]
         for note in fresh[-3:]:
-            self.notify(note["message"], title=f"Notification · {note['order_id']}", timeout=6)
+            self.notify(note["message"], title=f"Notification · {note['order_id']}", timeout=6, markup=False)
         if len(fresh) > 3:
-            self.notify(f"and {len(fresh) - 3} more notifications", timeout=6)
+            self.notify(f"and {len(fresh) - 3} more notifications", timeout=6, markup=False)
 
-    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None, markup: bool = False) -> None:
-        """A toast; engine messages are shown literally (no markup), and remembered in ``toasts``."""
-        self.toasts.append(f"{title}: {message}")
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None, markup: bool = True) -> None:
+        """A toast, remembered in ``toasts`` as plain text. Textual's own messages use markup; the
+        console's pass ``markup=False``, so engine words are shown literally."""
+        self.toasts.append(f"{title}: {Content.from_markup(message).plain if markup else message}")
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     # -- errors -------------------------------------------------------------------------------
 
@@ -330,9 +357,9 @@ class DeliveryApp(App[None]):
         from .engine.errors import DeliveryError
 
         if isinstance(error, DeliveryError):
-            self.notify(error.message, title=ERROR_TITLES.get(error.code, "Error"), severity="error", timeout=8)
+            self.notify(error.message, title=ERROR_TITLES.get(error.code, "Error"), severity="error", timeout=8, markup=False)
         else:
-            self.notify(f"internal error: {type(error).__name__}: {error}", title="Error", severity="error", timeout=10)
+            self.notify(f"internal error: {type(error).__name__}: {error}", title="Error", severity="error", timeout=10, markup=False)
 
 
 def _utcnow() -> datetime:

@@ -52,7 +52,7 @@ async def store(pilot: Any, db: str) -> None:
 
     await wait_until(pilot, lambda: rows(pilot.app, "new-table"))
     with deliverycli.open_engine(db) as engine:  # another process: a new order arrives
-        engine.place_order("carol", "pizza-palace", ["margherita:2", "garlic-bread"], "7 Birch Ln")
+        engine.orders.place("carol", "pizza-palace", ["margherita:2", "garlic-bread"], "7 Birch Ln")
     await wait_until(pilot, lambda: rows(pilot.app, "new-table")[0][0] == "●")
     await wait_until(pilot, lambda: pilot.app.screen.query("Toast"))
 
@@ -84,12 +84,14 @@ async def shoot(folder: Path, name: str, role: str | None, actor: str | None, sc
     frozen = snapshot_time(engine)  # so the operations view has stuck orders to show
     engine.close()
     live = name == "store"
-    app = DeliveryApp(load_settings(db=db), role=role, actor=actor, poll_interval=0.1 if live else None, clock=lambda: frozen)
+    app = DeliveryApp(  # preferences of its own: a remembered role or theme would change the pictures
+        load_settings(db=db), role=role, actor=actor, poll_interval=0.1 if live else None, clock=lambda: frozen, preferences_file=folder / f"{name}.json"
+    )
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await on_screen(pilot, screen)
         await settle(pilot)
         await (prepare(pilot, db) if live else prepare(pilot))
-        await settle(pilot, 0.2)
+        await settle(pilot)
         await pilot.pause()
         return Path(app.save_screenshot(filename=f"{name}.svg", path=str(OUT)))
 

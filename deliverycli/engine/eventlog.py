@@ -178,11 +178,24 @@ def feed(
     order_id: str | None = None,
     event_type: str | None = None,
     context: str | None = None,
+    order_ids: Sequence[sa.Select] = (),
+    scan: int = 20_000,
 ) -> list[StoredEvent]:
-    """Events for a live feed, oldest first: the newest ``limit`` when ``after`` is None, else those after it."""
+    """Events for a live feed, oldest first: the newest ``limit`` when ``after`` is None, else those after it.
+
+    ``order_ids`` (SELECTs of one order-id column each) keeps only events of orders that every one
+    of them names: a customer's, a store's or a rider's feed. The caller builds them from its own
+    tables, so the log imports no context. They are tested per event (EXISTS), so following costs
+    what the new events cost; without ``after`` only the newest ``scan`` events are looked at, so
+    a filter that matches little (a new customer) does not walk the whole log.
+    """
     query = sa.select(events)
     if order_id is not None:
         query = query.where(events.c.order_id == order_id)
+    for members in order_ids:
+        query = query.where(members.where(members.selected_columns[0] == events.c.order_id).exists())
+    if order_ids and after is None:
+        query = query.where(events.c.id > head(conn) - scan)
     if event_type is not None:
         query = query.where(events.c.event_type == event_type)
     if context is not None:

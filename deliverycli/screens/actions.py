@@ -33,8 +33,8 @@ class CustomerActions(ConsoleScreen):
         )
 
     def _cancelled(self, order: dict[str, Any]) -> None:
-        if order["status"] == "CANCELLED":
-            self.notify(f"Order {order['id']} is {status_text('CANCELLED')} and refunded.", title="Cancelled")
+        if order.status == "CANCELLED":
+            self.notify(f"Order {order.id} is {status_text('CANCELLED')} and refunded.", title="Cancelled")
         else:
             self.notify(f"Order {order['id']} is {status_text(order['status'])}: waiting for the store.", title="Cancellation requested")
         self.reload()
@@ -54,7 +54,7 @@ class CustomerActions(ConsoleScreen):
         customer = self.console.actor
         self.act(
             lambda engine: engine.orders.confirm(order_id, customer),
-            lambda order: (self.notify(f"You confirmed delivery of order {order['id']}.", title=status_text(order["status"])), self.reload()),
+            lambda order: (self.notify(f"You confirmed delivery of order {order.id}.", title=status_text(order.status)), self.reload()),
         )
 
 

@@ -1,5 +1,6 @@
 """What every console screen shares: engine calls in thread workers that answer with messages,
-reloading when any process commits an event, and errors shown as the engine words them."""
+reloading when any process commits an event, errors shown as the engine words them, and the keys
+of its tables: `/` searches, `o` sorts, `y` copies the highlighted order id."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import on
 from textual.binding import Binding
 from textual.message import Message
+from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, TabbedContent
+from textual.widgets import Input, Static, TabbedContent
+
+from ..widgets.table import ConsoleTable
 
 if TYPE_CHECKING:
-    from ..app import DeliveryApp
     from ..engine.bootstrap import Engine
+    from .console import Console
 
 Call = Callable[["Engine"], Any]
 Handler = Callable[[Any], None]
@@ -48,20 +52,27 @@ class EngineReply(Message):
 class ConsoleScreen(Screen):
     """A screen that reads and commands through the app's engine, never on the UI thread."""
 
-    BINDINGS = [Binding("escape", "back", "Back")]
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("slash", "search", "Search table", key_display="/", show=False),
+        Binding("o", "sort", "Sort table", show=False),
+        Binding("y", "copy_order_id", "Copy order id", show=False),
+    ]
 
     # Reload whenever any process commits an event (False: only on mount and resume).
     LIVE = True
     # Commands a read-only console hides (see check_action).
     COMMAND_ACTIONS: frozenset[str] = frozenset()
+    TABLE_ACTIONS = frozenset({"search", "sort"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._loading: set[str] = set()
         self._load_again: dict[str, tuple[Call, Handler, Handler | None]] = {}
+        self.searched: ConsoleTable | None = None  # the table the search line filters
 
     @property
-    def console(self) -> DeliveryApp:
+    def console(self) -> Console:
         return self.app  # type: ignore[return-value]
 
     # -- engine calls -------------------------------------------------------------------------
@@ -116,25 +127,41 @@ class ConsoleScreen(Screen):
         """Load what the screen shows; called on mount, on resume and whenever the event log grows."""
 
     def on_mount(self) -> None:
-        self.reload()
+        self.reload()  # Textual calls every class's on_mount, this one after the screen's own
 
     def on_screen_resume(self) -> None:
         if self.is_mounted:
-            self.reload()
+            self.resumed()
+
+    def resumed(self) -> None:
+        """Shown again (a dialog or view over it closed): reload, unless the screen knows better."""
+        self.reload()
 
     @on(HeadChanged)
     def _head_changed(self, message: HeadChanged) -> None:
         message.stop()
         self.reload()
 
-    # -- helpers ------------------------------------------------------------------------------
+    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None, markup: bool = False) -> None:
+        """A toast; the console's own messages (and the engine's words in them) are shown literally."""
+        self.app.notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    # -- keys ---------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.COMMAND_ACTIONS and self.console.readonly:
             return False
+        if action in self.TABLE_ACTIONS:
+            return self.focused_table() is not None
+        if action == "copy_order_id":
+            return self.highlighted_order_id() is not None
         return True
 
     def action_back(self) -> None:
+        table = self.focused_table()
+        if table is not None and table.search:  # esc first clears a search
+            self._end_search(table)
+            return
         if len(self.app.screen_stack) > 2:  # the role picker stays at the bottom
             self.dismiss()
 
@@ -143,38 +170,93 @@ class ConsoleScreen(Screen):
 
         return clock_time(value, self.console.mask_times)
 
-    def fill(self, table: DataTable, rows: list[tuple[str, tuple[Any, ...]]]) -> bool:
-        """Show ``rows`` (key, cells) in ``table``, keeping the cursor on its row; a table already
-        showing exactly these rows is left alone, so a refresh that changed nothing costs nothing."""
-        if getattr(table, "_shown_rows", None) == rows:
-            return False
-        keep = self._highlighted_key(table)
-        table.clear()
-        for key, cells in rows:
-            table.add_row(*cells, key=key)
-        table._shown_rows = rows  # type: ignore[attr-defined]
-        self._restore(table, keep)
-        return True
+    def key_rows(self) -> list[tuple[str, str, str]]:
+        """This view's keys for the help screen: (key, what it does, where it works)."""
+        ours = {(b.action, b.description) for b in self.declared_bindings()}
+        rows: list[tuple[str, str, str]] = []
+        seen: set[tuple[str, str]] = set()
+        for active in self.active_bindings.values():
+            binding = active.binding
+            display = self.app.get_key_display(binding)
+            if binding.system or not binding.description or (display, binding.description) in seen:
+                continue
+            seen.add((display, binding.description))
+            if active.node is self:  # Textual's own screen keys (tab, copy) work on every screen
+                where = "this view" if (binding.action, binding.description) in ours else "everywhere"
+            else:
+                where = "everywhere" if active.node is self.app else "this table"
+            rows.append((display, binding.description + ("" if active.enabled else " (not now)"), where))
+        return rows
 
-    @staticmethod
-    def _highlighted_key(table: DataTable) -> str | None:
-        """The key of the row under the table's cursor, if any."""
-        if table.row_count == 0 or table.cursor_row < 0:
-            return None
-        try:
-            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        except Exception:  # noqa: BLE001 - the cursor is past the rows
-            return None
+    def declared_bindings(self) -> list[Binding]:
+        """The bindings this console's screen classes declare (not Textual's)."""
+        return [
+            binding
+            for cls in type(self).__mro__
+            if cls.__module__.startswith("deliverycli.")
+            for binding in cls.__dict__.get("BINDINGS", [])
+            if isinstance(binding, Binding)
+        ]
 
-    @staticmethod
-    def _restore(table: DataTable, key: str | None) -> None:
-        """Put the cursor back on the row with ``key`` after the table was refilled."""
-        if key is None:
+    # -- tables: search, sort, copy -----------------------------------------------------------
+
+    def focused_table(self) -> ConsoleTable | None:
+        focused = self.focused
+        if isinstance(focused, ConsoleTable):
+            return focused
+        if isinstance(focused, Input) and focused.id == "search":
+            return self.searched
+        return None
+
+    def highlighted_order_id(self) -> str | None:
+        """The order the reader is on: the highlighted row of the focused table, if it holds orders."""
+        table = self.focused_table()
+        return table.highlighted_order() if table is not None else None
+
+    def action_copy_order_id(self) -> None:
+        order_id = self.highlighted_order_id()
+        if order_id:
+            self.app.copy_to_clipboard(order_id)
+            self.notify(f"{order_id} is on the clipboard.", title="Copied", timeout=3)
+
+    def action_sort(self) -> None:
+        table = self.focused_table()
+        if table is not None:
+            table.sort_next()
+
+    async def action_search(self) -> None:
+        table = self.focused_table()
+        if table is None:
             return
-        try:
-            table.move_cursor(row=table.get_row_index(key), animate=False)
-        except Exception:  # noqa: BLE001 - that row is gone
-            pass
+        self.searched = table
+        if not self.query("#search-bar"):
+            await self.mount(Horizontal(Static(id="search-label", markup=False), Input(id="search", compact=True), id="search-bar"))
+        name = table.border_title or table.name or (table.id or "table").replace("-", " ")
+        self.query_one("#search-label", Static).update(f"/ {name}: ")
+        field = self.query_one("#search", Input)
+        field.placeholder = "text in any column · enter keeps it · esc clears it"
+        field.value = table.search
+        self.query_one("#search-bar").display = True
+        field.focus()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        if self.searched is not None:
+            self.searched.set_search(event.value)
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.searched is not None:
+            if not self.searched.search:
+                self.query_one("#search-bar").display = False
+            self.searched.focus()
+
+    def _end_search(self, table: ConsoleTable) -> None:
+        table.set_search("")
+        for bar in self.query("#search-bar"):
+            bar.display = False
+        table.focus()
 
 
 class TabbedScreen(ConsoleScreen):
@@ -195,7 +277,10 @@ class TabbedScreen(ConsoleScreen):
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         target = self.TAB_FOCUS.get(event.pane.id or "")
-        if target:
+        focused = self.focused
+        # A late activation (the first one, on a loaded machine) must not pull the focus back
+        # from where the reader already moved it inside this tab.
+        if target and (focused is None or event.pane not in focused.ancestors_with_self):
             self.query_one(target).focus()
         self.refresh_bindings()
 
@@ -205,3 +290,14 @@ class TabbedScreen(ConsoleScreen):
             return allowed
         only_on = self.TAB_ACTIONS.get(action)
         return only_on is None or self.active_tab() == only_on
+
+    def key_rows(self) -> list[tuple[str, str, str]]:
+        """This view's keys, with those of its other tabs said to work there."""
+        rows = super().key_rows()
+        tabs = self.query_one("#tabs", TabbedContent)
+        for binding in self.declared_bindings():
+            tab = self.TAB_ACTIONS.get(binding.action.partition("(")[0])
+            if tab and tab != self.active_tab():
+                label = str(tabs.get_tab(tab).label).split(" (")[0].partition(" ")[2]  # "2 Cooking (3)" -> "Cooking"
+                rows.append((self.app.get_key_display(binding), f"{binding.description} (on the {label} tab)", "this view"))
+        return rows

@@ -1,7 +1,9 @@
 """The live feed: every event as it commits, from any process: time, order, type and actor.
 
-`/` filters by order id, event type or context; space pauses and follows; scrolling up pauses
-following, so what you are reading stays put.
+An operator sees every order's events; a customer, store owner or rider only their own orders'.
+`/` filters by order id, event type or context (a filter it cannot read is refused, with how
+filters work); space pauses and follows; scrolling up pauses following, so what you are reading
+stays put.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from ..engine.events import EVENT_TYPES
 from ..widgets.feed_log import FeedLog
+from ..widgets.footer import ConsoleFooter
 from .base import ConsoleScreen
 
 BACKLOG = 200  # events shown when the feed opens or its filter changes
@@ -23,11 +26,20 @@ BATCH = 500  # events read per poll while following
 MAX_LINES = 1000  # the log keeps this many lines; older ones scroll away
 CONTEXTS = ("ordering", "payment", "store", "delivery", "notification")
 CONTEXT_STYLES = {"ordering": "cyan", "payment": "magenta", "store": "yellow", "delivery": "green", "notification": "blue"}
+SCOPES = {"customer": "customer_id", "store": "store_id", "rider": "rider_id"}
+FILTER_HELP = (
+    "Filter by an order (12 or ord-000012), an event type (CookingStarted) or a context "
+    f"({', '.join(CONTEXTS)}); type:, context: or order: say which. Empty shows every event."
+)
+
+
+class UnknownFilter(ValueError):
+    """The filter text names no order, event type or context."""
 
 
 def parse_filter(text: str) -> dict[str, str]:
-    """``type:X``, ``context:X``, ``order:X``, or a bare word: an event type or context name
-    (any case), else an order id (``12`` means ``ord-000012``)."""
+    """``type:X``, ``context:X``, ``order:X``, or a bare word: an event type or context name (any
+    case) or an order id (``12`` means ``ord-000012``). Anything else raises UnknownFilter."""
     text = text.strip()
     if not text:
         return {}
@@ -41,11 +53,12 @@ def parse_filter(text: str) -> dict[str, str]:
         return {"event_type": types[text.lower()]}
     if kind in ("", "context") and text.lower() in CONTEXTS:
         return {"context": text.lower()}
-    if kind == "type":
-        return {"event_type": text}
-    if kind == "context":
-        return {"context": text.lower()}
-    return {"order_id": f"ord-{int(text):06d}" if text.isdigit() else text}
+    if kind in ("", "order") and text.isdigit():
+        return {"order_id": f"ord-{int(text):06d}"}
+    if kind == "order" or (kind == "" and text.lower().startswith("ord-")):
+        return {"order_id": text}
+    what = {"type": "no event type", "context": "no context"}.get(kind, "neither an order, an event type nor a context")
+    raise UnknownFilter(f"“{text}” is {what}. {FILTER_HELP}")
 
 
 def describe_filter(criteria: dict[str, str]) -> str:
@@ -66,6 +79,7 @@ class FeedScreen(ConsoleScreen):
 
     def __init__(self) -> None:
         super().__init__()
+        self.scope: dict[str, str] = {}  # a person's feed: their orders only (set on mount from the role)
         self.criteria: dict[str, str] = {}
         self.following = True
         self.last_id: int | None = None  # newest event shown; None: (re)load the backlog
@@ -77,24 +91,26 @@ class FeedScreen(ConsoleScreen):
         yield Static(id="feed-status", markup=False)
         yield FeedLog(id="log", max_lines=MAX_LINES, wrap=False, markup=False, auto_scroll=True)
         yield Input(placeholder="order id (12 or ord-000012), event type (CookingStarted) or context (store); empty: all", id="filter")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
+        role, actor = self.console.role, self.console.actor
+        if role in SCOPES and actor:
+            self.scope = {SCOPES[role]: actor}
         self.query_one("#filter", Input).display = False
         self.query_one("#log", FeedLog).focus()
         self._show_status()
-        super().on_mount()
 
     # -- reading --------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        criteria, generation = dict(self.criteria), self.generation
+        criteria, generation = {**self.criteria, **self.scope}, self.generation
         if self.last_id is None:
             # the head first: what commits while the backlog is read is then not skipped
             self.load("feed", lambda engine: (generation, None, engine.events.head(), engine.events.feed(None, BACKLOG, **criteria)), self.show_events)
         elif self.following:
             after = self.last_id
-            self.load("feed", lambda engine: (generation, after, after, engine.events.feed(after, BATCH, **criteria)), self.show_events)
+            self.load("feed", lambda engine: (generation, after, engine.events.head(), engine.events.feed(after, BATCH, **criteria)), self.show_events)
         else:
             self._show_status()
 
@@ -108,10 +124,13 @@ class FeedScreen(ConsoleScreen):
             self.shown = 0
         for event in events:
             log.write(self._line(event), scroll_end=self.following)
-        self.last_id = max([head, *(e.id for e in events)])
+        full = after is not None and len(events) == BATCH
+        # A short answer covered every event up to the head read before it, matching or not, so
+        # a filter that matches little does not make the next look read the same events again.
+        self.last_id = events[-1].id if full else max([head, *(e.id for e in events)])
         self.shown += len(events)
         self._show_status()
-        if len(events) == BATCH and self.following:
+        if full and self.following:
             self.reload()  # more are waiting
 
     def _line(self, event: Any) -> Text:
@@ -123,16 +142,18 @@ class FeedScreen(ConsoleScreen):
         return text
 
     def _show_status(self) -> None:
-        waiting = max(0, self.console.head - (self.last_id or 0)) if not self.criteria and self.last_id is not None else 0
+        filtered = self.criteria or self.scope
+        waiting = max(0, self.console.head - (self.last_id or 0)) if not filtered and self.last_id is not None else 0
         if self.following:
             state = "● following"
         elif waiting:
             state = f"‖ paused · {waiting} new event{'s' if waiting != 1 else ''} waiting"
         else:
             state = "‖ paused"
+        scope = f"{next(iter(self.scope.values()))}'s orders · " if self.scope else ""
+        shown = f"{min(self.shown, MAX_LINES)} shown" if self.shown or not filtered or self.last_id is None else "nothing matched yet"
         self.query_one("#feed-status", Static).update(
-            f"{state} · {describe_filter(self.criteria)} · {min(self.shown, MAX_LINES)} shown · "
-            + ("space pauses" if self.following else "space follows")
+            f"{state} · {scope}{describe_filter(self.criteria)} · {shown} · " + ("space pauses" if self.following else "space follows")
         )
 
     # -- following ----------------------------------------------------------------------------
@@ -170,7 +191,11 @@ class FeedScreen(ConsoleScreen):
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
-        self.criteria = parse_filter(event.value)
+        try:
+            self.criteria = parse_filter(event.value)
+        except UnknownFilter as unknown:
+            self.notify(str(unknown), title="The filter matched nothing", severity="warning", timeout=10)
+            return  # the line stays open to be corrected; the feed keeps its filter
         self.generation += 1
         self.last_id = None
         self.following = True

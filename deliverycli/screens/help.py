@@ -1,4 +1,5 @@
-"""Every key binding of the screen it was opened from (`?`), including the ones the footer hides."""
+"""The keys of the view it was opened from (`?`): what works here and everywhere, including keys
+the footer hides, and a tab's keys said to work on that tab. Other views' keys are not listed."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
+
+from ..widgets.table import ConsoleTable
+from .base import ConsoleScreen
+
+PALETTE_ROW = ("^p", "Command palette: switch role, jump to an order, open a view, preferences", "everywhere")
 
 
 class HelpScreen(ModalScreen[None]):
@@ -15,42 +21,29 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, under: Screen) -> None:
         super().__init__()
-        self.rows: list[tuple[str, str, str]] = []
-        seen: set[tuple[str, str]] = set()
-        for key, active in under.active_bindings.items():
-            binding = active.binding
-            if binding.system or not binding.description:
-                continue
-            generic = active.node is under.app or binding.action.startswith("app.") or "copy" in binding.action
-            where = "everywhere" if generic else ("this view" if active.node is under else type(active.node).__name__)
-            display = under.app.get_key_display(binding)
-            if (display, binding.description) in seen:
-                continue
-            seen.add((display, binding.description))
-            self.rows.append((display, binding.description + ("" if active.enabled else " (not now)"), where))
-        for bindings in under._bindings.key_to_bindings.values():  # this view's keys that do nothing just now
-            for binding in bindings:
-                display = under.app.get_key_display(binding)
-                if binding.description and (display, binding.description) not in seen:
-                    seen.add((display, binding.description))
-                    self.rows.append((display, binding.description + " (not here)", "this view"))
-        if not any(r[0] == "^p" or r[0] == "ctrl+p" for r in self.rows):
-            self.rows.append(("^p", "Command palette: switch role, jump to an order, open a view", "everywhere"))
-        order = {"this view": 0, "everywhere": 2}
-        self.rows.sort(key=lambda r: order.get(r[2], 1))
+        if isinstance(under, ConsoleScreen):
+            rows = under.key_rows()
+        else:
+            rows = [
+                (under.app.get_key_display(a.binding), a.binding.description, "this view")
+                for a in under.active_bindings.values()
+                if a.binding.description and not a.binding.system
+            ]
+        if not any(row[0] in ("^p", "ctrl+p") for row in rows):
+            rows.append(PALETTE_ROW)
+        order = {"this view": 0, "this table": 1, "everywhere": 2}
+        self.rows = sorted(rows, key=lambda r: order.get(r[2], 1))
         self.title_text = f"Keys · {getattr(under, 'view_name', type(under).__name__)}"
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.title_text, classes="title", markup=False)
-            yield DataTable(cursor_type="row", zebra_stripes=True)
+            yield ConsoleTable("Key", "Does", "Where", zebra_stripes=True)
             yield Static("esc closes", markup=False)
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("Key", "Does", "Where")
-        for row in self.rows:
-            table.add_row(*row)
+        table = self.query_one(ConsoleTable)
+        table.show([(str(i), row) for i, row in enumerate(self.rows)])
         table.focus()
 
     def action_close(self) -> None:

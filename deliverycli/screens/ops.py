@@ -12,11 +12,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Sparkline, Static
+from textual.widgets import DataTable, Header, Sparkline, Static
 
 from ..output import jsonable
 from ..engine.lifecycle import FINAL, OrderStatus
+from ..widgets.footer import ConsoleFooter
 from ..widgets.format import age, clip, status_text
+from ..widgets.table import Column, ConsoleTable
 from .base import ConsoleScreen
 
 MINUTES = 30  # the throughput window
@@ -42,31 +44,25 @@ class OpsScreen(ConsoleScreen):
         yield Header()
         with Horizontal(id="ops"):
             with Vertical(id="ops-left"):
-                yield DataTable(id="counts", cursor_type="none", show_cursor=False)
+                yield ConsoleTable(("Status", "status"), ("Orders", "orders"), id="counts", cursor_type="none", show_cursor=False)
                 yield Static(id="breaker", markup=False)
                 yield Sparkline([], id="throughput")
             with Vertical(id="ops-right"):
-                yield DataTable(id="subscribers", cursor_type="none", show_cursor=False)
-                yield DataTable(id="dead-letters", cursor_type="row")
-                yield DataTable(id="stuck", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+                yield ConsoleTable("Subscriber", "Position", "Lag", id="subscribers", cursor_type="none", show_cursor=False)
+                yield ConsoleTable("#", "Type", "Order", Column("Subscriber", "subscriber", True), Column("Tries", "tries", True), Column("Event", "event", True), "Error", id="dead-letters", order_column=2,
+                                   empty="No dead letters: every event was handled.")
+                yield ConsoleTable("Order", "Status", "For", Column("Customer", "customer", True), Column("Store", "store", True), id="stuck", zebra_stripes=True, order_column=None,
+                                   empty="Nothing stuck: s changes how long an open order may wait.")
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.stuck_after_s = float(self.console.stuck_after_s)
-        counts = self.query_one("#counts", DataTable)
-        counts.add_column("Status", key="status")
-        counts.add_column("Orders", key="orders")
-        counts.border_title = "Orders by status"
-        subscribers = self.query_one("#subscribers", DataTable)
-        subscribers.add_columns("Subscriber", "Position", "Lag")
-        subscribers.border_title = "Subscribers"
+        self.query_one("#counts", ConsoleTable).border_title = "Orders by status"
+        self.query_one("#subscribers", ConsoleTable).border_title = "Subscribers"
         self.query_one("#breaker", Static).border_title = "Payment circuit breaker"
-        self.query_one("#dead-letters", DataTable).add_columns("#", "Type", "Order", "Subscriber", "Tries", "Event", "Error")
-        self.query_one("#stuck", DataTable).add_columns("Order", "Status", "For", "Customer", "Store")
-        self.query_one("#stuck", DataTable).focus()
+        self.query_one("#stuck", ConsoleTable).focus()
         if self.console.poll_interval:
             self.set_interval(REFRESH_S, self.reload)
-        super().on_mount()
 
     def reload(self) -> None:
         stuck_after, now = self.stuck_after_s, self.console.clock()
@@ -81,8 +77,8 @@ class OpsScreen(ConsoleScreen):
         sparkline.data = [float(n) for n in per_minute]
         sparkline.border_title = f"Events/min, last {MINUTES} min"
         sparkline.border_subtitle = f"last {per_minute[-1] if per_minute else 0} · peak {max(per_minute, default=0)} · total {sum(per_minute)}"
-        subscribers = self.query_one("#subscribers", DataTable)
-        self.fill(subscribers, [
+        subscribers = self.query_one("#subscribers", ConsoleTable)
+        subscribers.show([
             (sub["id"], (sub["id"], f"{sub['position']:,}", Text("✔ 0") if not sub["lag"] else Text(f"⧗ {sub['lag']}", style="bold")))
             for sub in ops["subscribers"]
         ])
@@ -91,8 +87,8 @@ class OpsScreen(ConsoleScreen):
         self._show_stuck(now, ops["stuck"], ops["stuck_count"])
 
     def _show_counts(self, counts: dict[str, int]) -> None:
-        table = self.query_one("#counts", DataTable)
-        self.fill(table, [(status.value, (status_text(status.value), Text(f"{counts.get(status.value, 0):,}", justify="right"))) for status in OrderStatus])
+        table = self.query_one("#counts", ConsoleTable)
+        table.show([(status.value, (status_text(status.value), Text(f"{counts.get(status.value, 0):,}", justify="right"))) for status in OrderStatus])
         open_orders = sum(n for s, n in counts.items() if s not in FINAL)
         table.border_subtitle = f"{sum(counts.values()):,} orders · {open_orders:,} open"
 
@@ -106,16 +102,16 @@ class OpsScreen(ConsoleScreen):
         self.query_one("#breaker", Static).update(text)
 
     def _show_dead_letters(self, dead: list[dict[str, Any]]) -> None:
-        table = self.query_one("#dead-letters", DataTable)
-        self.fill(table, [
+        table = self.query_one("#dead-letters", ConsoleTable)
+        table.show([
             (str(d["id"]), (str(d["id"]), d["event_type"], d["order_id"], d["subscriber"], str(d["attempts"]), f"#{d['event_id']}", clip(d["error"], 80)))
             for d in dead[:100]
         ])
         table.border_title = f"Dead letters ({len(dead)})" + (" · t retries" if dead else "")
 
     def _show_stuck(self, now: datetime, stuck: list[dict[str, Any]], count: int) -> None:
-        table = self.query_one("#stuck", DataTable)
-        self.fill(table, [
+        table = self.query_one("#stuck", ConsoleTable)
+        table.show([
             (order["id"], (order["id"], status_text(order["status"]), age((now - datetime.fromisoformat(order["updated_at"])).total_seconds()),
                            order["customer_id"], order["store_id"]))
             for order in stuck
@@ -127,8 +123,7 @@ class OpsScreen(ConsoleScreen):
     # -- commands -----------------------------------------------------------------------------
 
     def action_retry(self) -> None:
-        table = self.query_one("#dead-letters", DataTable)
-        key = self._highlighted_key(table)
+        key = self.query_one("#dead-letters", ConsoleTable).highlighted_key()
         if key is None:
             self.notify("No dead letter to retry.", title="Dead letters")
             return
@@ -136,6 +131,11 @@ class OpsScreen(ConsoleScreen):
             lambda engine: jsonable(engine.ops.retry_dead_letter(int(key))),
             lambda row: (self.notify(f"Dead letter {row['id']} ({row['event_type']} for {row['subscriber']}) was handled.", title="Retried"), self.reload()),
         )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "retry" and not self.console.is_operator:
+            return False  # dead letters are the operator's to retry
+        return super().check_action(action, parameters)
 
     def action_threshold(self) -> None:
         later = [t for t in THRESHOLDS_S if t > self.stuck_after_s]

@@ -8,10 +8,12 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import Header, Static
 
 from ..output import jsonable
+from ..widgets.footer import ConsoleFooter
 from ..widgets.format import money, status_text
+from ..widgets.table import ConsoleTable
 from .actions import CustomerActions, RiderActions, StoreActions
 
 # Which commands each role has here; the engine still decides whether each is allowed.
@@ -46,17 +48,15 @@ class OrderDetailScreen(CustomerActions, StoreActions, RiderActions):
         with Horizontal(id="detail-top"):
             yield Static(id="summary", markup=False)
             yield Static(id="items", markup=False)
-        yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield ConsoleTable("#", "At", "Status", "Event", "Actor", id="timeline", zebra_stripes=True)
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
-        table = self.query_one("#timeline", DataTable)
-        table.add_columns("#", "At", "Status", "Event", "Actor")
+        table = self.query_one("#timeline", ConsoleTable)
         table.border_title = "Timeline"
         self.query_one("#summary", Static).border_title = f"Order {self.order_id}"
         self.query_one("#items", Static).border_title = "Items"
         table.focus()
-        super().on_mount()
 
     def reload(self) -> None:
         order_id = self.order_id
@@ -81,8 +81,8 @@ class OrderDetailScreen(CustomerActions, StoreActions, RiderActions):
         self.query_one("#items", Static).update(
             "\n".join(f"{i['quantity']} × {i['name']}  {money(i['unit_price'] * i['quantity'], view['currency'])}" for i in order["items"])
         )
-        table = self.query_one("#timeline", DataTable)
-        if self.fill(table, [
+        table = self.query_one("#timeline", ConsoleTable)
+        if table.show([
             (str(step["event_id"]), (str(step["event_id"]), self.time(step["at"]), status_text(step["status"]), step["event"], step["actor"]))
             for step in view["timeline"]
         ]) and table.row_count:
@@ -92,6 +92,9 @@ class OrderDetailScreen(CustomerActions, StoreActions, RiderActions):
         self.console.show_error(error)
         if not self._shown and self.is_current:  # e.g. no such order: nothing to show
             self.dismiss()
+
+    def highlighted_order_id(self) -> str | None:
+        return self.order_id  # every row of this view is about this order
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.COMMAND_ACTIONS:

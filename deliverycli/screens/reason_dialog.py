@@ -1,4 +1,5 @@
-"""Ask for a reason before a destructive action (a store rejecting an order)."""
+"""Ask for a reason before a destructive action (a store rejecting an order). An empty reason is
+refused inside the dialog, which stays open; the engine still checks what it accepts."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
+
+MAX_REASON = 500  # what the engine stores
+EMPTY_REASON = "Say why: the customer is told this reason."
 
 
 class ReasonDialog(ModalScreen[str | None]):
@@ -21,16 +25,35 @@ class ReasonDialog(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Static(self.title_text, classes="title", markup=False)
             yield Static(self.body, classes="body", markup=False)
-            yield Input(placeholder=self.placeholder, id="reason")
+            yield Input(placeholder=self.placeholder, id="reason", max_length=MAX_REASON)
+            yield Static("", id="reason-problem", classes="problem", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Back (esc)", id="back")
                 yield Button(f"{self.action_label} (enter)", id="go", variant="error")
 
+    def on_mount(self) -> None:
+        self.query_one("#reason-problem", Static).display = False
+        self.query_one("#reason", Input).focus()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value)
+        self._submit()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(self.query_one("#reason", Input).value if event.button.id == "go" else None)
+        if event.button.id == "go":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def _submit(self) -> None:
+        field = self.query_one("#reason", Input)
+        if field.value.strip():
+            self.dismiss(field.value.strip())
+            return
+        problem = self.query_one("#reason-problem", Static)
+        problem.update(EMPTY_REASON)
+        problem.display = True
+        field.add_class("-invalid")
+        field.focus()
 
     def action_cancel(self) -> None:
         self.dismiss(None)

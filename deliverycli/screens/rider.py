@@ -9,10 +9,12 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from ..output import jsonable
+from ..widgets.footer import ConsoleFooter
 from ..widgets.format import clip, status_text
+from ..widgets.table import Column, ConsoleTable
 from .actions import RiderActions
 
 LIMIT = 100  # rows per table: one indexed query each
@@ -33,20 +35,20 @@ class RiderScreen(RiderActions):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="rider-info", markup=False)
-        yield DataTable(id="available", cursor_type="row", zebra_stripes=True)
-        yield DataTable(id="mine", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        columns = ("Order", "Status", Column("Store", "store", secondary=True), "Address", Column("Requested", "requested", secondary=True))
+        yield ConsoleTable(*columns, id="available", zebra_stripes=True, order_column=None,
+                           empty="No delivery is waiting: an order shows here when its store marks it ready.")
+        yield ConsoleTable(*columns, id="mine", zebra_stripes=True, order_column=None,
+                           empty="None yet: pick one up from the list above with p.")
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         for table_id, title in (("available", "Available deliveries"), ("mine", "My deliveries")):
-            table = self.query_one(f"#{table_id}", DataTable)
-            table.add_columns("Order", "Status", "Store", "Address", "Requested")
-            table.border_title = title
+            self.query_one(f"#{table_id}", ConsoleTable).border_title = title
         self.query_one("#rider-info", Static).update(
             f"{self.rider['name']} ({self.rider.get('vehicle', '')}) · tab switches table"
         )
-        self.query_one("#available", DataTable).focus()
-        super().on_mount()
+        self.query_one("#available", ConsoleTable).focus()
 
     def reload(self) -> None:
         rider = self.rider["id"]
@@ -59,9 +61,9 @@ class RiderScreen(RiderActions):
     def show_deliveries(self, loaded: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
         available, mine = loaded  # mine: the ones on the road first
         for table_id, rows in (("available", available), ("mine", mine)):
-            table = self.query_one(f"#{table_id}", DataTable)
+            table = self.query_one(f"#{table_id}", ConsoleTable)
             names = {s["id"]: s["name"] for s in self.console.catalog["store"]}
-            self.fill(table, [
+            table.show([
                 (d["id"], (Text(d["id"], style="bold" if d["status"] == "PICKED_UP" else ""), status_text(d["status"]),
                            clip(names.get(d["store_id"], d["store_id"]), 16), clip(d["address"], 28), self.time(d["requested_at"])))
                 for d in rows
@@ -69,12 +71,12 @@ class RiderScreen(RiderActions):
             table.border_subtitle = f"{len(rows)}{'+' if len(rows) == LIMIT else ''}"
 
     def action_pick_up(self) -> None:
-        order_id = self._highlighted_key(self.query_one("#available", DataTable))
+        order_id = self.query_one("#available", ConsoleTable).highlighted_key()
         if order_id:
             self.pick_up(order_id)
 
     def action_complete(self) -> None:
-        order_id = self._highlighted_key(self.query_one("#mine", DataTable))
+        order_id = self.query_one("#mine", ConsoleTable).highlighted_key()
         if order_id:
             self.complete(order_id)
 

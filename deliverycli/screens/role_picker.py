@@ -1,4 +1,5 @@
-"""The role picker: every role and the ids in the database; enter opens that person's view."""
+"""The role picker: every role and the ids in the database; enter opens that person's view. The
+last role used is highlighted (remembered in the preferences), so enter takes you back."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Header, OptionList, Static
+from textual.widgets.option_list import Option, OptionDoesNotExist
 
+from ..widgets.footer import ConsoleFooter
 from .base import ConsoleScreen
 
 ROLE_TITLES = {"customer": "Customers", "store": "Store owners", "rider": "Riders"}
@@ -23,15 +25,15 @@ class RolePickerScreen(ConsoleScreen):
     view_name = "Role picker"
     LIVE = False  # people are not added by events: reload when shown again
 
-    def __init__(self, focus_role: str | None = None) -> None:
+    def __init__(self, focus_role: str | None = None, focus_actor: str | None = None) -> None:
         super().__init__()
-        self.focus_role = focus_role
+        self.focus_role, self.focus_actor = focus_role, focus_actor
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Who is using the console? Pick a role and press enter.", id="picker-intro", markup=False)
         yield OptionList(id="roles")
-        yield Footer()
+        yield ConsoleFooter()
 
     def reload(self) -> None:
         self.load("catalog", lambda engine: self.console.load_catalog(engine), self.show_catalog)
@@ -54,12 +56,13 @@ class RolePickerScreen(ConsoleScreen):
         options.append(Option("  Operations: orders, throughput, lag, dead letters, breaker", id="ops:"))
         options.append(Option("  Live feed: every event as it commits", id="feed:"))
         roles.set_options(options)
-        target = highlighted or self._first_of(self.focus_role)
-        if target:
+        last = f"{self.focus_role}:{self.focus_actor}" if self.focus_actor else None
+        for target in filter(None, (highlighted, last, self._first_of(self.focus_role))):
             try:
                 roles.highlighted = roles.get_option_index(target)
-            except Exception:  # noqa: BLE001 - the option went away; keep the default
-                pass
+                break
+            except OptionDoesNotExist:  # gone from the database: the next best
+                continue
         roles.focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

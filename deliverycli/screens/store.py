@@ -1,5 +1,9 @@
 """The store owner's view: the store's kitchen tickets as New / Cooking / Ready / Cancelled; accept,
-reject (with a reason) and mark ready. New and cancelled orders are announced and marked."""
+reject (with a reason) and mark ready. New and cancelled orders are announced and marked.
+
+The queue is read whole when the view opens; after that only the tabs that the store's own new
+events touch are read again (a `store_id` feed since the last look), so another store's orders, or
+coming back from an order's detail with nothing new, cost one small query."""
 
 from __future__ import annotations
 
@@ -10,25 +14,54 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from ..output import jsonable
-from ..widgets.format import clip, items_text, money, status_text
+from ..widgets.format import clip, items_text, money, page_text, status_text
+from ..widgets.footer import ConsoleFooter
+from ..widgets.table import Column, ConsoleTable
 from .actions import StoreActions
 from .base import TabbedScreen
 
-# (tab id, label, ticket statuses shown); each tab is one indexed query of at most LIMIT rows.
-TABS = (("new", "New", ("NEW",)), ("cooking", "Cooking", ("COOKING",)), ("ready", "Ready", ("READY",)), ("cancelled", "Cancelled", ("CANCELLED", "REJECTED")))
+# (tab id, label, ticket statuses shown, what an empty tab says); each tab is one indexed query of at most LIMIT rows.
+TABS = (
+    ("new", "New", ("NEW",), "No new orders: a paid order shows here at once, marked ●."),
+    ("cooking", "Cooking", ("COOKING",), "Nothing cooking: accept a new order with a on the New tab."),
+    ("ready", "Ready", ("READY",), "Nothing waiting for a rider: mark a cooked order ready with r."),
+    ("cancelled", "Cancelled", ("CANCELLED", "REJECTED"), "No cancelled or rejected orders."),
+)
+ALL_TABS = frozenset(tab for tab, *_ in TABS)
+# The tab a store event puts its ticket in ("": the ticket does not change); an event of the store
+# context not listed here reloads every tab.
+TAB_OF_EVENT = {
+    "StoreOrderReceived": "new", "CookingStarted": "cooking", "CookingFinished": "ready",
+    "StoreOrderCancelled": "cancelled", "StoreOrderRejected": "cancelled", "CancellationRefused": "",
+}
 LIMIT = 100
+CHANGES = 200  # store events read per look; more than that: read every tab again
 FRESH_S = 60.0  # how long a newly arrived or cancelled order stays marked
 FRESH_MARK = "●"
+
+
+def touched_tabs(events: list[Any], known: dict[str, set[str]]) -> set[str]:
+    """The tabs that ``events`` (the store's, oldest first) may have changed: where each ticket was
+    and where its event puts it."""
+    tabs: set[str] = set()
+    for event in events:
+        if event.context != "store":
+            continue
+        if event.event_type not in TAB_OF_EVENT:
+            return set(ALL_TABS)
+        tabs |= {TAB_OF_EVENT[event.event_type]} - {""}
+        tabs |= {tab for tab, ids in known.items() if event.order_id in ids}
+    return tabs
 
 
 class StoreScreen(StoreActions, TabbedScreen):
     CSS_PATH = "store.tcss"
     view_name = "Store owner"
     FIRST_TAB = "new"
-    TAB_FOCUS = {tab: f"#{tab}-table" for tab in ("new", "cooking", "ready", "cancelled")}
+    TAB_FOCUS = {tab: f"#{tab}-table" for tab in ALL_TABS}
     TAB_ACTIONS = {"accept": "new", "reject": "new", "ready": "cooking"}
     BINDINGS = [
         Binding("1", "tab('new')", "New", show=False),
@@ -43,55 +76,86 @@ class StoreScreen(StoreActions, TabbedScreen):
     def __init__(self, store: dict[str, Any]) -> None:
         super().__init__()
         self.store = store
-        self.known: dict[str, set[str]] | None = None  # ids per tab at the previous load
+        self.known: dict[str, set[str]] = {}  # ids per tab at the last load of that tab
         self.fresh: dict[str, float] = {}  # order id -> when it was marked
+        self.seen_head: int | None = None  # the event log's head when the queue was last read
+        self.stale: set[str] = set()  # tabs to read again (a read asked for while one runs reads them all)
+        self.loads = 0  # tab reads so far (tests count them)
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="store-info", markup=False)
         with TabbedContent(initial="new", id="tabs"):
-            for number, (tab, label, _) in enumerate(TABS, start=1):
+            for number, (tab, label, _, empty) in enumerate(TABS, start=1):
                 with TabPane(f"{number} {label}", id=tab):
-                    yield DataTable(id=f"{tab}-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+                    yield ConsoleTable(" ", "Order", "Status", "Total", Column("Received", "received", secondary=True), "Items", id=f"{tab}-table", name=f"{label.lower()} orders", zebra_stripes=True, order_column=None, empty=empty)
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
-        for tab, _, _ in TABS:
-            self.query_one(f"#{tab}-table", DataTable).add_columns(" ", "Order", "Status", "Total", "Received", "Items")
-        self.query_one("#new-table", DataTable).focus()
+        self.query_one("#new-table", ConsoleTable).focus()
         self.query_one("#store-info", Static).update(f"{self.store['name']} · {self.store.get('address', '')} · enter: order details")
-        super().on_mount()
+
+    # -- reading: everything once, then what changed --------------------------------------------
 
     def reload(self) -> None:
-        store_id = self.store["id"]
+        if self.seen_head is None:
+            self.read_tabs(ALL_TABS)
+        else:
+            self.read_changes()
+
+    def resumed(self) -> None:
+        if self.seen_head is not None:  # not when first shown: the first read is under way
+            self.read_changes()  # back from a dialog or an order's detail: only what changed meanwhile
+
+    def read_tabs(self, tabs: frozenset[str] | set[str]) -> None:
+        self.stale |= tabs
+        store_id, tabs = self.store["id"], frozenset(self.stale)
 
         def read(engine: Any) -> dict[str, Any]:
-            tickets = {tab: [t for status in statuses for t in jsonable(engine.store.queue(store_id, status, LIMIT))] for tab, _, statuses in TABS}
-            tickets["cancelled"].sort(key=lambda t: (t["received_at"], t["id"]), reverse=True)
-            return {"counts": engine.store.counts(store_id), "tickets": tickets}
+            head = engine.events.head()  # first: what commits while we read is looked at next time
+            tickets = {tab: [t for status in statuses for t in jsonable(engine.store.queue(store_id, status, LIMIT))] for tab, _, statuses, _ in TABS if tab in tabs}
+            if "cancelled" in tickets:
+                tickets["cancelled"].sort(key=lambda t: (t["received_at"], t["id"]), reverse=True)
+            return {"head": head, "counts": engine.store.counts(store_id), "tickets": tickets}
 
         self.load("queue", read, self.show_queue)
 
+    def read_changes(self) -> None:
+        store_id, after = self.store["id"], self.seen_head
+        self.load("changes", lambda engine: (engine.events.head(), engine.events.feed(after, CHANGES, store_id=store_id)), self._changes_read)
+
+    def _changes_read(self, loaded: tuple[int, list[Any]]) -> None:
+        head, events = loaded
+        tabs = set(ALL_TABS) if len(events) == CHANGES else touched_tabs(events, self.known)
+        if tabs:
+            self.read_tabs(tabs)  # its head becomes seen_head
+        else:
+            self.seen_head = max(head, self.seen_head or 0)
+
     def show_queue(self, loaded: dict[str, Any]) -> None:
         counts, tickets = loaded["counts"], loaded["tickets"]
+        self.seen_head = loaded["head"]
+        self.stale -= set(tickets)
+        self.loads += len(tickets)
         now = time.monotonic()
-        ids = {tab: {t["id"] for t in rows} for tab, rows in tickets.items()}
-        if self.known is not None:  # not on the first load: everything would look new
-            for tab in ("new", "cancelled"):
-                for order_id in ids[tab] - self.known[tab]:
+        for tab, rows in tickets.items():
+            ids = {t["id"] for t in rows}
+            if tab in ("new", "cancelled") and tab in self.known:  # not on the first load: everything would look new
+                for order_id in ids - self.known[tab]:
                     self.fresh[order_id] = now
-        self.known = ids
+            self.known[tab] = ids
         self.fresh = {k: v for k, v in self.fresh.items() if now - v < FRESH_S}
         tabs = self.query_one("#tabs", TabbedContent)
-        for number, (tab, label, statuses) in enumerate(TABS, start=1):
+        for number, (tab, label, statuses, _) in enumerate(TABS, start=1):
             total = sum(counts.get(s, 0) for s in statuses)
-            marked = sum(1 for t in tickets[tab] if t["id"] in self.fresh)
-            text = f"{number} {label} ({total}){' ' + FRESH_MARK if marked else ''}"
+            marked = any(order_id in self.fresh for order_id in self.known.get(tab, ()))
+            text = f"{number} {label} ({total:,}){' ' + FRESH_MARK if marked else ''}"
             if str(tabs.get_tab(tab).label) != text:
                 tabs.get_tab(tab).label = text
-            self._fill(self.query_one(f"#{tab}-table", DataTable), tickets[tab], total)
+            if tab in tickets:
+                self._fill(self.query_one(f"#{tab}-table", ConsoleTable), tickets[tab], total)
 
-    def _fill(self, table: DataTable, rows: list[dict[str, Any]], total: int) -> None:
+    def _fill(self, table: ConsoleTable, rows: list[dict[str, Any]], total: int) -> None:
         currency = self.console.settings.currency
 
         def cells(t: dict[str, Any]) -> tuple[Any, ...]:
@@ -102,12 +166,14 @@ class StoreScreen(StoreActions, TabbedScreen):
                 clip(items_text(t["items"]) + (f" · {t['reason']}" if t.get("reason") else ""), 60),
             )
 
-        self.fill(table, [(t["id"], cells(t)) for t in rows])
-        table.border_subtitle = f"newest {len(rows)} of {total}" if total > len(rows) else ""
+        table.show([(t["id"], cells(t)) for t in rows])
+        table.border_subtitle = f"newest first · {page_text('Orders', 1, len(rows), total)}" if total > len(rows) else ""
+
+    # -- commands -----------------------------------------------------------------------------
 
     def _current(self) -> tuple[str, str | None]:
         tab = self.active_tab()
-        return tab, self._highlighted_key(self.query_one(f"#{tab}-table", DataTable))
+        return tab, self.query_one(f"#{tab}-table", ConsoleTable).highlighted_key()
 
     def action_accept(self) -> None:
         _, order_id = self._current()
@@ -130,4 +196,3 @@ class StoreScreen(StoreActions, TabbedScreen):
     def _selected(self, event: DataTable.RowSelected) -> None:
         self.fresh.pop(str(event.row_key.value), None)
         self.console.open_order(str(event.row_key.value))
-

@@ -60,3 +60,11 @@ def items_text(items: list[dict]) -> str:
 
 def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def page_text(noun: str, first: int, count: int, total: int) -> str:
+    """Where a page is in the whole: ``Orders 1–50 of 1,234``."""
+    if count == 0:
+        return f"{noun}: none of {total:,}" if total else f"{noun}: none"
+    span = f"{noun} {first:,}–{first + count - 1:,}"
+    return f"{span} of {total:,}"

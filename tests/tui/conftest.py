@@ -41,41 +41,48 @@ def make_app(db: str, role: str | None = None, actor: str | None = None, **optio
     return DeliveryApp(load_settings(db=db, retry_backoff_s=0.001), role=role, actor=actor, **options)
 
 
-async def settle(pilot: Any, delay: float = 0.05) -> None:
+async def settle(pilot: Any) -> None:
     """Let pending engine calls finish and their answers be shown."""
     from textual.worker import WorkerCancelled, WorkerFailed
 
-    await asyncio.sleep(delay)
+    await pilot.pause(0)  # every message already queued for the screen is handled
     for worker in list(pilot.app.workers):
         try:
             await worker.wait()
         except (WorkerCancelled, WorkerFailed):
             pass  # an exclusive poll replaced by the next one, or an error already shown
-    await asyncio.sleep(delay)
+    await pilot.pause(0)
 
 
-async def press(pilot: Any, *keys: str, delay: float = 0.03) -> None:
-    """Type keys into one app. Unlike ``Pilot.press`` this does not wait for the whole process to
-    go idle, which never happens quickly while three consoles poll one database."""
+# Textual's names of the keys that type these characters (the ones bindings here use).
+KEY_NAMES = {"+": "plus", "-": "minus", "/": "slash", "?": "question_mark", " ": "space", "[": "left_square_bracket", "]": "right_square_bracket"}
+CHARACTERS = {name: character for character, name in KEY_NAMES.items()}
+
+
+async def press(pilot: Any, *keys: str) -> None:
+    """Type keys into one app, each as a terminal would report it, and let the screen handle each.
+
+    Unlike ``Pilot.press`` this does not wait for the whole process to use no CPU, which never
+    happens quickly while three consoles poll one database; tests wait for the outcome they expect.
+    """
     from textual import events
-    from textual.keys import _character_to_key
+    from textual.keys import key_to_character
 
     for key in keys:
-        if len(key) == 1 and not key.isalnum():
-            key = _character_to_key(key)
-        char = {"space": " ", "plus": "+", "minus": "-", "slash": "/", "question_mark": "?"}.get(key, key if len(key) == 1 else None)
-        event = events.Key(key, char)
+        key = KEY_NAMES.get(key, key)  # a character, or a key's name ("down", "ctrl+p", "plus")
+        event = events.Key(key, CHARACTERS.get(key) or key_to_character(key))
         event.set_sender(pilot.app)
-        pilot.app._driver.send_message(event)
-        await asyncio.sleep(delay)
+        pilot.app.post_message(event)
+        await pilot.pause(0)
 
 
 async def type_text(pilot: Any, text: str) -> None:
-    await press(pilot, *[("space" if ch == " " else ch) for ch in text], delay=0.005)
+    await press(pilot, *text)
 
 
-async def wait_until(pilots: Any, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    """Pause the given pilot(s) until ``predicate()`` is truthy; fail after ``timeout`` seconds."""
+async def wait_until(pilots: Any, predicate: Callable[[], Any], timeout: float = 30.0, what: str | Callable[[], str] = "") -> Any:
+    """Pause the given pilot(s) until ``predicate()`` is truthy; fail after ``timeout`` seconds (a
+    deadline for a loaded machine, not a measure: the outcome normally shows in well under a second)."""
     pilots = pilots if isinstance(pilots, (list, tuple)) else [pilots]
     deadline = time.monotonic() + timeout
     while True:
@@ -83,16 +90,17 @@ async def wait_until(pilots: Any, predicate: Callable[[], Any], timeout: float =
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
+            raise AssertionError(f"timed out waiting for {what() if callable(what) else what or predicate}")
         for pilot in pilots:
             await pilot.pause(0.02)
-        await asyncio.sleep(0.01)
 
 
-async def started(pilot: Any, screen_name: str) -> None:
-    """Wait until the app opened its engine and shows ``screen_name``."""
-    await wait_until(pilot, lambda: type(top(pilot.app)).__name__ == screen_name, what=f"screen {screen_name}")
+async def started(pilot: Any, screen_name: str) -> Any:
+    """Wait until the app opened its engine, shows ``screen_name`` with its first widget focused,
+    and has shown the first answers of the engine."""
+    screen = await on_screen(pilot, screen_name)
     await settle(pilot)
+    return screen
 
 
 def top(app: DeliveryApp) -> Any:
@@ -101,7 +109,8 @@ def top(app: DeliveryApp) -> Any:
 
 
 async def on_screen(pilot: Any, screen_name: str) -> Any:
-    """Wait until ``screen_name`` is on top and has focused its first widget: ready for keys."""
+    """Wait until ``screen_name`` is on top and has focused its first widget: ready for keys (a
+    key sent before that would go to no widget, or to one the screen then takes the focus from)."""
     app = pilot.app
     await wait_until(pilot, lambda: type(top(app)).__name__ == screen_name and top(app).focused is not None, what=f"screen {screen_name}")
     return app.screen

@@ -32,7 +32,7 @@ async def test_customer_store_and_rider_consoles_see_each_other(demo_db: str) ->
         await press(c, *(["down"] * menu.index("Margherita pizza")), "plus", "plus")
         await press(c, *(["up"] * 5))
         await press(c, *(["down"] * menu.index("Cola")), "plus")
-        assert "Total 38,000 KRW" in str(customer.screen.query_one("#total").render())
+        await wait_until(c, lambda: "Total 38,000 KRW" in str(customer.screen.query_one("#total").render()), what="the cart's total")
         await press(c, "p")
         await on_screen(c, "CheckoutScreen")
         await press(c, "enter")  # the address as suggested

@@ -105,6 +105,19 @@ def test_view(view: str, size: tuple[int, int], snapshot_app: Callable[..., Any]
     assert snap_compare(snapshot_app(role, actor), terminal_size=size, run_before=run_before)
 
 
+@pytest.mark.parametrize("view", ["customer_shop", "customer_orders", "store", "rider", "ops"])
+def test_view_in_a_small_terminal(view: str, snapshot_app: Callable[..., Any], snap_compare: Any) -> None:
+    """60x20, below the designed 80x24: a compact footer with short labels, the customer's total
+    pane hidden (the cart's border says the total), nothing cut in the middle of a word."""
+    role, actor, run_before = VIEWS[view]
+    assert snap_compare(snapshot_app(role, actor), terminal_size=(60, 20), run_before=run_before)
+
+
+def test_empty_tables_say_what_to_do(snapshot_app: Callable[..., Any], snap_compare: Any) -> None:
+    """A rider with no delivery of their own (rider-park): the table says how one gets there."""
+    assert snap_compare(snapshot_app("rider", "rider-park"), terminal_size=(80, 24), run_before=ready("RiderScreen", then=lambda p: table_filled(p, "available")))
+
+
 def test_orders_without_colour(monkeypatch: pytest.MonkeyPatch, snapshot_app: Callable[..., Any], snap_compare: Any) -> None:
     """NO_COLOR: every status still reads as a glyph plus its name."""
     monkeypatch.setenv("NO_COLOR", "1")
