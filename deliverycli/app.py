@@ -25,7 +25,7 @@ from .output import jsonable
 from .palette import ConsoleCommands
 from .preferences import Preferences, RemembersPreferences, load_preferences, preferences_path
 from .screens.base import HeadChanged
-from .screens.console import OPERATOR_ROLES
+from .screens.console import OPERATOR_ROLES, PEOPLE_ROLES, ROLES
 from .screens.loading import LoadingScreen
 
 if TYPE_CHECKING:
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
     from .engine.bootstrap import Engine
     from .settings import Settings
 
-ROLES = ("customer", "store", "rider", "ops", "feed")
-PEOPLE_ROLES = ("customer", "store", "rider")
 
 ERROR_TITLES = {
     "invalid_input": "Invalid input",

@@ -104,9 +104,9 @@ def root(
     ctx.call_on_close(ctx.obj.close)
     if ctx.invoked_subcommand is None:
         if sys.stdin.isatty() and sys.stdout.isatty() and not json_output:  # a person at a terminal: open the console
-            from .commands.tui import launch
+            from .console import launch
 
-            launch(ctx.obj)
+            launch(ctx.obj.settings)
         else:
             typer.echo(ctx.get_help())
 

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from ..preferences import Preferences
     from ..settings import Settings
 
+ROLES = ("customer", "store", "rider", "ops", "feed")
+PEOPLE_ROLES = ("customer", "store", "rider")
 OPERATOR_ROLES = ("ops", "feed")  # who may see every order's events, the operations view and dead letters
 
 

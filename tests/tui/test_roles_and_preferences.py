@@ -207,7 +207,7 @@ def test_the_console_without_a_terminal_exits_2_and_points_to_the_commands(demo_
 
 
 def test_esc_is_reported_after_25_ms_unless_the_user_set_escdelay() -> None:
-    code = "from deliverycli.commands.tui import terminal_settings; terminal_settings(); import textual.constants as c; print(c.ESCAPE_DELAY)"
+    code = "from deliverycli.console import terminal_settings; terminal_settings(); import textual.constants as c; print(c.ESCAPE_DELAY)"
     env = {k: v for k, v in os.environ.items() if k != "ESCDELAY"}
     assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60).stdout.strip() == "0.025"
     assert subprocess.run([sys.executable, "-c", code], env=env | {"ESCDELAY": "200"}, capture_output=True, text=True, timeout=60).stdout.strip() == "0.2"
@@ -215,7 +215,7 @@ def test_esc_is_reported_after_25_ms_unless_the_user_set_escdelay() -> None:
 
 def test_no_module_imports_the_app_back() -> None:
     """The app imports its screens and the palette; they see it through screens/console.py, so there
-    is no cycle, not even one made of type-only imports. Only the `tui` command starts the app."""
+    is no cycle, not even one made of type-only imports. Only console.py (`tui`, or `deliverycli` at a terminal) starts the app."""
     package = Path(deliverycli.__file__).parent
     importers = set()
     for path in package.rglob("*.py"):
@@ -224,4 +224,4 @@ def test_no_module_imports_the_app_back() -> None:
                 absolute = node.module if node.level == 0 else ".".join(path.relative_to(package.parent).with_suffix("").parts[: -node.level] + (node.module,))
                 if absolute == "deliverycli.app":
                     importers.add(str(path.relative_to(package)))
-    assert importers == {"commands/tui.py"}
+    assert importers == {"console.py"}
