@@ -1,7 +1,7 @@
-"""The console (SPEC §1): a Textual app over one Engine, with customer, store-owner and rider views,
+"""The console (SPEC §1): a Textual app over the engine (``backend.Backend``), with customer, store-owner and rider views,
 a live feed and an operations view.
 
-The app opens the engine in a worker thread and polls the event log's head (``Engine.head()``, one
+The app opens the engine in a worker thread and polls the event log's head (``engine.events.head()``, one
 index lookup) in another; when any process commits an event every open screen reloads what it
 shows, again in worker threads. Screens hold no business logic: the engine decides, and its error
 messages are shown as they are. Screens see the app through ``screens.console.Console`` only.
@@ -21,6 +21,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
 
+from .backend import open_local
 from .output import jsonable
 from .palette import ConsoleCommands
 from .preferences import Preferences, RemembersPreferences, load_preferences, preferences_path
@@ -31,7 +32,7 @@ from .screens.loading import LoadingScreen
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .engine.bootstrap import Engine
+    from .backend import Backend
     from .settings import Settings
 
 
@@ -47,7 +48,7 @@ ERROR_TITLES = {
 
 
 class EngineOpened(Message):
-    def __init__(self, engine: Engine, catalog: dict[str, list[dict[str, Any]]], head: int, notes_after: int) -> None:
+    def __init__(self, engine: Backend, catalog: dict[str, list[dict[str, Any]]], head: int, notes_after: int) -> None:
         super().__init__()
         self.engine, self.catalog, self.head, self.notes_after = engine, catalog, head, notes_after
 
@@ -101,6 +102,7 @@ class DeliveryApp(RemembersPreferences, App[None]):
         mask_times: bool = False,
         stuck_after_s: float = 600.0,
         preferences_file: Path | None = None,
+        open_backend: Callable[..., Backend] | None = None,
     ) -> None:
         super().__init__()
         # Settings, or how to load them: loading (pydantic) in the worker lets the first screen show sooner.
@@ -112,7 +114,8 @@ class DeliveryApp(RemembersPreferences, App[None]):
         self.clock = clock or _utcnow
         self.mask_times = mask_times
         self.stuck_after_s = stuck_after_s
-        self.engine: Engine | None = None
+        self.open_backend = open_backend or open_local  # the engine on the settings' database; a remote one would do
+        self.engine: Backend | None = None
         self.failure: BaseException | None = None
         self.command_lock = threading.Lock()  # one command at a time: the engine's bus is not re-entrant
         self.catalog: dict[str, list[dict[str, Any]]] = {role: [] for role in PEOPLE_ROLES}
@@ -141,7 +144,6 @@ class DeliveryApp(RemembersPreferences, App[None]):
 
     @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
     def open_engine(self) -> None:
-        from .engine.bootstrap import Engine
         from .engine.errors import InvalidInput, NotFound
 
         engine = None
@@ -150,7 +152,7 @@ class DeliveryApp(RemembersPreferences, App[None]):
                 raise InvalidInput(f"unknown role {self.start_role!r}; one of: {', '.join(ROLES)}")
             if self.settings is None:
                 self.settings = self._settings_source()  # type: ignore[operator]
-            engine = Engine.open(self.settings, catch_up=not self.readonly)
+            engine = self.open_backend(self.settings, readonly=self.readonly)
             catalog = self.load_catalog(engine)
             if self.start_role in PEOPLE_ROLES and self.start_actor is not None:
                 if not any(p["id"] == self.start_actor for p in catalog[self.start_role]):
@@ -163,11 +165,11 @@ class DeliveryApp(RemembersPreferences, App[None]):
             self.post_message(EngineFailed(error))
 
     @staticmethod
-    def load_catalog(engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    def load_catalog(engine: Backend) -> dict[str, list[dict[str, Any]]]:
         return {"customer": jsonable(engine.catalog.customers()), "store": jsonable(engine.catalog.stores()), "rider": jsonable(engine.catalog.riders())}
 
     @staticmethod
-    def _newest_note(engine: Engine, role: str | None, actor: str | None) -> int:
+    def _newest_note(engine: Backend, role: str | None, actor: str | None) -> int:
         if role not in PEOPLE_ROLES or actor is None:
             return 0
         newest = jsonable(engine.notifications.list(role, actor, limit=1))

@@ -104,6 +104,11 @@ class Orders(_Group):
         with self.engine.read() as conn:
             return status_view.get_status(conn, order_id)
 
+    def count(self, customer_id: str | None = None, store_id: str | None = None, status: str | None = None) -> int:
+        """How many orders there are (of a customer, of a store, in a status), from the status view."""
+        with self.engine.read() as conn:
+            return status_view.count_orders(conn, customer_id, store_id, status)
+
     def list(
         self, customer_id: str | None = None, store_id: str | None = None, status: str | None = None, limit: int = 50, offset: int = 0
     ) -> OrderSummaries:

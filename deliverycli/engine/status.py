@@ -138,6 +138,21 @@ def get_status(conn: sa.Connection, order_id: str) -> StatusView:
     )
 
 
+def _filters(customer_id: str | None, store_id: str | None, status: str | None) -> list[sa.ColumnElement[bool]]:
+    where = []
+    if customer_id is not None:
+        where.append(order_status.c.customer_id == customer_id)
+    if store_id is not None:
+        where.append(order_status.c.store_id == store_id)
+    if status is not None:
+        try:
+            status = OrderStatus(status.upper()).value
+        except ValueError:
+            raise InvalidInput(f"unknown status {status!r}; one of: {', '.join(s.value for s in OrderStatus)}", field="status") from None
+        where.append(order_status.c.status == status)
+    return where
+
+
 def list_orders(
     conn: sa.Connection,
     customer_id: str | None = None,
@@ -147,19 +162,14 @@ def list_orders(
     offset: int = 0,
 ) -> list[OrderSummary]:
     """A page of orders, newest first, from the status view."""
-    query = sa.select(order_status)
-    if customer_id is not None:
-        query = query.where(order_status.c.customer_id == customer_id)
-    if store_id is not None:
-        query = query.where(order_status.c.store_id == store_id)
-    if status is not None:
-        try:
-            status = OrderStatus(status.upper()).value
-        except ValueError:
-            raise InvalidInput(f"unknown status {status!r}; one of: {', '.join(s.value for s in OrderStatus)}") from None
-        query = query.where(order_status.c.status == status)
+    query = sa.select(order_status).where(*_filters(customer_id, store_id, status))
     query = query.order_by(order_status.c.placed_at.desc(), order_status.c.order_id.desc()).limit(limit).offset(offset)
     return [summary(r) for r in conn.execute(query)]
+
+
+def count_orders(conn: sa.Connection, customer_id: str | None = None, store_id: str | None = None, status: str | None = None) -> int:
+    """How many orders match, from the status view's indexes."""
+    return conn.execute(sa.select(sa.func.count()).select_from(order_status).where(*_filters(customer_id, store_id, status))).scalar_one()
 
 
 def counts_by_status(conn: sa.Connection) -> dict[str, int]:

@@ -18,10 +18,10 @@ from textual.widgets import Input, Static, TabbedContent
 from ..widgets.table import ConsoleTable
 
 if TYPE_CHECKING:
-    from ..engine.bootstrap import Engine
+    from ..backend import Backend
     from .console import Console
 
-Call = Callable[["Engine"], Any]
+Call = Callable[["Backend"], Any]
 Handler = Callable[[Any], None]
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from ..engine.bootstrap import Engine
+    from ..backend import Backend
     from ..preferences import Preferences
     from ..settings import Settings
 
@@ -21,7 +21,7 @@ OPERATOR_ROLES = ("ops", "feed")  # who may see every order's events, the operat
 class Console(Protocol):
     """The console app as its screens see it: the engine, who is using it, and a few services."""
 
-    engine: Engine | None
+    engine: Backend | None
     settings: Settings | None
     catalog: dict[str, list[dict[str, Any]]]
     role: str | None
@@ -42,7 +42,7 @@ class Console(Protocol):
     def person(self, role: str, actor: str) -> dict[str, Any]:
         """A customer, store or rider of the catalog."""
 
-    def load_catalog(self, engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    def load_catalog(self, engine: Backend) -> dict[str, list[dict[str, Any]]]:
         """Every customer, store and rider."""
 
     def open_role(self, role: str, actor: str | None = None, notes_after: int | None = None) -> None:

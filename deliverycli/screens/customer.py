@@ -3,7 +3,7 @@ their live status; notifications."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import events, on
@@ -23,21 +23,16 @@ from .checkout import CheckoutScreen
 from .confirm_dialog import ConfirmDialog
 from .message_dialog import MessageDialog
 
+if TYPE_CHECKING:
+    from ..backend import Backend
+
 PAGE = 50  # orders per page: a page is one indexed query, whatever the customer's history
 
 
-def my_orders(engine: Any, customer_id: str, page: int) -> tuple[list[dict[str, Any]], int]:
+def my_orders(engine: Backend, customer_id: str, page: int) -> tuple[list[dict[str, Any]], int]:
     """One page of the customer's orders (one more than a page: is there another?) and how many
-    they have in all. The count reads the status view's index on customer until that view keeps a
-    counter per customer (issue 15 §2)."""
-    import sqlalchemy as sa
-
-    from ..engine.status import order_status
-
-    orders = jsonable(engine.orders.list(customer_id=customer_id, limit=PAGE + 1, offset=page * PAGE))
-    with engine.read() as conn:
-        total = conn.execute(sa.select(sa.func.count()).select_from(order_status).where(order_status.c.customer_id == customer_id)).scalar_one()
-    return orders, total
+    they have in all."""
+    return jsonable(engine.orders.list(customer_id=customer_id, limit=PAGE + 1, offset=page * PAGE)), engine.orders.count(customer_id=customer_id)
 
 
 class CustomerScreen(CustomerActions, TabbedScreen):
