@@ -326,7 +326,9 @@ class Ops(_Group):
 
     def retry_dead_letter(self, dead_letter_id: int) -> DeadLetter:
         """Run a parked event through its subscriber again; on success it is marked resolved."""
-        return self.engine.bus.retry_dead_letter(dead_letter_id)
+        from .dead_letters import retry
+
+        return retry(self.engine.bus, dead_letter_id)
 
     def check_invariants(self) -> CheckResult:
         """Check SPEC §5–§6 against the event log; ``problems`` is empty when every promise holds."""

@@ -19,10 +19,9 @@ import sqlalchemy as sa
 
 from . import eventlog
 from .clock import SYSTEM_CLOCK, Clock
-from .errors import ConcurrencyConflict, Conflict, DatabaseUnavailable, NotFound
+from .errors import ConcurrencyConflict, Conflict, DatabaseUnavailable, unavailable_database
 from .events import StoredEvent
 from .unit_of_work import Connections, UnitOfWork, database_errors
-from .views import DeadLetter
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +31,7 @@ UnitOfWorkFactory = Callable[[str], UnitOfWork]  # actor -> a new unit of work
 CommandHandler = Callable[[Any, UnitOfWorkFactory], Any]  # (command, unit_of_work) -> its result
 
 CONFLICT_RETRIES = 20
+CONTENTION = ("busy", "timeout")  # database failures that pass: another process held a lock too long
 MAX_RECHECKS = 3  # looks at the database for work the window missed, without progress, before a drain returns
 WORK_WINDOW = 2000  # newest events examined per look for pending work
 IDLE_ADVANCE = 500  # an idle subscriber's position is moved forward once it trails by this many
@@ -134,26 +134,38 @@ class MessageBus:
         process had committed the command (or this one had died right after the commit).
         """
         handler = self.command_handlers[type(command)]
+        succeeded = False
         with database_errors():
             try:
                 for attempt in range(CONFLICT_RETRIES):
                     try:
-                        return handler(command, self.unit_of_work)
+                        result = handler(command, self.unit_of_work)
+                        succeeded = True
+                        return result
                     except ConcurrencyConflict:
                         time.sleep(0.002 * (attempt + 1))  # real time: another process holds the row
                 raise Conflict("the order kept changing under this command; try again")
             finally:
                 if settle and not self._deferring:
-                    self._settle()  # also after a refusal: the command may have committed (a rejected payment)
+                    self._settle(succeeded)  # also after a refusal: the command may have committed (a rejected payment)
 
-    def _settle(self) -> None:
+    def _settle(self, succeeded: bool) -> None:
         """Drain after a command. If another process holds a lock the drain needs for longer than the
         busy timeout, the command's own commit still stands (its outcome, success or refusal, is what
-        the caller must hear): the sagas it started are settled by the next drain, in any process."""
+        the caller must hear): the sagas it started are settled by the next drain, in any process.
+        Any other database failure (full, damaged, gone) after a successful command is the caller's
+        to hear, with what stands: the command, and its effects still pending."""
         try:
             self.drain()
         except DatabaseUnavailable as exc:
-            log.warning("the sagas of this command are left to the next drain: %s", exc.message)
+            if not succeeded or exc.reason in CONTENTION:
+                log.warning("the sagas of this command are left to the next drain: %s", exc.message)
+                return
+            raise DatabaseUnavailable(
+                f"the command was recorded, but applying its effects failed: {exc.message}; they are applied by the next "
+                "command once the database is repaired",
+                reason=exc.reason, remedy=exc.remedy,
+            ) from exc
 
     def unit_of_work(self, actor: str) -> UnitOfWork:
         """A new unit of work acting as ``actor`` (e.g. ``customer:alice``)."""
@@ -305,7 +317,7 @@ class MessageBus:
                 except ConcurrencyConflict:
                     raise
                 except Exception as error:  # noqa: BLE001 - find the event at fault one by one
-                    raise BatchFailed(str(error)) from error
+                    raise unavailable_database(error) or BatchFailed(str(error)) from error  # a database failure is not the batch's
             else:
                 for event in batch:
                     try:
@@ -313,7 +325,7 @@ class MessageBus:
                     except ConcurrencyConflict:
                         raise
                     except Exception as error:  # noqa: BLE001 - any handler bug must not stop the others
-                        raise HandlerFailed(event, error) from error
+                        raise unavailable_database(error) or HandlerFailed(event, error) from error  # nor the handler's: not parked
             new_position = batch[-1].id if len(batch) == self.batch_size else head
             eventlog.advance(uow.conn, subscriber.name, position, new_position, uow.now)
             if subscriber.name in self._backoff:
@@ -356,34 +368,3 @@ class MessageBus:
             uow.commit()
         self._positions[subscriber] = event.id
         log.error("subscriber %s parked event %s as a dead letter after %s attempts", subscriber, event.id, attempts)
-
-    def retry_dead_letter(self, dead_letter_id: int) -> DeadLetter:
-        """Run a parked event through its subscriber again; on success it is marked resolved."""
-        table = eventlog.dead_letters
-        with database_errors():
-            with self.unit_of_work("operator") as uow:
-                row = uow.conn.execute(sa.select(table).where(table.c.id == dead_letter_id)).first()
-                if row is None:
-                    raise NotFound(f"no dead letter {dead_letter_id}")
-                if row.resolved_at is not None:
-                    raise Conflict(f"dead letter {dead_letter_id} was already retried successfully")
-                subscriber = next((s for s in self.subscribers if s.name == row.subscriber), None)
-                if subscriber is None:
-                    raise NotFound(f"dead letter {dead_letter_id} names an unknown subscriber {row.subscriber}")
-                event = eventlog.read(uow.conn, row.event_id - 1, upto=row.event_id, limit=1)[0]
-                uow.actor = f"system:{subscriber.name}"
-                try:
-                    subscriber.handlers[event.event_type](event, uow)
-                except Exception as error:  # noqa: BLE001
-                    uow.rollback()
-                    with self.db.begin() as conn:
-                        conn.execute(
-                            table.update()
-                            .where(table.c.id == dead_letter_id)
-                            .values(attempts=table.c.attempts + 1, error=f"{type(error).__name__}: {error}")
-                        )
-                    raise Conflict(f"retry of dead letter {dead_letter_id} failed again: {error}") from error
-                uow.conn.execute(table.update().where(table.c.id == dead_letter_id).values(resolved_at=uow.now))
-                uow.commit()
-            self.drain()
-        return eventlog.dead_letter(row).model_copy(update={"resolved_at": uow.now})
