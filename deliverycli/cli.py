@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from .output import print_json
+from .output import emit, print_json
 
 if TYPE_CHECKING:
     from .engine.bootstrap import Engine
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 app = typer.Typer(
     name="deliverycli",
     help="Terminal operations console for food ordering and delivery.",
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=False,
     pretty_exceptions_enable=False,
 )
@@ -71,7 +71,11 @@ def root(
     ctx: typer.Context,
     db: str = typer.Option(None, "--db", help="Database: a SQLite file path or a postgresql:// URL [env: DELIVERYCLI_DB]", show_default=False),
     json_output: bool = typer.Option(False, "--json", help="Print JSON (one object, an array for lists, JSON lines for streams)."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
 ) -> None:
+    if version:  # `main` answers --version before Typer runs; this serves other callers of `app`
+        print_version(json_output)
+        raise typer.Exit()
     ctx.obj = CliContext(db=db, json=json_output)
     ctx.call_on_close(ctx.obj.close)
     if ctx.invoked_subcommand is None:
@@ -81,6 +85,39 @@ def root(
             launch(ctx.obj)
         else:
             typer.echo(ctx.get_help())
+
+
+def print_version(json_mode: bool) -> None:
+    """The installed version, as text or (with --json) one JSON object."""
+    from . import __version__
+
+    emit(json_mode, {"id": "deliverycli", "version": __version__}, lambda: typer.echo(f"deliverycli {__version__}"))
+
+
+def asks_for_version(args: list[str]) -> bool:
+    """True for `--version` with no command and no --help (global options may come along)."""
+    return "--version" in args and "--help" not in args and command_word(args) is None
+
+
+# The shells Typer writes completion scripts for; any other (sh, dash, tcsh, ...) it rejects with exit 1.
+COMPLETION_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+
+
+def completion_shell_problem(args: list[str]) -> str | None:
+    """For --install-completion / --show-completion: why no completion can be given here, or None.
+    Typer detects the shell from the parent processes and would answer an unknown one with exit 1."""
+    if "--install-completion" not in args and "--show-completion" not in args:
+        return None
+    import shellingham
+
+    try:
+        shell, _ = shellingham.detect_shell()
+    except shellingham.ShellDetectionFailure:
+        shell = None
+    if shell in COMPLETION_SHELLS:
+        return None
+    found = f"this runs under {shell}" if shell else "no shell was found among the parent processes"
+    return f"shell completion is available for {', '.join(COMPLETION_SHELLS)}, but {found}; run the command from one of those shells"
 
 
 def _register(args: list[str] | None = None) -> None:
@@ -142,10 +179,16 @@ def fail(json_mode: bool, code: str, message: str, exit_code: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .engine.errors import DeliveryError
-
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     json_mode = "--json" in args
+    if asks_for_version(args):  # answered without building the commands: Typer's parameter conversion loads pydantic
+        print_version(json_mode)
+        return
+    problem = completion_shell_problem(args)
+    if problem:
+        fail(json_mode, "usage", problem, 2)
+    from .engine.errors import DeliveryError
+
     _register(args)
     try:
         exit_code = app(args=args, prog_name="deliverycli", standalone_mode=False)
