@@ -69,7 +69,7 @@ def ctx_obj(ctx: typer.Context) -> CliContext:
 @app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
-    db: str = typer.Option(None, "--db", help="Database: a SQLite file path or a postgresql:// URL [env: DELIVERYCLI_DB]", show_default=False),
+    db: str = typer.Option(None, "--db", metavar="URL_OR_PATH", help="Database: a SQLite file path or a postgresql:// URL. Without it: DELIVERYCLI_DB, the settings file, or a file in your data folder.", show_default=False),
     json_output: bool = typer.Option(False, "--json", help="Print JSON (one object, an array for lists, JSON lines for streams)."),
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
 ) -> None:
@@ -118,6 +118,34 @@ def completion_shell_problem(args: list[str]) -> str | None:
         return None
     found = f"this runs under {shell}" if shell else "no shell was found among the parent processes"
     return f"shell completion is available for {', '.join(COMPLETION_SHELLS)}, but {found}; run the command from one of those shells"
+
+
+# What help shows for an option's value when its declaration names no metavar (click's words).
+PLAIN_METAVARS = {str: "TEXT", int: "INTEGER", float: "NUMBER"}
+
+
+class PlainArgument(typer.core.TyperArgument):
+    """An argument whose help shows its name (``ORDER``) and no Python type (``<str>``) beside it."""
+
+    def display_type_rich(self, ctx: typer.Context) -> str | None:
+        return None
+
+
+def plain_metavars(command: Any) -> None:
+    """Make help show plain metavars (``TEXT``, ``ORDER``, ``MENU_ID[:QTY]``), never Python types.
+
+    This Typer prints a parameter's Python type beside it (``--json <bool>``, ``--item <list[str]>``)
+    unless the parameter has a metavar: an option gets its declared metavar or a plain word, a flag
+    (``--help`` too) shows nothing, and an argument shows only its name, which is its metavar."""
+    params = [*command.params, command.get_help_option(typer.Context(command))]
+    for param in params:
+        if isinstance(param, typer.core.TyperArgument):
+            param.__class__ = PlainArgument
+        elif param is not None and param.metavar is None:
+            annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+            param.metavar = "" if param.is_flag or param.count else PLAIN_METAVARS.get(annotation, "VALUE")
+    for sub in getattr(command, "commands", {}).values():
+        plain_metavars(sub)
 
 
 def _register(args: list[str] | None = None) -> None:
@@ -190,8 +218,10 @@ def main(argv: list[str] | None = None) -> None:
     from .engine.errors import DeliveryError
 
     _register(args)
+    command = typer.main.get_command(app)
+    plain_metavars(command)
     try:
-        exit_code = app(args=args, prog_name="deliverycli", standalone_mode=False)
+        exit_code = command.main(args=args, prog_name="deliverycli", standalone_mode=False)
     except DeliveryError as exc:
         fail(json_mode, exc.code, exc.message, exc.exit_code)
     except typer.TyperException as exc:  # bad usage: unknown option, missing argument, bad value

@@ -18,8 +18,8 @@ DELIVERY_COLUMNS = [("id", "Order"), ("status", "Status"), ("store_id", "Store")
 def list_(
     ctx: typer.Context,
     available: bool = typer.Option(False, "--available", help="Only deliveries waiting for a rider."),
-    rider: str = typer.Option(None, "--rider", help="Only this rider's deliveries."),
-    limit: int = typer.Option(200, "--limit", min=1, max=10_000),
+    rider: str = typer.Option(None, "--rider", metavar="RIDER", help="Only this rider's deliveries."),
+    limit: int = typer.Option(200, "--limit", min=1, max=10_000, metavar="N", help="At most this many, newest first."),
 ) -> None:
     """List deliveries, newest first."""
     from ..engine.errors import InvalidInput
@@ -43,7 +43,7 @@ def _show(delivery: dict[str, Any], title: str) -> None:
 
 
 @app.command("pickup")
-def pickup(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), rider: str = typer.Option(..., "--rider", help="Rider id.")) -> None:
+def pickup(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042."), rider: str = typer.Option(..., "--rider", metavar="RIDER", help="The rider's id.")) -> None:
     """Pick up a ready order and start delivering it (of two riders, the first wins)."""
     cli = ctx_obj(ctx)
     delivery = cli.engine().pick_up(order_id, rider)
@@ -51,7 +51,7 @@ def pickup(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDE
 
 
 @app.command("complete")
-def complete(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), rider: str = typer.Option(..., "--rider", help="Rider id.")) -> None:
+def complete(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042."), rider: str = typer.Option(..., "--rider", metavar="RIDER", help="The rider's id.")) -> None:
     """Mark a delivery you picked up as delivered."""
     cli = ctx_obj(ctx)
     delivery = cli.engine().complete_delivery(order_id, rider)

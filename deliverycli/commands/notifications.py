@@ -40,10 +40,10 @@ def _write(json_mode: bool, n: dict[str, Any]) -> None:
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    customer: str = typer.Option(None, "--customer", help="Only notifications to this customer."),
-    store: str = typer.Option(None, "--store", help="Only notifications to this store."),
-    rider: str = typer.Option(None, "--rider", help="Only notifications to this rider."),
-    limit: int = typer.Option(100, "--limit", min=1, max=10_000, help="At most this many (the newest), oldest first."),
+    customer: str = typer.Option(None, "--customer", metavar="CUSTOMER", help="Only notifications to this customer."),
+    store: str = typer.Option(None, "--store", metavar="STORE", help="Only notifications to this store."),
+    rider: str = typer.Option(None, "--rider", metavar="RIDER", help="Only notifications to this rider."),
+    limit: int = typer.Option(100, "--limit", min=1, max=10_000, metavar="N", help="At most this many (the newest), oldest first."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new notifications as they are sent (Ctrl+C stops)."),
 ) -> None:
     """List notifications, oldest first; with --follow keep printing new ones (JSON lines with --json)."""

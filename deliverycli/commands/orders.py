@@ -28,12 +28,12 @@ def show_order(order: dict[str, Any], title: str) -> None:
 @app.command("place")
 def place(
     ctx: typer.Context,
-    customer: str = typer.Option(..., "--customer", help="Customer id."),
-    store: str = typer.Option(..., "--store", help="Store id."),
-    item: list[str] = typer.Option(..., "--item", help="MENU_ID[:QTY]; repeat for more items."),
-    address: str = typer.Option(..., "--address", help="Delivery address."),
-    card: str = typer.Option(None, "--card", help="Card number for the simulated gateway (default: an approving test card)."),
-    idempotency_key: str = typer.Option(None, "--idempotency-key", help="Retrying with the same key returns the same order, charged once."),
+    customer: str = typer.Option(..., "--customer", metavar="CUSTOMER", help="The customer's id."),
+    store: str = typer.Option(..., "--store", metavar="STORE", help="The store's id."),
+    item: list[str] = typer.Option(..., "--item", metavar="MENU_ID[:QTY]", help="A menu item and how many (default 1), e.g. margherita:2; repeat for more items."),
+    address: str = typer.Option(..., "--address", metavar="TEXT", help="Delivery address."),
+    card: str = typer.Option(None, "--card", metavar="NUMBER", help="Card number for the simulated gateway (default: an approving test card)."),
+    idempotency_key: str = typer.Option(None, "--idempotency-key", metavar="KEY", help="Retrying with the same key returns the same order, charged once."),
 ) -> None:
     """Place an order and pay for it (synchronously)."""
     cli = ctx_obj(ctx)
@@ -42,7 +42,7 @@ def place(
 
 
 @app.command("cancel")
-def cancel(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), customer: str = typer.Option(..., "--customer")) -> None:
+def cancel(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042."), customer: str = typer.Option(..., "--customer", metavar="CUSTOMER", help="The customer who placed the order.")) -> None:
     """Ask to cancel an order; the store decides, and a cancelled order is refunded."""
     cli = ctx_obj(ctx)
     order = cli.engine().cancel_order(order_id, customer)
@@ -50,7 +50,7 @@ def cancel(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDE
 
 
 @app.command("confirm")
-def confirm(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), customer: str = typer.Option(..., "--customer")) -> None:
+def confirm(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042."), customer: str = typer.Option(..., "--customer", metavar="CUSTOMER", help="The customer who placed the order.")) -> None:
     """Confirm that the delivery arrived."""
     cli = ctx_obj(ctx)
     order = cli.engine().confirm_delivery(order_id, customer)
@@ -58,7 +58,7 @@ def confirm(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORD
 
 
 @app.command("show")
-def show(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER")) -> None:
+def show(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042.")) -> None:
     """Show one order with its items."""
     cli = ctx_obj(ctx)
     order = cli.engine(catch_up=False).order(order_id)
@@ -68,11 +68,11 @@ def show(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    customer: str = typer.Option(None, "--customer"),
-    store: str = typer.Option(None, "--store"),
-    status: str = typer.Option(None, "--status", help="Only orders in this status, e.g. COOKING."),
-    limit: int = typer.Option(50, "--limit", min=1, max=10_000),
-    offset: int = typer.Option(0, "--offset", min=0),
+    customer: str = typer.Option(None, "--customer", metavar="CUSTOMER", help="Only this customer's orders."),
+    store: str = typer.Option(None, "--store", metavar="STORE", help="Only this store's orders."),
+    status: str = typer.Option(None, "--status", metavar="STATUS", help="Only orders in this status, e.g. COOKING."),
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000, metavar="N", help="At most this many orders (a page)."),
+    offset: int = typer.Option(0, "--offset", min=0, metavar="N", help="Skip this many first (the next page starts at the previous offset + limit)."),
 ) -> None:
     """List orders, newest first (from the status view)."""
     cli = ctx_obj(ctx)

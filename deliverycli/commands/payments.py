@@ -9,7 +9,7 @@ import typer
 from ..cli import ctx_obj
 from ..output import emit, money, print_fields, print_table
 
-app = typer.Typer(help="Payments: list them, show one order's payment.", no_args_is_help=True)
+app = typer.Typer(help="List payments and show one order's payment (cards only ever masked).", no_args_is_help=True)
 
 PAYMENT_COLUMNS = [("id", "Order"), ("status", "Status"), ("amount_text", "Amount"), ("card", "Card"), ("charge_id", "Charge"), ("refund_id", "Refund"), ("created_at", "Created"), ("reason", "Reason")]
 
@@ -25,7 +25,7 @@ def _human(payment: dict[str, Any], currency: str) -> dict[str, Any]:
 
 
 @app.command("list")
-def list_(ctx: typer.Context, limit: int = typer.Option(100, "--limit", min=1, max=10_000, help="At most this many, newest first.")) -> None:
+def list_(ctx: typer.Context, limit: int = typer.Option(100, "--limit", min=1, max=10_000, metavar="N", help="At most this many, newest first.")) -> None:
     """List payments, newest first."""
     cli = ctx_obj(ctx)
     engine = cli.engine(catch_up=False)
@@ -34,7 +34,7 @@ def list_(ctx: typer.Context, limit: int = typer.Option(100, "--limit", min=1, m
 
 
 @app.command("show")
-def show(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER")) -> None:
+def show(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042.")) -> None:
     """Show the payment of one order."""
     cli = ctx_obj(ctx)
     engine = cli.engine(catch_up=False)

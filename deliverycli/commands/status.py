@@ -48,8 +48,8 @@ def show_status(view: dict[str, Any]) -> None:
     print_table(rows, TIMELINE_COLUMNS, title="Timeline", empty="no timeline yet")
 
 
-def command(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="Order id.")) -> None:
-    """Show an order's status and its timeline (the CQRS status view)."""
+def command(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042.")) -> None:
+    """Show an order's current status and its timeline of changes."""
     cli = ctx_obj(ctx)
     view = cli.engine(catch_up=False).status(order_id)
     emit(cli.json, view, lambda: show_status(view))

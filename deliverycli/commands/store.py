@@ -55,9 +55,9 @@ def _print_queue(store_id: str, tickets: list[dict[str, Any]], status: str | Non
 @app.command("queue")
 def queue(
     ctx: typer.Context,
-    store: str = typer.Option(..., "--store", help="Store id."),
-    status: str = typer.Option(None, "--status", help="Only tickets in this status: NEW, COOKING, READY, CANCELLED or REJECTED."),
-    limit: int = typer.Option(200, "--limit", min=1, max=10_000),
+    store: str = typer.Option(..., "--store", metavar="STORE", help="The store's id."),
+    status: str = typer.Option(None, "--status", metavar="STATUS", help="Only tickets in this status: NEW, COOKING, READY, CANCELLED or REJECTED."),
+    limit: int = typer.Option(200, "--limit", min=1, max=10_000, metavar="N", help="At most this many tickets, newest first."),
 ) -> None:
     """The store's order list, newest first (human output grouped New / Cooking / Ready / Cancelled / Rejected)."""
     cli = ctx_obj(ctx)
@@ -72,7 +72,7 @@ def _show_ticket(ticket: dict[str, Any], title: str) -> None:
 
 
 @app.command("accept")
-def accept(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), store: str = typer.Option(..., "--store", help="Store id.")) -> None:
+def accept(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042."), store: str = typer.Option(..., "--store", metavar="STORE", help="The store's id.")) -> None:
     """Accept an order: the kitchen starts cooking it."""
     cli = ctx_obj(ctx)
     ticket = cli.engine().accept_order(order_id, store)
@@ -82,9 +82,9 @@ def accept(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDE
 @app.command("reject")
 def reject(
     ctx: typer.Context,
-    order_id: str = typer.Argument(..., metavar="ORDER"),
-    store: str = typer.Option(..., "--store", help="Store id."),
-    reason: str = typer.Option(..., "--reason", help="Why the store rejects it (the customer is told; the order is refunded)."),
+    order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042."),
+    store: str = typer.Option(..., "--store", metavar="STORE", help="The store's id."),
+    reason: str = typer.Option(..., "--reason", metavar="TEXT", help="Why the store rejects it (the customer is told; the order is refunded)."),
 ) -> None:
     """Reject a new order; it is cancelled and refunded."""
     cli = ctx_obj(ctx)
@@ -93,7 +93,7 @@ def reject(
 
 
 @app.command("ready")
-def ready(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), store: str = typer.Option(..., "--store", help="Store id.")) -> None:
+def ready(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042."), store: str = typer.Option(..., "--store", metavar="STORE", help="The store's id.")) -> None:
     """Mark an order cooked: it goes on the delivery list for riders."""
     cli = ctx_obj(ctx)
     ticket = cli.engine().mark_ready(order_id, store)

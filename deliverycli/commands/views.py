@@ -13,7 +13,7 @@ from ..output import emit, print_fields
 if TYPE_CHECKING:
     from ..settings import Settings
 
-app = typer.Typer(help="The read models kept from the event log (the status view), and rebuilding them.", no_args_is_help=True)
+app = typer.Typer(help="Rebuild the status view (each order's status and timeline) from the event log.", no_args_is_help=True)
 
 NAMED_PROBLEMS = 20  # doctor --check names at most this many broken promises one by one
 
@@ -31,7 +31,7 @@ REBUILD_HELP = (
 @app.command("rebuild", help=REBUILD_HELP)
 def rebuild(
     ctx: typer.Context,
-    mode: str = typer.Option("auto", "--mode", help="atomic (one transaction), batched (resumable), or auto (atomic for small logs)."),
+    mode: str = typer.Option("auto", "--mode", metavar="MODE", help="atomic (one transaction), batched (resumable), or auto (atomic for small logs)."),
 ) -> None:
     from ..engine.errors import InvalidInput
 
