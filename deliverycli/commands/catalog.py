@@ -7,17 +7,17 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import emit, money, print_fields, print_table
+from ..output import Column, emit, money, print_fields, print_table
 
 stores_app = typer.Typer(help="List and add stores.", no_args_is_help=True)
 customers_app = typer.Typer(help="List and add customers.", no_args_is_help=True)
 riders_app = typer.Typer(help="List and add riders.", no_args_is_help=True)
 menus_app = typer.Typer(help="List and add menu items.", no_args_is_help=True)
 
-STORE_COLUMNS = [("id", "Store"), ("name", "Name"), ("address", "Address")]
-CUSTOMER_COLUMNS = [("id", "Customer"), ("name", "Name"), ("address", "Address")]
-RIDER_COLUMNS = [("id", "Rider"), ("name", "Name"), ("vehicle", "Vehicle")]
-MENU_COLUMNS = [("store_id", "Store"), ("id", "Item"), ("name", "Name"), ("price_text", "Price"), ("available", "Available")]
+STORE_COLUMNS = [Column("id", "Store"), Column("name", "Name", wrap=True), Column("address", "Address", wrap=True)]
+CUSTOMER_COLUMNS = [Column("id", "Customer"), Column("name", "Name", wrap=True), Column("address", "Address", wrap=True)]
+RIDER_COLUMNS = [Column("id", "Rider"), Column("name", "Name", wrap=True), Column("vehicle", "Vehicle", wrap=True)]
+MENU_COLUMNS = [Column("store_id", "Store"), Column("id", "Item"), Column("name", "Name", wrap=True), Column("price_text", "Price"), Column("available", "Available")]
 
 
 def _menu_rows(items: list[dict[str, Any]], currency: str) -> list[dict[str, Any]]:

@@ -7,11 +7,21 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import emit, print_fields, print_table
+from ..output import Column, emit, print_fields, print_table
 
 app = typer.Typer(help="The delivery list: see deliveries, pick one up, complete it.", no_args_is_help=True)
 
-DELIVERY_COLUMNS = [("id", "Order"), ("status", "Status"), ("store_id", "Store"), ("address", "Address"), ("rider_id", "Rider"), ("requested_at", "Requested"), ("picked_up_at", "Picked up"), ("completed_at", "Completed")]
+# On a narrow console the times go first (picked up, then completed, then requested); ids and statuses stay.
+DELIVERY_COLUMNS = [
+    Column("id", "Order"),
+    Column("status", "Status"),
+    Column("store_id", "Store"),
+    Column("address", "Address", wrap=True),
+    Column("rider_id", "Rider"),
+    Column("requested_at", "Requested", drop=1),
+    Column("picked_up_at", "Picked up", drop=3),
+    Column("completed_at", "Completed", drop=2),
+]
 
 
 @app.command("list")

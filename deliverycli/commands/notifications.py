@@ -10,14 +10,14 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import emit, print_table
+from ..output import Column, emit, print_table
 
 app = typer.Typer(help="Notifications sent on every order status change.", no_args_is_help=True)
 
 POLL_INTERVAL_S = 0.2
 BATCH = 500
 
-COLUMNS = [("id", "#"), ("at", "At"), ("recipient", "Recipient"), ("order_id", "Order"), ("status_text", "Status"), ("message", "Message")]
+COLUMNS = [Column("id", "#", drop=2), Column("at", "At", drop=1), Column("recipient", "Recipient"), Column("order_id", "Order"), Column("status_text", "Status"), Column("message", "Message", wrap=True)]
 
 
 def _human_row(n: dict[str, Any]) -> dict[str, Any]:

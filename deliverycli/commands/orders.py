@@ -7,11 +7,11 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import emit, money, print_fields, print_table
+from ..output import Column, emit, money, print_fields, print_table
 
 app = typer.Typer(help="Place, cancel, confirm, show and list orders.", no_args_is_help=True)
 
-ORDER_COLUMNS = [("id", "Order"), ("status", "Status"), ("customer_id", "Customer"), ("store_id", "Store"), ("total_text", "Total"), ("placed_at", "Placed")]
+ORDER_COLUMNS = [Column("id", "Order"), Column("status", "Status"), Column("customer_id", "Customer"), Column("store_id", "Store"), Column("total_text", "Total"), Column("placed_text", "Placed", drop=1)]
 
 
 def _with_money(order: dict[str, Any]) -> dict[str, Any]:
@@ -77,4 +77,11 @@ def list_(
     """List orders, newest first (from the status view)."""
     cli = ctx_obj(ctx)
     orders = cli.engine(catch_up=False).orders(customer, store, status, limit, offset)
-    emit(cli.json, orders, lambda: print_table([_with_money(o) for o in orders], ORDER_COLUMNS, empty="no orders"))
+
+    def human() -> None:
+        from .status import local_time
+
+        rows = [_with_money(o) | {"placed_text": local_time(o.get("placed_at"), with_date=True)} for o in orders]
+        print_table(rows, ORDER_COLUMNS, empty="no orders")
+
+    emit(cli.json, orders, human)

@@ -7,11 +7,21 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import emit, money, print_fields, print_table
+from ..output import Column, emit, money, print_fields, print_table
 
 app = typer.Typer(help="List payments and show one order's payment (cards only ever masked).", no_args_is_help=True)
 
-PAYMENT_COLUMNS = [("id", "Order"), ("status", "Status"), ("amount_text", "Amount"), ("card", "Card"), ("charge_id", "Charge"), ("refund_id", "Refund"), ("created_at", "Created"), ("reason", "Reason")]
+# On a narrow console the gateway's ids go first, then the card, then the time.
+PAYMENT_COLUMNS = [
+    Column("id", "Order"),
+    Column("status", "Status"),
+    Column("amount_text", "Amount"),
+    Column("card", "Card", drop=3),
+    Column("charge_id", "Charge", drop=5),
+    Column("refund_id", "Refund", drop=4),
+    Column("created_at", "Created", drop=2),
+    Column("reason", "Reason", wrap=True),
+]
 
 
 def _human(payment: dict[str, Any], currency: str) -> dict[str, Any]:

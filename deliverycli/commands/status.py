@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import emit, money, print_fields, print_table
+from ..output import Column, emit, money, print_fields, print_table
 
 
 def with_glyph(status: str | None) -> str:
@@ -32,7 +32,7 @@ def local_time(value: str | None, with_date: bool = False) -> str | None:
     return moment.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
 
 
-TIMELINE_COLUMNS = [("event_id", "#"), ("at_text", "At"), ("status_text", "Status"), ("event", "Event"), ("actor", "Actor")]
+TIMELINE_COLUMNS = [Column("event_id", "#", drop=2), Column("at_text", "At"), Column("status_text", "Status"), Column("event", "Event"), Column("actor", "Actor", drop=1)]
 
 
 def show_status(view: dict[str, Any]) -> None:

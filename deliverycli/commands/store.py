@@ -7,14 +7,14 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import emit, money, print_fields, print_table, print_text
+from ..output import Column, emit, money, print_fields, print_table, print_text
 
 app = typer.Typer(help="The store's order list: see the queue, accept, reject and mark orders ready.", no_args_is_help=True)
 
 # Ticket statuses in kitchen order, each with the title of its group in the human queue.
 GROUP_TITLES = {"NEW": "New", "COOKING": "Cooking", "READY": "Ready", "CANCELLED": "Cancelled", "REJECTED": "Rejected"}
 
-QUEUE_COLUMNS = [("id", "Order"), ("items_text", "Items"), ("total_text", "Total"), ("address", "Address"), ("received_at", "Received"), ("reason", "Reason")]
+QUEUE_COLUMNS = [Column("id", "Order"), Column("items_text", "Items", wrap=True), Column("total_text", "Total"), Column("address", "Address", wrap=True), Column("received_at", "Received", drop=1), Column("reason", "Reason", wrap=True)]
 
 
 def _items_text(items: list[dict[str, Any]]) -> str:
