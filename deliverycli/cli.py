@@ -25,6 +25,9 @@ app = typer.Typer(
     add_completion=True,
     no_args_is_help=False,
     pretty_exceptions_enable=False,
+    # Plain help: Typer's Rich help imports rich.markdown (markdown-it) and rich.traceback first,
+    # which doubles what `--help` costs (711 M instructions against 363 M) and keeps it over 0.2 s.
+    rich_markup_mode=None,
 )
 
 

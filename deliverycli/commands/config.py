@@ -30,7 +30,7 @@ def _hide_password(value: Any) -> Any:
 
 @app.command("show")
 def show(ctx: typer.Context) -> None:
-    """Each setting, its value and where it came from: command line, environment, file or default."""
+    """Each setting, its value and where it came from. The sources are the command line, environment, file or default."""
     from ..settings import config_path, describe_settings
 
     cli = ctx_obj(ctx)

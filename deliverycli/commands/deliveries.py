@@ -9,7 +9,7 @@ import typer
 from ..cli import ctx_obj
 from ..output import Column, emit, print_fields, print_table
 
-app = typer.Typer(help="The delivery list: see deliveries, pick one up, complete it.", no_args_is_help=True)
+app = typer.Typer(help="The delivery list: list, pick up, complete.", no_args_is_help=True)
 
 # On a narrow console the times go first (picked up, then completed, then requested); ids and statuses stay.
 DELIVERY_COLUMNS = [
@@ -54,7 +54,7 @@ def _show(delivery: dict[str, Any], title: str) -> None:
 
 @app.command("pickup")
 def pickup(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042."), rider: str = typer.Option(..., "--rider", metavar="RIDER", help="The rider's id.")) -> None:
-    """Pick up a ready order and start delivering it (of two riders, the first wins)."""
+    """Pick up a ready order and start delivering it. Of two riders, the first wins."""
     cli = ctx_obj(ctx)
     delivery = cli.engine().pick_up(order_id, rider)
     emit(cli.json, delivery, lambda: _show(delivery, f"Order {delivery['id']} picked up by {delivery['rider_id']}"))

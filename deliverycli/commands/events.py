@@ -37,7 +37,7 @@ def tail(
     order: str = typer.Option(None, "--order", metavar="ORDER", help="Only events of this order."),
     limit: int = typer.Option(20, "--limit", "-n", min=0, max=100_000, metavar="N", help="How many of the newest events to print first."),
 ) -> None:
-    """Print the newest events, oldest first (JSON lines with --json); with --follow keep printing new ones."""
+    """Print the newest events, oldest first. JSON lines with --json; with --follow it keeps printing new ones."""
     cli = ctx_obj(ctx)
     engine = cli.engine(catch_up=False)
     if order is not None:

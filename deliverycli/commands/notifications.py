@@ -46,7 +46,7 @@ def list_(
     limit: int = typer.Option(100, "--limit", min=1, max=10_000, metavar="N", help="At most this many (the newest), oldest first."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new notifications as they are sent (Ctrl+C stops)."),
 ) -> None:
-    """List notifications, oldest first; with --follow keep printing new ones (JSON lines with --json)."""
+    """List notifications, oldest first. With --follow it keeps printing new ones (JSON lines with --json)."""
     from ..engine.errors import InvalidInput
 
     cli = ctx_obj(ctx)

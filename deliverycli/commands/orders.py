@@ -43,7 +43,7 @@ def place(
 
 @app.command("cancel")
 def cancel(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042."), customer: str = typer.Option(..., "--customer", metavar="CUSTOMER", help="The customer who placed the order.")) -> None:
-    """Ask to cancel an order; the store decides, and a cancelled order is refunded."""
+    """Ask to cancel an order. The store decides; a cancelled order is refunded."""
     cli = ctx_obj(ctx)
     order = cli.engine().cancel_order(order_id, customer)
     emit(cli.json, order, lambda: show_order(order, f"Order {order['id']} is {order['status']}"))

@@ -9,7 +9,7 @@ import typer
 from ..cli import ctx_obj
 from ..output import Column, emit, money, print_fields, print_table
 
-app = typer.Typer(help="List payments and show one order's payment (cards only ever masked).", no_args_is_help=True)
+app = typer.Typer(help="List payments and show one order's payment. Cards are only ever shown masked.", no_args_is_help=True)
 
 # On a narrow console the gateway's ids go first, then the card, then the time.
 PAYMENT_COLUMNS = [

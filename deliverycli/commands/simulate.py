@@ -45,7 +45,7 @@ def command(
     seed: int = typer.Option(0, "--seed", metavar="SEED", help="The same seed on the same database gives the same run."),
     resume: bool = typer.Option(False, "--resume", help="Finish the newest interrupted simulation on this database."),
 ) -> None:
-    """Simulate a day of orders with the same commands people use; deterministic for a seed."""
+    """Simulate a day of orders, start to finish. It uses the commands people use; the same seed gives the same run."""
     from ..engine.errors import InvalidInput
     from ..engine.simulation import SimulationOptions, simulate
 

@@ -9,7 +9,7 @@ import typer
 from ..cli import ctx_obj
 from ..output import Column, emit, money, print_fields, print_table, print_text
 
-app = typer.Typer(help="The store's order list: see the queue, accept, reject and mark orders ready.", no_args_is_help=True)
+app = typer.Typer(help="The store's order list: queue, accept, reject, ready.", no_args_is_help=True)
 
 # Ticket statuses in kitchen order, each with the title of its group in the human queue.
 GROUP_TITLES = {"NEW": "New", "COOKING": "Cooking", "READY": "Ready", "CANCELLED": "Cancelled", "REJECTED": "Rejected"}
@@ -59,7 +59,7 @@ def queue(
     status: str = typer.Option(None, "--status", metavar="STATUS", help="Only tickets in this status: NEW, COOKING, READY, CANCELLED or REJECTED."),
     limit: int = typer.Option(200, "--limit", min=1, max=10_000, metavar="N", help="At most this many tickets, newest first."),
 ) -> None:
-    """The store's order list, newest first (human output grouped New / Cooking / Ready / Cancelled / Rejected)."""
+    """The store's order list, newest first. Human output is grouped New / Cooking / Ready / Cancelled / Rejected."""
     cli = ctx_obj(ctx)
     status = _check_status(status)
     engine = cli.engine(catch_up=False)

@@ -15,7 +15,7 @@ def command(
     actor: str = typer.Option(None, "--as", metavar="ID", help="Who you are in that role: a customer, store or rider id.", show_default=False),
     readonly: bool = typer.Option(False, "--readonly", help="Watch only: no commands, and no catching up of other processes' work."),
 ) -> None:
-    """Open the console: customer, store-owner and rider views, a live feed and an operations view."""
+    """Open the console: customer, store, rider and ops views. It also has a live feed of every status change."""
     launch(ctx_obj(ctx), role, actor, readonly)
 
 

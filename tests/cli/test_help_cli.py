@@ -59,8 +59,9 @@ def test_every_parameter_and_command_is_described(path: str) -> None:
 
 
 def test_every_help_page_shows_plain_metavars(cli) -> None:
-    """Each `--help` through a real process (at the width a terminal has): no Python type anywhere."""
-    calls = [(*path, "--help", {"env": {"COLUMNS": "100"}}) for path, _ in COMMANDS]
+    """Each `--help` through a real process, 80 columns wide: no Python type anywhere, and every
+    command's summary whole in its group's list."""
+    calls = [(*path, "--help", {"env": {"COLUMNS": "80"}}) for path, _ in COMMANDS]
     results = run_all(cli, calls)
     assert len(results) == len(COMMANDS)
     for (path, _), result in zip(COMMANDS, results, strict=True):
@@ -69,6 +70,8 @@ def test_every_help_page_shows_plain_metavars(cli) -> None:
         assert "Usage:" in result.stdout, where
         assert not PYTHON_TYPE.search(result.stdout), f"{where} shows a Python type: {PYTHON_TYPE.findall(result.stdout)}"
         assert not INTERNAL_WORDING.search(result.stdout), f"{where}: {INTERNAL_WORDING.findall(result.stdout)}"
+        listed = result.stdout.partition("\nCommands:\n")[2]
+        assert "..." not in listed, f"{where}: a command's summary is cut; keep its first sentence short:\n{listed}"
 
 
 def test_metavars_name_what_to_type(cli) -> None:
