@@ -134,6 +134,32 @@ class PlainArgument(typer.core.TyperArgument):
         return None
 
 
+def pass_text_through(command: Any) -> None:
+    """Let this Typer hand text parameters (``ORDER``, ``--db``) and flags over as parsed.
+
+    It otherwise converts every value but a given flag through a pydantic TypeAdapter, built on
+    first use even for an option left out: importing and building those costs a cold start 0.18 of
+    what the stack itself takes to import (benchmarks/bench_cli_cold_start.py). A command-line string
+    needs no conversion to ``str``, and a flag without an environment variable is only ever a bool
+    or unset. Typer's own pass-through coercion is used, so values and errors stay Typer's; numbers
+    and lists keep its TypeAdapters, and so does everything if a Typer release drops this class."""
+    try:
+        from typer._coercion import PassThroughRuntimeParam
+    except ImportError:  # pragma: no cover - another Typer: its own coercion is correct, only slower
+        return
+    for param in [*command.params, command.get_help_option(typer.Context(command))]:
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is None or getattr(param, "_runtime_param", False) is not None:
+            continue
+        plain_text = descriptor.annotation is str and param.nargs == 1 and not param.multiple
+        plain_flag = descriptor.annotation is bool and not param.envvar
+        unbounded = getattr(param, "min", None) is None and getattr(param, "max", None) is None
+        if (plain_text or plain_flag) and unbounded:
+            param._runtime_param = PassThroughRuntimeParam(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
+    for sub in getattr(command, "commands", {}).values():
+        pass_text_through(sub)
+
+
 def plain_metavars(command: Any) -> None:
     """Make help show plain metavars (``TEXT``, ``ORDER``, ``MENU_ID[:QTY]``), never Python types.
 
@@ -223,6 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     _register(args)
     command = typer.main.get_command(app)
     plain_metavars(command)
+    pass_text_through(command)
     try:
         exit_code = command.main(args=args, prog_name="deliverycli", standalone_mode=False)
     except DeliveryError as exc:
