@@ -155,7 +155,10 @@ def pass_text_through(command: Any) -> None:
         plain_flag = descriptor.annotation is bool and not param.envvar
         unbounded = getattr(param, "min", None) is None and getattr(param, "max", None) is None
         if (plain_text or plain_flag) and unbounded:
-            param._runtime_param = PassThroughRuntimeParam(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
+            try:
+                param._runtime_param = PassThroughRuntimeParam(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
+            except (AttributeError, TypeError):  # pragma: no cover - a Typer that builds these differently
+                return
     for sub in getattr(command, "commands", {}).values():
         pass_text_through(sub)
 
