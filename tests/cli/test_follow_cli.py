@@ -18,6 +18,13 @@ from typing import Any
 from .support import assert_error, open_engine, place, snapshot
 
 
+def _default_sigint() -> None:
+    """Ctrl+C reaches the follower even when the tests themselves were started in the background
+    (`make test &`, nohup): a shell starts those with SIGINT ignored, children inherit that, and
+    Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Follower:
     """A `deliverycli ... --follow` process whose stdout lines are read on a thread, with timeouts."""
 
@@ -25,7 +32,8 @@ class Follower:
         self.stderr = tempfile.TemporaryFile(mode="w+")
         env = os.environ | {"NO_COLOR": "1", "COLUMNS": "200"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "deliverycli", "--db", db, *args], stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env
+            [sys.executable, "-m", "deliverycli", "--db", db, *args], stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env,
+            preexec_fn=_default_sigint,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
