@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from .output import print_json
+from .output import emit, print_json
 
 if TYPE_CHECKING:
     from .engine.bootstrap import Engine
@@ -29,9 +29,12 @@ if TYPE_CHECKING:
 app = typer.Typer(
     name="deliverycli",
     help="Terminal operations console for food ordering and delivery.",
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=False,
     pretty_exceptions_enable=False,
+    # Plain help: Typer's Rich help imports rich.markdown (markdown-it) and rich.traceback first,
+    # which doubles what `--help` costs (about 710 M instructions against 365 M) and keeps it over 0.2 s.
+    rich_markup_mode=None,
 )
 
 
@@ -97,9 +100,13 @@ def until_interrupted() -> Iterator[threading.Event]:
 @app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
-    db: str = typer.Option(None, "--db", help="Database: a SQLite file path or a postgresql:// URL [env: DELIVERYCLI_DB]", show_default=False),
+    db: str = typer.Option(None, "--db", metavar="URL_OR_PATH", help="Database: a SQLite file path or a postgresql:// URL. Without it: DELIVERYCLI_DB, the settings file, or a file in your data folder.", show_default=False),
     json_output: bool = typer.Option(False, "--json", help="Print JSON (one object, an array for lists, JSON lines for streams)."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
 ) -> None:
+    if version:  # `main` answers a bare --version before Typer runs; this is --version beside a command
+        print_version(json_output)
+        raise typer.Exit()
     ctx.obj = CliContext(db=db, json=json_output)
     ctx.call_on_close(ctx.obj.close)
     if ctx.invoked_subcommand is None:
@@ -109,6 +116,96 @@ def root(
             launch(ctx.obj.settings)
         else:
             typer.echo(ctx.get_help())
+
+
+def print_version(json_mode: bool) -> None:
+    """The installed version, as text or (with --json) one JSON object."""
+    from . import __version__
+
+    emit(json_mode, {"id": "deliverycli", "version": __version__}, lambda: typer.echo(f"deliverycli {__version__}"))
+
+
+def asks_for_version(args: list[str]) -> bool:
+    """True for `--version` with no command and no --help (global options may come along)."""
+    return "--version" in args and "--help" not in args and command_word(args) is None
+
+
+# The shells Typer writes completion scripts for; any other (sh, dash, tcsh, ...) it rejects with exit 1.
+COMPLETION_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+
+
+def completion_shell_problem(args: list[str]) -> str | None:
+    """For --install-completion / --show-completion: why no completion can be given here, or None.
+    Typer detects the shell from the parent processes and would answer an unknown one with exit 1."""
+    if "--install-completion" not in args and "--show-completion" not in args:
+        return None
+    import shellingham
+
+    try:
+        shell, _ = shellingham.detect_shell()
+    except shellingham.ShellDetectionFailure:
+        shell = None
+    if shell in COMPLETION_SHELLS:
+        return None
+    found = f"this runs under {shell}" if shell else "no shell was found among the parent processes"
+    return f"shell completion is available for {', '.join(COMPLETION_SHELLS)}, but {found}; run the command from one of those shells"
+
+
+# What help shows for an option's value when its declaration names no metavar (click's words).
+PLAIN_METAVARS = {str: "TEXT", int: "INTEGER", float: "NUMBER"}
+
+
+class PlainArgument(typer.core.TyperArgument):
+    """An argument whose help shows its name (``ORDER``) and no Python type (``<str>``) beside it."""
+
+    def display_type_rich(self, ctx: typer.Context) -> str | None:
+        return None
+
+
+def pass_text_through(command: Any) -> None:
+    """Let this Typer hand text parameters (``ORDER``, ``--db``) and flags over as parsed.
+
+    It otherwise converts every value but a given flag through a pydantic TypeAdapter, built on
+    first use even for an option left out: importing and building those costs a cold start 0.18 of
+    what the stack itself takes to import (benchmarks/bench_cli_cold_start.py). A command-line string
+    needs no conversion to ``str``, and a flag without an environment variable is only ever a bool
+    or unset. Typer's own pass-through coercion is used, so values and errors stay Typer's; numbers
+    and lists keep its TypeAdapters, and so does everything if a Typer release drops this class."""
+    try:
+        from typer._coercion import PassThroughRuntimeParam
+    except ImportError:  # pragma: no cover - another Typer: its own coercion is correct, only slower
+        return
+    for param in [*command.params, command.get_help_option(typer.Context(command))]:
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is None or getattr(param, "_runtime_param", False) is not None:
+            continue
+        plain_text = descriptor.annotation is str and param.nargs == 1 and not param.multiple
+        plain_flag = descriptor.annotation is bool and not param.envvar
+        unbounded = getattr(param, "min", None) is None and getattr(param, "max", None) is None
+        if (plain_text or plain_flag) and unbounded:
+            try:
+                param._runtime_param = PassThroughRuntimeParam(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
+            except (AttributeError, TypeError):  # pragma: no cover - a Typer that builds these differently
+                return
+    for sub in getattr(command, "commands", {}).values():
+        pass_text_through(sub)
+
+
+def plain_metavars(command: Any) -> None:
+    """Make help show plain metavars (``TEXT``, ``ORDER``, ``MENU_ID[:QTY]``), never Python types.
+
+    This Typer prints a parameter's Python type beside it (``--json <bool>``, ``--item <list[str]>``)
+    unless the parameter has a metavar: an option gets its declared metavar or a plain word, a flag
+    (``--help`` too) shows nothing, and an argument shows only its name, which is its metavar."""
+    params = [*command.params, command.get_help_option(typer.Context(command))]
+    for param in params:
+        if isinstance(param, typer.core.TyperArgument):
+            param.__class__ = PlainArgument
+        elif param is not None and param.metavar is None:
+            annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+            param.metavar = "" if param.is_flag or param.count else PLAIN_METAVARS.get(annotation, "VALUE")
+    for sub in getattr(command, "commands", {}).values():
+        plain_metavars(sub)
 
 
 def _register(args: list[str] | None = None) -> None:
@@ -253,17 +350,26 @@ def fail(json_mode: bool, code: str, message: str, exit_code: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .engine.errors import DeliveryError
-
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     json_mode = "--json" in args
+    if asks_for_version(args):  # answered without building the commands: Typer's parameter conversion loads pydantic
+        print_version(json_mode)
+        return
+    problem = completion_shell_problem(args)
+    if problem:
+        fail(json_mode, "usage", problem, 2)
+    from .engine.errors import DeliveryError
+
     try:
         check_argv(args)
     except DeliveryError as exc:
         fail(json_mode, exc.code, describe_error(exc), exc.exit_code)
     _register(args)
+    command = typer.main.get_command(app)
+    plain_metavars(command)
+    pass_text_through(command)
     try:
-        exit_code = app(args=args, prog_name="deliverycli", standalone_mode=False)
+        exit_code = command.main(args=args, prog_name="deliverycli", standalone_mode=False)
     except DeliveryError as exc:
         fail(json_mode, exc.code, describe_error(exc), exc.exit_code)
     except typer.TyperException as exc:  # bad usage: unknown option, missing argument, bad value

@@ -1,16 +1,22 @@
 """Make the README's screenshots of the console with its own screenshot feature (App.save_screenshot).
 
-    .venv/bin/python docs/make_screenshots.py            # writes docs/screenshots/*.svg
+    .venv/bin/python docs/make_screenshots.py              # writes docs/screenshots/*.svg and *.png
+    .venv/bin/python docs/make_screenshots.py --png-only   # only a PNG again for each SVG there
 
 Each view runs headless at 100x30 on a fresh database holding the snapshot tests' ten orders
 (tests/tui/scenario.py); the store owner's view also shows a new order arriving from another
 process, with its toast and its mark.
+
+Each SVG also gets a PNG beside it, for pages that show no SVG (PyPI; the README links the PNGs).
+It is drawn with cairosvg (`pip install -e '.[docs]'`; it needs the system's cairo library).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -96,13 +102,35 @@ async def shoot(folder: Path, name: str, role: str | None, actor: str | None, sc
         return Path(app.save_screenshot(filename=f"{name}.svg", path=str(OUT)))
 
 
+# The SVG names a list of fonts; cairosvg takes only the first, and where Fira Code is not installed
+# it falls back to a proportional font that puts the terminal's columns out of line.
+FONT_LIST = re.compile(r"font-family: Fira Code, monospace;")
+
+
+def to_png(svg: Path) -> Path:
+    """Draw ``svg`` as a PNG of the same size beside it, in the system's monospace font."""
+    try:
+        import cairosvg
+    except (ImportError, OSError) as exc:  # OSError: the cairo library itself is missing
+        raise SystemExit(f"drawing PNGs needs cairosvg and the cairo library: pip install -e '.[docs]' ({exc})") from None
+    png = svg.with_suffix(".png")
+    cairosvg.svg2png(bytestring=FONT_LIST.sub("font-family: monospace;", svg.read_text()).encode(), write_to=str(png))
+    return png
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--png-only", action="store_true", help="do not shoot the views again; draw a PNG for each SVG in docs/screenshots")
+    args = parser.parse_args()
     os.environ["DELIVERYCLI_CONFIG"] = str(Path(tempfile.gettempdir()) / "deliverycli-screenshots-no-config.toml")
     OUT.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as folder:
-        for name, role, actor, screen, prepare in VIEWS:
-            path = asyncio.run(shoot(Path(folder), name, role, actor, screen, prepare))
-            print(path.relative_to(ROOT))
+    if not args.png_only:
+        with tempfile.TemporaryDirectory() as folder:
+            for name, role, actor, screen, prepare in VIEWS:
+                path = asyncio.run(shoot(Path(folder), name, role, actor, screen, prepare))
+                print(path.relative_to(ROOT))
+    for svg in sorted(OUT.glob("*.svg")):
+        print(to_png(svg).relative_to(ROOT))
 
 
 if __name__ == "__main__":

@@ -46,5 +46,5 @@ def register(root: typer.Typer, command: str | None = None) -> None:
             root.add_typer(getattr(module, attribute[0]), name=name)
         elif hasattr(module, "app"):
             root.add_typer(module.app, name=name)
-        else:
-            root.command(name=name, help=module.__doc__)(module.command)
+        else:  # its help is the function's docstring, written for the user (the module's is for readers of the code)
+            root.command(name=name)(module.command)

@@ -7,17 +7,17 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj, whole_number
-from ..output import emit, jsonable, money, print_fields, print_table
+from ..output import Column, emit, jsonable, money, print_fields, print_table
 
 stores_app = typer.Typer(help="List and add stores.", no_args_is_help=True)
 customers_app = typer.Typer(help="List and add customers.", no_args_is_help=True)
 riders_app = typer.Typer(help="List and add riders.", no_args_is_help=True)
 menus_app = typer.Typer(help="List and add menu items.", no_args_is_help=True)
 
-STORE_COLUMNS = [("id", "Store"), ("name", "Name"), ("address", "Address")]
-CUSTOMER_COLUMNS = [("id", "Customer"), ("name", "Name"), ("address", "Address")]
-RIDER_COLUMNS = [("id", "Rider"), ("name", "Name"), ("vehicle", "Vehicle")]
-MENU_COLUMNS = [("store_id", "Store"), ("id", "Item"), ("name", "Name"), ("price_text", "Price"), ("available", "Available")]
+STORE_COLUMNS = [Column("id", "Store"), Column("name", "Name", wrap=True), Column("address", "Address", wrap=True)]
+CUSTOMER_COLUMNS = [Column("id", "Customer"), Column("name", "Name", wrap=True), Column("address", "Address", wrap=True)]
+RIDER_COLUMNS = [Column("id", "Rider"), Column("name", "Name", wrap=True), Column("vehicle", "Vehicle", wrap=True)]
+MENU_COLUMNS = [Column("store_id", "Store"), Column("id", "Item"), Column("name", "Name", wrap=True), Column("price_text", "Price"), Column("available", "Available")]
 
 
 def _menu_rows(items: list[dict[str, Any]], currency: str) -> list[dict[str, Any]]:
@@ -42,9 +42,9 @@ def stores_list(ctx: typer.Context) -> None:
 @stores_app.command("add")
 def stores_add(
     ctx: typer.Context,
-    id: str = typer.Option(..., "--id", help="Store id: lowercase letters, digits, '-' or '_'."),
-    name: str = typer.Option(..., "--name", help="Display name."),
-    address: str = typer.Option(..., "--address", help="Street address."),
+    id: str = typer.Option(..., "--id", metavar="ID", help="Store id: lowercase letters, digits, '-' or '_'."),
+    name: str = typer.Option(..., "--name", metavar="TEXT", help="Display name."),
+    address: str = typer.Option(..., "--address", metavar="TEXT", help="Street address."),
 ) -> None:
     """Add a store (then give it a menu with `menus add --store ID`)."""
     cli = ctx_obj(ctx)
@@ -66,9 +66,9 @@ def customers_list(ctx: typer.Context) -> None:
 @customers_app.command("add")
 def customers_add(
     ctx: typer.Context,
-    id: str = typer.Option(..., "--id", help="Customer id: lowercase letters, digits, '-' or '_'."),
-    name: str = typer.Option(..., "--name", help="Full name."),
-    address: str = typer.Option(..., "--address", help="Default delivery address."),
+    id: str = typer.Option(..., "--id", metavar="ID", help="Customer id: lowercase letters, digits, '-' or '_'."),
+    name: str = typer.Option(..., "--name", metavar="TEXT", help="Full name."),
+    address: str = typer.Option(..., "--address", metavar="TEXT", help="Default delivery address."),
 ) -> None:
     """Add a customer."""
     cli = ctx_obj(ctx)
@@ -90,9 +90,9 @@ def riders_list(ctx: typer.Context) -> None:
 @riders_app.command("add")
 def riders_add(
     ctx: typer.Context,
-    id: str = typer.Option(..., "--id", help="Rider id: lowercase letters, digits, '-' or '_'."),
-    name: str = typer.Option(..., "--name", help="Full name."),
-    vehicle: str = typer.Option("scooter", "--vehicle", help="scooter, bicycle, car, ..."),
+    id: str = typer.Option(..., "--id", metavar="ID", help="Rider id: lowercase letters, digits, '-' or '_'."),
+    name: str = typer.Option(..., "--name", metavar="TEXT", help="Full name."),
+    vehicle: str = typer.Option("scooter", "--vehicle", metavar="TEXT", help="scooter, bicycle, car, ..."),
 ) -> None:
     """Add a rider."""
     cli = ctx_obj(ctx)
@@ -104,7 +104,7 @@ def riders_add(
 
 
 @menus_app.command("list")
-def menus_list(ctx: typer.Context, store: str = typer.Option(None, "--store", help="Only this store's menu.")) -> None:
+def menus_list(ctx: typer.Context, store: str = typer.Option(None, "--store", metavar="STORE", help="Only this store's menu.")) -> None:
     """List menu items (prices in integer minor units; KRW has none)."""
     cli = ctx_obj(ctx)
     engine = cli.engine(catch_up=False)
@@ -115,10 +115,10 @@ def menus_list(ctx: typer.Context, store: str = typer.Option(None, "--store", he
 @menus_app.command("add")
 def menus_add(
     ctx: typer.Context,
-    store: str = typer.Option(..., "--store", help="The store whose menu gets the item."),
-    id: str = typer.Option(..., "--id", help="Menu item id (unique across stores): lowercase letters, digits, '-' or '_'."),
-    name: str = typer.Option(..., "--name", help="Display name."),
-    price: int = typer.Option(..., "--price", parser=whole_number(), help="Price in integer minor units (KRW has none: 18000 is 18,000 KRW)."),
+    store: str = typer.Option(..., "--store", metavar="STORE", help="The store whose menu gets the item."),
+    id: str = typer.Option(..., "--id", metavar="ID", help="Menu item id (unique across stores): lowercase letters, digits, '-' or '_'."),
+    name: str = typer.Option(..., "--name", metavar="TEXT", help="Display name."),
+    price: int = typer.Option(..., "--price", parser=whole_number(), metavar="AMOUNT", help="Price in integer minor units (KRW has none: 18000 is 18,000 KRW)."),
 ) -> None:
     """Add an item to a store's menu."""
     cli = ctx_obj(ctx)

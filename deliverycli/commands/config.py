@@ -7,11 +7,11 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import emit, print_table
+from ..output import Column, emit, print_table
 
 app = typer.Typer(help="Show the settings in effect and where each came from.", no_args_is_help=True)
 
-SETTING_COLUMNS = [("id", "Setting"), ("value_text", "Value"), ("source_text", "From")]
+SETTING_COLUMNS = [Column("id", "Setting"), Column("value_text", "Value", wrap=True), Column("source_text", "From")]
 
 
 def _hide_password(value: Any) -> Any:
@@ -30,7 +30,7 @@ def _hide_password(value: Any) -> Any:
 
 @app.command("show")
 def show(ctx: typer.Context) -> None:
-    """Each setting, its value and where it came from: command line, environment, file or default."""
+    """Each setting, its value and where it came from. The sources are the command line, environment, file or default."""
     from ..settings import config_path, describe_settings
 
     cli = ctx_obj(ctx)

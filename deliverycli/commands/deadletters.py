@@ -9,7 +9,7 @@ import typer
 from ..cli import ctx_obj, whole_number
 from ..output import emit, jsonable, print_fields
 
-app = typer.Typer(help="See and retry events a subscriber could not handle (dead letters).", no_args_is_help=True)
+app = typer.Typer(help="See and retry dead letters: events a handler gave up on.", no_args_is_help=True)
 
 
 def _when(iso: str | None) -> str:
@@ -33,7 +33,7 @@ def _print_letters(rows: list[dict[str, Any]], all_: bool) -> None:
 
 @app.command("list")
 def list_(ctx: typer.Context, all_: bool = typer.Option(False, "--all", help="Also those already retried successfully.")) -> None:
-    """List the dead letters waiting for an operator (with --all, also the resolved ones)."""
+    """List the dead letters waiting for an operator. With --all, also the resolved ones."""
     cli = ctx_obj(ctx)
     rows = jsonable(cli.engine(catch_up=False).ops.dead_letters(include_resolved=all_))
     emit(cli.json, rows, lambda: _print_letters(rows, all_))
@@ -41,7 +41,7 @@ def list_(ctx: typer.Context, all_: bool = typer.Option(False, "--all", help="Al
 
 @app.command("retry")
 def retry(ctx: typer.Context, dead_letter_id: int = typer.Argument(..., metavar="ID", parser=whole_number(min=1), help="The dead letter's id (see `deadletters list`).")) -> None:
-    """Run a parked event through its subscriber again; on success it is marked resolved."""
+    """Run a parked event through its subscriber again. On success it is marked resolved."""
     cli = ctx_obj(ctx)
     row = jsonable(cli.engine().ops.retry_dead_letter(dead_letter_id))
     emit(

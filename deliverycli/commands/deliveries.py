@@ -7,19 +7,29 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj, whole_number
-from ..output import emit, jsonable, print_fields, print_table
+from ..output import Column, emit, jsonable, print_fields, print_table
 
-app = typer.Typer(help="The delivery list: see deliveries, pick one up, complete it.", no_args_is_help=True)
+app = typer.Typer(help="The delivery list: list, pick up, complete.", no_args_is_help=True)
 
-DELIVERY_COLUMNS = [("id", "Order"), ("status", "Status"), ("store_id", "Store"), ("address", "Address"), ("rider_id", "Rider"), ("requested_at", "Requested"), ("picked_up_at", "Picked up"), ("completed_at", "Completed")]
+# On a narrow console the times go first (picked up, then completed, then requested); ids and statuses stay.
+DELIVERY_COLUMNS = [
+    Column("id", "Order"),
+    Column("status", "Status"),
+    Column("store_id", "Store"),
+    Column("address", "Address", wrap=True),
+    Column("rider_id", "Rider"),
+    Column("requested_at", "Requested", drop=1),
+    Column("picked_up_at", "Picked up", drop=3),
+    Column("completed_at", "Completed", drop=2),
+]
 
 
 @app.command("list")
 def list_(
     ctx: typer.Context,
     available: bool = typer.Option(False, "--available", help="Only deliveries waiting for a rider."),
-    rider: str = typer.Option(None, "--rider", help="Only this rider's deliveries."),
-    limit: int = typer.Option(200, "--limit", parser=whole_number(1, 10_000)),
+    rider: str = typer.Option(None, "--rider", metavar="RIDER", help="Only this rider's deliveries."),
+    limit: int = typer.Option(200, "--limit", parser=whole_number(1, 10_000), metavar="N", help="At most this many, newest first."),
 ) -> None:
     """List deliveries, newest first."""
     from ..engine.errors import InvalidInput
@@ -43,15 +53,15 @@ def _show(delivery: dict[str, Any], title: str) -> None:
 
 
 @app.command("pickup")
-def pickup(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), rider: str = typer.Option(..., "--rider", help="Rider id.")) -> None:
-    """Pick up a ready order and start delivering it (of two riders, the first wins)."""
+def pickup(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042."), rider: str = typer.Option(..., "--rider", metavar="RIDER", help="The rider's id.")) -> None:
+    """Pick up a ready order and start delivering it. Of two riders, the first wins."""
     cli = ctx_obj(ctx)
     delivery = jsonable(cli.engine().deliveries.pick_up(order_id, rider))
     emit(cli.json, delivery, lambda: _show(delivery, f"Order {delivery['id']} picked up by {delivery['rider_id']}"))
 
 
 @app.command("complete")
-def complete(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), rider: str = typer.Option(..., "--rider", help="Rider id.")) -> None:
+def complete(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042."), rider: str = typer.Option(..., "--rider", metavar="RIDER", help="The rider's id.")) -> None:
     """Mark a delivery you picked up as delivered."""
     cli = ctx_obj(ctx)
     delivery = jsonable(cli.engine().deliveries.complete(order_id, rider))

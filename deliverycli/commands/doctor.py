@@ -155,7 +155,7 @@ def command(
     check: bool = typer.Option(False, "--check", help="Also check every invariant against the event log (charged once, refunded once, "
                                "exactly-once subscribers, status view = rebuild, one notification per change); names the offending orders."),
 ) -> None:
-    """Check liveness and readiness: database, schema, subscriber lag, dead letters, payment breaker; exit 1 if unhealthy."""
+    """Check liveness and readiness. Reports the database, schema, subscriber lag, dead letters and payment breaker; exits 1 if unhealthy."""
     cli = ctx_obj(ctx)
     report = diagnose(cli.settings())
     if check:

@@ -45,10 +45,10 @@ def _print_backlog(json_mode: bool, engine: Any, limit: int, order: str | None, 
 def tail(
     ctx: typer.Context,
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new events as any process commits them (Ctrl+C stops)."),
-    order: str = typer.Option(None, "--order", help="Only events of this order."),
-    limit: int = typer.Option(20, "--limit", "-n", parser=whole_number(0, 100_000), help="How many of the newest events to print first."),
+    order: str = typer.Option(None, "--order", metavar="ORDER", help="Only events of this order."),
+    limit: int = typer.Option(20, "--limit", "-n", parser=whole_number(0, 100_000), metavar="N", help="How many of the newest events to print first."),
 ) -> None:
-    """Print the newest events, oldest first (JSON lines with --json); with --follow keep printing new ones."""
+    """Print the newest events, oldest first. JSON lines with --json; with --follow it keeps printing new ones."""
     cli = ctx_obj(ctx)
     engine = cli.engine(catch_up=False)
     if order is not None:

@@ -71,7 +71,7 @@ def command(
     ctx: typer.Context,
     demo: bool = typer.Option(False, "--demo", help="Also add the demo stores, menus, customers and riders (only those missing)."),
 ) -> None:
-    """Create the database, or upgrade it in place; --demo adds demo stores, menus, customers and riders."""
+    """Create the database, or upgrade it in place. --demo also adds demo stores, menus, customers and riders."""
     from pathlib import Path
 
     from ..engine import storage

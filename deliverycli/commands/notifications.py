@@ -9,14 +9,14 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj, until_interrupted, whole_number
-from ..output import emit, jsonable, print_table
+from ..output import Column, emit, jsonable, print_table
 
 app = typer.Typer(help="Notifications sent on every order status change.", no_args_is_help=True)
 
 POLL_INTERVAL_S = 0.2
 BATCH = 500
 
-COLUMNS = [("id", "#"), ("at", "At"), ("recipient", "Recipient"), ("order_id", "Order"), ("status_text", "Status"), ("message", "Message")]
+COLUMNS = [Column("id", "#", drop=2), Column("at", "At", drop=1), Column("recipient", "Recipient"), Column("order_id", "Order"), Column("status_text", "Status"), Column("message", "Message", wrap=True)]
 
 
 def _human_row(n: dict[str, Any]) -> dict[str, Any]:
@@ -39,13 +39,13 @@ def _write(json_mode: bool, n: dict[str, Any]) -> None:
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    customer: str = typer.Option(None, "--customer", help="Only notifications to this customer."),
-    store: str = typer.Option(None, "--store", help="Only notifications to this store."),
-    rider: str = typer.Option(None, "--rider", help="Only notifications to this rider."),
-    limit: int = typer.Option(100, "--limit", parser=whole_number(1, 10_000), help="At most this many (the newest), oldest first."),
+    customer: str = typer.Option(None, "--customer", metavar="CUSTOMER", help="Only notifications to this customer."),
+    store: str = typer.Option(None, "--store", metavar="STORE", help="Only notifications to this store."),
+    rider: str = typer.Option(None, "--rider", metavar="RIDER", help="Only notifications to this rider."),
+    limit: int = typer.Option(100, "--limit", parser=whole_number(1, 10_000), metavar="N", help="At most this many (the newest), oldest first."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new notifications as they are sent (Ctrl+C stops)."),
 ) -> None:
-    """List notifications, oldest first; with --follow keep printing new ones (JSON lines with --json)."""
+    """List notifications, oldest first. With --follow it keeps printing new ones (JSON lines with --json)."""
     from ..engine.errors import InvalidInput
 
     cli = ctx_obj(ctx)

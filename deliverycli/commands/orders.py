@@ -7,11 +7,11 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj, whole_number
-from ..output import emit, jsonable, money, print_fields, print_table
+from ..output import Column, emit, jsonable, money, print_fields, print_table
 
 app = typer.Typer(help="Place, cancel, confirm, show and list orders.", no_args_is_help=True)
 
-ORDER_COLUMNS = [("id", "Order"), ("status", "Status"), ("customer_id", "Customer"), ("store_id", "Store"), ("total_text", "Total"), ("placed_at", "Placed")]
+ORDER_COLUMNS = [Column("id", "Order"), Column("status", "Status"), Column("customer_id", "Customer"), Column("store_id", "Store"), Column("total_text", "Total"), Column("placed_text", "Placed", drop=1)]
 
 
 def _with_money(order: dict[str, Any]) -> dict[str, Any]:
@@ -28,12 +28,12 @@ def show_order(order: dict[str, Any], title: str) -> None:
 @app.command("place")
 def place(
     ctx: typer.Context,
-    customer: str = typer.Option(..., "--customer", help="Customer id."),
-    store: str = typer.Option(..., "--store", help="Store id."),
-    item: list[str] = typer.Option(..., "--item", help="MENU_ID[:QTY]; repeat for more items."),
-    address: str = typer.Option(..., "--address", help="Delivery address."),
-    card: str = typer.Option(None, "--card", help="Card number for the simulated gateway (default: an approving test card)."),
-    idempotency_key: str = typer.Option(None, "--idempotency-key", help="Retrying with the same key returns the same order, charged once."),
+    customer: str = typer.Option(..., "--customer", metavar="CUSTOMER", help="The customer's id."),
+    store: str = typer.Option(..., "--store", metavar="STORE", help="The store's id."),
+    item: list[str] = typer.Option(..., "--item", metavar="MENU_ID[:QTY]", help="A menu item and how many (default 1), e.g. margherita:2; repeat for more items."),
+    address: str = typer.Option(..., "--address", metavar="TEXT", help="Delivery address."),
+    card: str = typer.Option(None, "--card", metavar="NUMBER", help="Card number for the simulated gateway (default: an approving test card)."),
+    idempotency_key: str = typer.Option(None, "--idempotency-key", metavar="KEY", help="Retrying with the same key returns the same order, charged once."),
 ) -> None:
     """Place an order and pay for it (synchronously)."""
     cli = ctx_obj(ctx)
@@ -42,15 +42,15 @@ def place(
 
 
 @app.command("cancel")
-def cancel(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), customer: str = typer.Option(..., "--customer")) -> None:
-    """Ask to cancel an order; the store decides, and a cancelled order is refunded."""
+def cancel(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042."), customer: str = typer.Option(..., "--customer", metavar="CUSTOMER", help="The customer who placed the order.")) -> None:
+    """Ask to cancel an order. The store decides; a cancelled order is refunded."""
     cli = ctx_obj(ctx)
     order = jsonable(cli.engine().orders.cancel(order_id, customer))
     emit(cli.json, order, lambda: show_order(order, f"Order {order['id']} is {order['status']}"))
 
 
 @app.command("confirm")
-def confirm(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), customer: str = typer.Option(..., "--customer")) -> None:
+def confirm(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042."), customer: str = typer.Option(..., "--customer", metavar="CUSTOMER", help="The customer who placed the order.")) -> None:
     """Confirm that the delivery arrived."""
     cli = ctx_obj(ctx)
     order = jsonable(cli.engine().orders.confirm(order_id, customer))
@@ -58,7 +58,7 @@ def confirm(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORD
 
 
 @app.command("show")
-def show(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER")) -> None:
+def show(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042.")) -> None:
     """Show one order with its items."""
     cli = ctx_obj(ctx)
     order = jsonable(cli.engine(catch_up=False).orders.get(order_id))
@@ -68,13 +68,20 @@ def show(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    customer: str = typer.Option(None, "--customer"),
-    store: str = typer.Option(None, "--store"),
-    status: str = typer.Option(None, "--status", help="Only orders in this status, e.g. COOKING."),
-    limit: int = typer.Option(50, "--limit", parser=whole_number(1, 10_000)),
-    offset: int = typer.Option(0, "--offset", parser=whole_number(min=0)),
+    customer: str = typer.Option(None, "--customer", metavar="CUSTOMER", help="Only this customer's orders."),
+    store: str = typer.Option(None, "--store", metavar="STORE", help="Only this store's orders."),
+    status: str = typer.Option(None, "--status", metavar="STATUS", help="Only orders in this status, e.g. COOKING."),
+    limit: int = typer.Option(50, "--limit", parser=whole_number(1, 10_000), metavar="N", help="At most this many orders (a page)."),
+    offset: int = typer.Option(0, "--offset", parser=whole_number(min=0), metavar="N", help="Skip this many first (the next page starts at the previous offset + limit)."),
 ) -> None:
     """List orders, newest first (from the status view)."""
     cli = ctx_obj(ctx)
     orders = jsonable(cli.engine(catch_up=False).orders.list(customer, store, status, limit, offset))
-    emit(cli.json, orders, lambda: print_table([_with_money(o) for o in orders], ORDER_COLUMNS, empty="no orders"))
+
+    def human() -> None:
+        from .status import local_time
+
+        rows = [_with_money(o) | {"placed_text": local_time(o.get("placed_at"), with_date=True)} for o in orders]
+        print_table(rows, ORDER_COLUMNS, empty="no orders")
+
+    emit(cli.json, orders, human)

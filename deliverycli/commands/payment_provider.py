@@ -6,11 +6,11 @@ from pathlib import Path
 
 import typer
 
-from ..cli import ctx_obj
+from ..cli import ctx_obj, decimal, whole_number
 from ..integrations import require_extra
 from ..output import emit
 
-app = typer.Typer(help="The payment provider as a separate HTTP service (pip install 'deliverycli[server]').", no_args_is_help=True)
+app = typer.Typer(help="The payment provider as an HTTP service. Needs the server extra (pip install 'deliverycli[server]').", no_args_is_help=True)
 
 
 def default_ledger() -> Path:
@@ -23,13 +23,15 @@ def default_ledger() -> Path:
 def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless you ask otherwise)."),
-    port: int = typer.Option(9000, "--port", min=0, max=65535, help="Port to listen on; 0 picks a free one (printed)."),
-    latency_ms: int = typer.Option(0, "--latency-ms", min=0, max=120_000, help="Fault: delay every charge, refund and void by this much."),
-    failure_rate: float = typer.Option(0.0, "--failure-rate", min=0.0, max=1.0, help="Fault: share of charges that fail as if the provider were down (503)."),
+    port: int = typer.Option(9000, "--port", parser=whole_number(0, 65535), metavar="PORT", help="Port to listen on; 0 picks a free one (printed)."),
+    latency_ms: int = typer.Option(0, "--latency-ms", parser=whole_number(0, 120_000), metavar="MS", help="Fault: delay every charge, refund and void by this much."),
+    failure_rate: float = typer.Option(0.0, "--failure-rate", parser=decimal(0, 1), metavar="RATE", help="Fault: share of charges that fail as if the provider were down (503)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the injected failures (the same key fails the same way)."),
     ledger: Path = typer.Option(None, "--ledger", help="The provider's own SQLite ledger [default: payment-provider.db in the data folder].", show_default=False),
 ) -> None:
-    """Serve the simulated payment provider over HTTP until Ctrl+C or SIGTERM.
+    """Serve the payment provider over HTTP.
+
+    The simulated provider, as a separate service, until Ctrl+C or SIGTERM.
 
     Point the engine at it with payment_gateway = "http" and payment_url = the printed URL
     (DELIVERYCLI_PAYMENT_GATEWAY=http DELIVERYCLI_PAYMENT_URL=http://127.0.0.1:9000).

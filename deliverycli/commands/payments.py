@@ -7,11 +7,21 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj, whole_number
-from ..output import emit, jsonable, money, print_fields, print_table
+from ..output import Column, emit, jsonable, money, print_fields, print_table
 
-app = typer.Typer(help="Payments: list them, show one order's payment.", no_args_is_help=True)
+app = typer.Typer(help="List payments and show one order's payment. Cards are only ever shown masked.", no_args_is_help=True)
 
-PAYMENT_COLUMNS = [("id", "Order"), ("status", "Status"), ("amount_text", "Amount"), ("card", "Card"), ("charge_id", "Charge"), ("refund_id", "Refund"), ("created_at", "Created"), ("reason", "Reason")]
+# On a narrow console the gateway's ids go first, then the card, then the time.
+PAYMENT_COLUMNS = [
+    Column("id", "Order"),
+    Column("status", "Status"),
+    Column("amount_text", "Amount"),
+    Column("card", "Card", drop=3),
+    Column("charge_id", "Charge", drop=5),
+    Column("refund_id", "Refund", drop=4),
+    Column("created_at", "Created", drop=2),
+    Column("reason", "Reason", wrap=True),
+]
 
 
 def _human(payment: dict[str, Any], currency: str) -> dict[str, Any]:
@@ -25,7 +35,7 @@ def _human(payment: dict[str, Any], currency: str) -> dict[str, Any]:
 
 
 @app.command("list")
-def list_(ctx: typer.Context, limit: int = typer.Option(100, "--limit", parser=whole_number(1, 10_000), help="At most this many, newest first.")) -> None:
+def list_(ctx: typer.Context, limit: int = typer.Option(100, "--limit", parser=whole_number(1, 10_000), metavar="N", help="At most this many, newest first.")) -> None:
     """List payments, newest first."""
     cli = ctx_obj(ctx)
     engine = cli.engine(catch_up=False)
@@ -34,7 +44,7 @@ def list_(ctx: typer.Context, limit: int = typer.Option(100, "--limit", parser=w
 
 
 @app.command("show")
-def show(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER")) -> None:
+def show(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042.")) -> None:
     """Show the payment of one order."""
     cli = ctx_obj(ctx)
     engine = cli.engine(catch_up=False)

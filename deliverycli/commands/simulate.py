@@ -35,17 +35,17 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 def command(
     ctx: typer.Context,
-    orders: int = typer.Option(None, "--orders", parser=whole_number(), help="How many orders to drive through their lifecycle (required unless --resume)."),
-    stores: int = typer.Option(3, "--stores", parser=whole_number(), help="Stores taking part (existing ones first; missing ones are added)."),
-    riders: int = typer.Option(3, "--riders", parser=whole_number(), help="Riders taking part (existing ones first; missing ones are added)."),
-    cancel_rate: float = typer.Option(0.1, "--cancel-rate", parser=decimal(0, 1), help="Share of orders the customer cancels before cooking (0..1)."),
-    reject_rate: float = typer.Option(0.05, "--reject-rate", parser=decimal(0, 1), help="Share of orders the store rejects (0..1)."),
-    payment_failure_rate: float = typer.Option(0.0, "--payment-failure-rate", parser=decimal(0, 1), help="Share of charges the simulated gateway fails (0..1)."),
-    payment_latency_ms: int = typer.Option(0, "--payment-latency-ms", parser=whole_number(), help="Latency of every simulated payment call."),
-    seed: int = typer.Option(0, "--seed", parser=whole_number(), help="The same seed on the same database gives the same run."),
+    orders: int = typer.Option(None, "--orders", parser=whole_number(), metavar="N", help="How many orders to drive through their lifecycle (required unless --resume)."),
+    stores: int = typer.Option(3, "--stores", parser=whole_number(), metavar="N", help="Stores taking part (existing ones first; missing ones are added)."),
+    riders: int = typer.Option(3, "--riders", parser=whole_number(), metavar="N", help="Riders taking part (existing ones first; missing ones are added)."),
+    cancel_rate: float = typer.Option(0.1, "--cancel-rate", parser=decimal(0, 1), metavar="RATE", help="Share of orders the customer cancels before cooking (0..1)."),
+    reject_rate: float = typer.Option(0.05, "--reject-rate", parser=decimal(0, 1), metavar="RATE", help="Share of orders the store rejects (0..1)."),
+    payment_failure_rate: float = typer.Option(0.0, "--payment-failure-rate", parser=decimal(0, 1), metavar="RATE", help="Share of charges the simulated gateway fails (0..1)."),
+    payment_latency_ms: int = typer.Option(0, "--payment-latency-ms", parser=whole_number(), metavar="MS", help="Latency of every simulated payment call, in milliseconds."),
+    seed: int = typer.Option(0, "--seed", parser=whole_number(), metavar="SEED", help="The same seed on the same database gives the same run."),
     resume: bool = typer.Option(False, "--resume", help="Finish the newest interrupted simulation on this database."),
 ) -> None:
-    """Simulate a day of orders with the same commands people use; deterministic for a seed."""
+    """Simulate a day of orders, start to finish. It uses the commands people use; the same seed gives the same run."""
     from ..engine.errors import InvalidInput
     from ..engine.simulation import SimulationOptions, simulate
 

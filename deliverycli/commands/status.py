@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj
-from ..output import emit, jsonable, money, print_fields, print_table
+from ..output import Column, emit, jsonable, money, print_fields, print_table
 
 
 def with_glyph(status: str | None) -> str:
@@ -32,7 +32,7 @@ def local_time(value: str | None, with_date: bool = False) -> str | None:
     return moment.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
 
 
-TIMELINE_COLUMNS = [("event_id", "#"), ("at_text", "At"), ("status_text", "Status"), ("event", "Event"), ("actor", "Actor")]
+TIMELINE_COLUMNS = [Column("event_id", "#", drop=2), Column("at_text", "At"), Column("status_text", "Status"), Column("event", "Event"), Column("actor", "Actor", drop=1)]
 
 
 def show_status(view: dict[str, Any]) -> None:
@@ -48,8 +48,8 @@ def show_status(view: dict[str, Any]) -> None:
     print_table(rows, TIMELINE_COLUMNS, title="Timeline", empty="no timeline yet")
 
 
-def command(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="Order id.")) -> None:
-    """Show an order's status and its timeline (the CQRS status view)."""
+def command(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042.")) -> None:
+    """Show an order's status and its timeline of changes."""
     cli = ctx_obj(ctx)
     view = jsonable(cli.engine(catch_up=False).orders.status(order_id))
     emit(cli.json, view, lambda: show_status(view))

@@ -7,14 +7,14 @@ from typing import Any
 import typer
 
 from ..cli import ctx_obj, whole_number
-from ..output import emit, jsonable, money, print_fields, print_table, print_text
+from ..output import Column, emit, jsonable, money, print_fields, print_table, print_text
 
-app = typer.Typer(help="The store's order list: see the queue, accept, reject and mark orders ready.", no_args_is_help=True)
+app = typer.Typer(help="The store's order list: queue, accept, reject, ready.", no_args_is_help=True)
 
 # Ticket statuses in kitchen order, each with the title of its group in the human queue.
 GROUP_TITLES = {"NEW": "New", "COOKING": "Cooking", "READY": "Ready", "CANCELLED": "Cancelled", "REJECTED": "Rejected"}
 
-QUEUE_COLUMNS = [("id", "Order"), ("items_text", "Items"), ("total_text", "Total"), ("address", "Address"), ("received_at", "Received"), ("reason", "Reason")]
+QUEUE_COLUMNS = [Column("id", "Order"), Column("items_text", "Items", wrap=True), Column("total_text", "Total"), Column("address", "Address", wrap=True), Column("received_at", "Received", drop=1), Column("reason", "Reason", wrap=True)]
 
 
 def _items_text(items: list[dict[str, Any]]) -> str:
@@ -55,11 +55,11 @@ def _print_queue(store_id: str, tickets: list[dict[str, Any]], status: str | Non
 @app.command("queue")
 def queue(
     ctx: typer.Context,
-    store: str = typer.Option(..., "--store", help="Store id."),
-    status: str = typer.Option(None, "--status", help="Only tickets in this status: NEW, COOKING, READY, CANCELLED or REJECTED."),
-    limit: int = typer.Option(200, "--limit", parser=whole_number(1, 10_000)),
+    store: str = typer.Option(..., "--store", metavar="STORE", help="The store's id."),
+    status: str = typer.Option(None, "--status", metavar="STATUS", help="Only tickets in this status: NEW, COOKING, READY, CANCELLED or REJECTED."),
+    limit: int = typer.Option(200, "--limit", parser=whole_number(1, 10_000), metavar="N", help="At most this many tickets, newest first."),
 ) -> None:
-    """The store's order list, newest first (human output grouped New / Cooking / Ready / Cancelled / Rejected)."""
+    """The store's order list, newest first. Human output is grouped New / Cooking / Ready / Cancelled / Rejected."""
     cli = ctx_obj(ctx)
     status = _check_status(status)
     engine = cli.engine(catch_up=False)
@@ -72,7 +72,7 @@ def _show_ticket(ticket: dict[str, Any], title: str) -> None:
 
 
 @app.command("accept")
-def accept(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), store: str = typer.Option(..., "--store", help="Store id.")) -> None:
+def accept(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042."), store: str = typer.Option(..., "--store", metavar="STORE", help="The store's id.")) -> None:
     """Accept an order: the kitchen starts cooking it."""
     cli = ctx_obj(ctx)
     ticket = jsonable(cli.engine().store.accept(order_id, store))
@@ -82,9 +82,9 @@ def accept(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDE
 @app.command("reject")
 def reject(
     ctx: typer.Context,
-    order_id: str = typer.Argument(..., metavar="ORDER"),
-    store: str = typer.Option(..., "--store", help="Store id."),
-    reason: str = typer.Option(..., "--reason", help="Why the store rejects it (the customer is told; the order is refunded)."),
+    order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042."),
+    store: str = typer.Option(..., "--store", metavar="STORE", help="The store's id."),
+    reason: str = typer.Option(..., "--reason", metavar="TEXT", help="Why the store rejects it (the customer is told; the order is refunded)."),
 ) -> None:
     """Reject a new order; it is cancelled and refunded."""
     cli = ctx_obj(ctx)
@@ -93,7 +93,7 @@ def reject(
 
 
 @app.command("ready")
-def ready(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"), store: str = typer.Option(..., "--store", help="Store id.")) -> None:
+def ready(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042."), store: str = typer.Option(..., "--store", metavar="STORE", help="The store's id.")) -> None:
     """Mark an order cooked: it goes on the delivery list for riders."""
     cli = ctx_obj(ctx)
     ticket = jsonable(cli.engine().store.ready(order_id, store))

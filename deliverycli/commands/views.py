@@ -13,12 +13,12 @@ from ..output import emit, print_fields
 if TYPE_CHECKING:
     from ..settings import Settings
 
-app = typer.Typer(help="The read models kept from the event log (the status view), and rebuilding them.", no_args_is_help=True)
+app = typer.Typer(help="Rebuild the status view from the event log.", no_args_is_help=True)
 
 NAMED_PROBLEMS = 20  # doctor --check names at most this many broken promises one by one
 
 REBUILD_HELP = (
-    "Rebuild the status view (each order's status and timeline) from the event log, with a progress bar.\n\n"
+    "Rebuild the status view from the event log. Each order's status and timeline are replayed, with a progress bar.\n\n"
     "Safe while other processes work: the rebuild holds the status subscriber's position, so no event is applied twice "
     "or skipped. Up to 10,000 status events it runs in one transaction (readers see the old view until it commits); "
     "larger logs are replayed in batches that any process resumes if the rebuild is interrupted, and the view is "
@@ -31,7 +31,7 @@ REBUILD_HELP = (
 @app.command("rebuild", help=REBUILD_HELP)
 def rebuild(
     ctx: typer.Context,
-    mode: str = typer.Option("auto", "--mode", help="atomic (one transaction), batched (resumable), or auto (atomic for small logs)."),
+    mode: str = typer.Option("auto", "--mode", metavar="MODE", help="atomic (one transaction), batched (resumable), or auto (atomic for small logs)."),
 ) -> None:
     from ..engine.errors import InvalidInput
 

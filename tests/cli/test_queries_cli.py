@@ -77,3 +77,29 @@ def test_a_query_shows_the_views_as_they_are_and_the_next_write_catches_up(demo_
     with Engine.open(load_settings(db=demo_db), catch_up=False) as engine:
         assert set(engine.ops.lag().values()) == {0}
     assert cli("status", order, "--json", db=demo_db).json["status"] == "COOKING"
+
+
+def test_status_and_version_skip_typers_pydantic_conversion(demo_db: str) -> None:
+    """`status ORDER` has only text and flags: they reach the command as typed, without Typer's
+    pydantic TypeAdapters (0.18 of the stack's own import time, see the cold-start benchmark).
+    `--version` builds no command at all. A number still goes through Typer's conversion."""
+    order = place(demo_db)
+    stdout, modules = modules_loaded_by("--db", demo_db, "status", order, "--json")
+    assert json.loads(stdout)["id"] == order
+    assert "typer._adapters" not in modules
+    stdout, modules = modules_loaded_by("--version")
+    assert stdout.startswith("deliverycli ")
+    assert "typer._adapters" not in modules and not any(m.startswith("deliverycli.commands") for m in modules)
+    stdout, modules = modules_loaded_by("--db", demo_db, "orders", "list", "--limit", "1", "--json")
+    assert [o["id"] for o in json.loads(stdout)] == [order]
+    assert "typer._adapters" in modules  # --limit is an integer: Typer converts and checks it
+
+
+def test_text_values_arrive_exactly_as_typed(cli, demo_db: str) -> None:
+    """Passing text through unconverted keeps it byte for byte: spaces, unicode, a leading dash."""
+    odd = "  ord-ümlaut 42 "
+    result = cli("status", odd, "--json", db=demo_db)
+    assert result.code == 3, result.stdout
+    assert repr(odd) in result.json["error"]["message"]  # the id looked up is the one typed
+    bad = cli("orders", "list", "--limit", "many", "--json", db=demo_db)
+    assert bad.code == 2 and bad.json["error"]["code"] == "usage"  # numbers are still checked by Typer
