@@ -258,14 +258,20 @@ class Engine:
         return self.bus.handle(command, settle=settle)
 
     def catch_up(self) -> CatchUp:
-        """Resolve payments cut off by a crash, then drain every subscriber's backlog."""
-        from .ordering.checkout import resolve_interrupted_payments
+        """Resolve payments cut off by a crash, check with the provider the payments it could not
+        confirm (refunding a late charge once), then drain every subscriber's backlog."""
+        from .ordering.checkout import IN_FLIGHT_GRACE_S, resolve_interrupted_payments
+        from .payment.records import reconcile
 
         with database_errors():
-            cutoff = self.clock.now() - timedelta(seconds=self.settings.payment_timeout_s + 5)
-            resolved = resolve_interrupted_payments(self.db, self.bus.unit_of_work, self.payment_service, cutoff)
+            now = self.clock.now()
+            cutoff = now - timedelta(seconds=self.settings.payment_timeout_s + IN_FLIGHT_GRACE_S)
+            resolved, reconciled = [], []
+            if self.payment_service.may_call_provider():  # an open breaker keeps every call off the network
+                resolved = resolve_interrupted_payments(self.db, self.bus.unit_of_work, self.payment_service, cutoff)
+                reconciled = reconcile(self.db, self.bus.unit_of_work, self.payment_service, now)
             applied = self.bus.drain()
-        return CatchUp(payments_resolved=resolved, events_applied=applied)
+        return CatchUp(payments_resolved=resolved, payments_reconciled=reconciled, events_applied=applied)
 
     def deferred(self) -> Any:
         """``with engine.deferred(): ...`` commits each command but drains the sagas once, at the end."""

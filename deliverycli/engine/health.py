@@ -15,6 +15,7 @@ from . import eventlog, storage
 from . import status as status_view
 from .ordering.repository import count_pending_payments
 from .payment import breaker
+from .payment.records import awaiting_reconciliation
 from .unit_of_work import database_errors
 from .views import Breaker, Health, Operations, SchemaState, SubscriberLag, SubscriberPosition
 
@@ -30,6 +31,7 @@ def health(db: sa.Engine, url: sa.URL, handled: Mapping[str, set[str]], fail_max
         with db.connect() as conn, conn.execution_options(readonly=True).begin():
             behind = eventlog.lag(conn, handled)
             pending_payments = count_pending_payments(conn)
+            to_reconcile = awaiting_reconciliation(conn)
             counts = status_view.counts_by_status(conn)
             head = eventlog.head(conn)
             parked = eventlog.list_dead_letters(conn)
@@ -42,6 +44,7 @@ def health(db: sa.Engine, url: sa.URL, handled: Mapping[str, set[str]], fail_max
         problems.append(f"{len(parked)} dead letter(s) waiting to be retried")
     if breaker_now.state != breaker.CLOSED:
         problems.append(f"payment circuit breaker is {breaker_now.state}")
+
     return Health(
         database=storage.describe(url),
         backend=url.get_backend_name(),
@@ -52,6 +55,7 @@ def health(db: sa.Engine, url: sa.URL, handled: Mapping[str, set[str]], fail_max
         dead_letters=len(parked),
         breaker=breaker_now,
         pending_payments=pending_payments,
+        payments_to_reconcile=to_reconcile,
         orders_by_status=counts,
         problems=problems,
         healthy=not problems,

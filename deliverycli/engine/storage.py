@@ -35,7 +35,7 @@ metadata = sa.MetaData(
 )
 
 # The Alembic revision this code expects; tests check it matches the migrations' head.
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 
 EVENT_LOG_LOCK = 7_318_400  # advisory lock key that serialises event appends on PostgreSQL
 MIGRATION_LOCK = 7_318_402  # advisory lock key that serialises migrations (7_318_401: the gateway's ledger)
@@ -310,7 +310,8 @@ def _other_currency(currency: str, stored: str) -> InvalidInput:
     return InvalidInput(f"the currency setting is {currency}, but this database keeps its prices in {stored}", field="currency")
 
 
-def _alembic_config() -> Any:
+def alembic_config() -> Any:
+    """Alembic's configuration for our migrations (the caller hands it a connection)."""
     from alembic.config import Config
 
     config = Config()
@@ -323,7 +324,7 @@ def _known_revision(version: str) -> bool:
     from alembic.script import ScriptDirectory
 
     try:
-        return ScriptDirectory.from_config(_alembic_config()).get_revision(version) is not None
+        return ScriptDirectory.from_config(alembic_config()).get_revision(version) is not None
     except Exception:  # noqa: BLE001 - alembic says "unknown" with several error types
         return False
 
@@ -337,7 +338,7 @@ def migrate(engine: sa.Engine, currency: str | None = None) -> str:
     """
     from alembic import command
 
-    config = _alembic_config()
+    config = alembic_config()
     with engine.connect() as conn, conn.begin():
         if conn.dialect.name == "postgresql":
             # A migration holds the lock for as long as it takes: wait longer than for a row lock.

@@ -261,6 +261,7 @@ class Health(ReadModel):
     dead_letters: int
     breaker: Breaker
     pending_payments: int
+    payments_to_reconcile: int = Field(0, description="payments the provider has yet to confirm (a late charge is refunded)")
     orders_by_status: dict[str, int]
     problems: list[str]
     healthy: bool
@@ -285,6 +286,7 @@ class CatchUp(ReadModel):
     """What catching up did: payments settled after a crash, and events applied."""
 
     payments_resolved: list[str]
+    payments_reconciled: list[str] = []
     events_applied: int
 
 

@@ -430,7 +430,10 @@ class DiesBeforeCharging(Delegating):
         raise Crash()
 
 
-def test_a_charge_that_lands_after_recovery_gave_up_is_refunded(engine: Engine, reopen: Any) -> None:
+def test_recovery_voids_the_key_so_a_late_charge_is_refused(engine: Engine, reopen: Any) -> None:
+    """A payment call cut off by a crash: recovery makes the provider refuse the key from then on
+    before it says "you were not charged", so a request that reaches the provider late cannot charge
+    (issue 9 §1)."""
     real = engine.gateway
     with pytest.raises(Crash):
         reopen(gateway=DiesBeforeCharging(real)).orders.place("alice", "pizza-palace", ["margherita"], "1 Test St")
@@ -439,17 +442,88 @@ def test_a_charge_that_lands_after_recovery_gave_up_is_refunded(engine: Engine, 
     # a minute later (on this engine's clock) the call is surely over: catch-up asks the provider
     later = reopen(gateway=real, clock=ManualClock(datetime.now(UTC) + timedelta(minutes=1)))
     assert later.catch_up().payments_resolved == [oid]
-    assert engine.orders.get(oid).status == "REJECTED"
-    # the cut-off request reaches the provider late and charges; its answer arrives now
-    charged = real.charge(oid, 18000, "4242424242424242", 1.0)
-    outcome = ChargeOutcome(True, "4242", charged.charge_id)
-    settled = checkout.settle_payment(later.bus.unit_of_work, later.payment_service, oid, outcome, actor="customer:alice")
-    assert settled.status.value == "REJECTED"
-    (entry,) = ledger(engine, oid)
-    assert entry.refund_id is not None  # the orphan charge was given back
-    assert later.catch_up().payments_resolved == []
-    assert engine.orders.status(oid).status == "REJECTED" and "StoreOrderReceived" not in event_types(engine, oid)
+    order = engine.orders.get(oid)
+    assert order.status == "REJECTED" and "you were not charged" in order.reason
+    # the cut-off request reaches the provider late: refused, so "not charged" stays true
+    with pytest.raises(CardDeclined, match="cancelled"):
+        real.charge(oid, 18000, "4242424242424242", 1.0)
+    assert ledger(engine, oid) == []
     check_invariants(engine)
+
+
+class Hangs(Delegating):
+    """A provider whose charges hang until released, and whose void is down while they hang."""
+
+    def __init__(self, inner: SimulatedGateway) -> None:
+        super().__init__(inner)
+        self.release = threading.Event()
+        self.charged = threading.Event()
+
+    def charge(self, *args: Any) -> Any:
+        self.release.wait(60)
+        charged = self.inner.charge(*args)
+        self.charged.set()
+        return charged
+
+    def void(self, key: str, timeout: float) -> Any:
+        if not self.release.is_set():
+            raise GatewayUnavailable("the provider is not answering")
+        return self.inner.void(key, timeout)
+
+
+def test_a_call_past_its_deadline_is_given_up_and_a_late_charge_is_reconciled_once(db_url: str) -> None:
+    """The payment service enforces the deadline itself (the provider hangs); the key cannot be
+    voided then, so the payment is checked with the provider later: the late charge is refunded,
+    exactly once, and the order stays REJECTED (issue 9 §1)."""
+    demo_engine(db_url).close()
+    clock = ManualClock(datetime.now(UTC))
+    settings = load_settings(db=db_url, payment_timeout_s=0.2, retry_backoff_s=0.001)
+    with Engine.open(settings, clock=clock) as engine:
+        port = Hangs(engine.gateway)
+        hung = Engine.open(settings, clock=clock, gateway=port)
+        try:
+            with pytest.raises(PaymentFailed, match="will be checked with the provider") as info:
+                hung.orders.place("alice", "pizza-palace", ["margherita"], "1 Test St")
+            oid = info.value.order_id
+            assert not port.charged.is_set()  # given up while the provider still holds the call
+            assert engine.orders.get(oid).status == "REJECTED" and engine.ops.health().payments_to_reconcile == 1
+            port.release.set()
+            port.charged.wait(30)  # the late charge lands
+            assert ledger(engine, oid)[0].refund_id is None
+            assert hung.catch_up().payments_reconciled == []  # not due yet: a call might still be in flight
+            clock.advance(settings.payment_timeout_s + 6)
+            assert hung.catch_up().payments_reconciled == [oid]
+            assert hung.catch_up().payments_reconciled == []  # once
+        finally:
+            hung.close()
+        (entry,) = ledger(engine, oid)
+        assert entry.refund_id is not None and engine.payments.get(oid).refund_id == entry.refund_id
+        assert engine.orders.status(oid).status == "REJECTED" and engine.ops.health().payments_to_reconcile == 0
+        check_invariants(engine)
+
+
+class RecordsSleeps(ManualClock):
+    def __init__(self) -> None:
+        super().__init__()
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 6))
+        super().sleep(seconds)
+
+
+def test_retries_back_off_on_the_engine_clock(engine: Engine, reopen: Any) -> None:
+    """A failing handler is retried after 0.25 s, then 0.5 s (doubling), on the injected clock."""
+    clock = RecordsSleeps()
+
+    def broken(event: Any, uow: Any) -> None:
+        raise ValueError("template missing")
+
+    settings = engine.settings.model_copy(update={"retry_backoff_s": 0.25, "retry_max_attempts": 3})
+    with Engine.open(settings, clock=clock, subscribers=with_handler("notification", "OrderPlaced", broken)) as failing:
+        failing.orders.place("alice", "pizza-palace", ["cola"], "1 Test St")
+    assert clock.slept == [0.25, 0.5]
+    assert [d.attempts for d in engine.ops.dead_letters()] == [3]
 
 
 # -- f. the circuit breaker ------------------------------------------------------------------------

@@ -16,6 +16,24 @@ def open_engine(db: str, catch_up: bool = True, **overrides: Any) -> Engine:
     return Engine.open(load_settings(db=db, **overrides), catch_up=catch_up)
 
 
+def downgrade(db: str, revision: str) -> None:
+    """Take the database's schema back to ``revision`` with the migrations' own downgrades, as an
+    older deliverycli left it (rows of what that schema has are kept)."""
+    from alembic import command
+
+    engine = storage.make_engine(storage.database_url(db))
+    try:
+        config = storage.alembic_config()
+        with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":  # batch mode recreates tables that others refer to
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+            with conn.begin():
+                config.attributes["connection"] = conn
+                command.downgrade(config, revision)
+    finally:
+        engine.dispose()
+
+
 def demo(db: str, **overrides: Any) -> Engine:
     engine, _ = Engine.initialise(load_settings(db=db, **overrides), demo=True)
     return engine

@@ -31,7 +31,7 @@ from conftest import PG_URL, run_cli
 from deliverycli.engine import storage
 from deliverycli.engine.errors import REMEDY_INIT, DatabaseUnavailable, NotFound
 
-from .support import demo, diff, dump
+from .support import demo, diff, downgrade, dump
 
 QUICK = {"DELIVERYCLI_CONNECT_TIMEOUT_S": "1", "DELIVERYCLI_BUSY_TIMEOUT_S": "0.5"}
 HANG_GUARD_S = 60  # far above every timeout in play: reaching it means a hang
@@ -171,12 +171,7 @@ def test_an_older_schema_says_run_init_and_init_upgrades_it(tmp_path: Path) -> N
     db = str(tmp_path / "shop.db")
     with demo(db):
         pass
-    engine = storage.make_engine(storage.database_url(db))
-    with engine.begin() as conn:  # as 0002 left it
-        conn.execute(sa.text("DROP TABLE meta"))
-        conn.execute(sa.text("ALTER TABLE orders DROP COLUMN request_fingerprint"))
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0002'"))
-    engine.dispose()
+    downgrade(db, "0002")  # as 0002 left it
     refused = run_cli("stores", "list", "--json", db=db)
     assert refused.code == 7 and "run `deliverycli init` to upgrade it" in refused.json["error"]["message"], refused.stdout
     assert run_cli("init", "--json", db=db).json["schema"] == storage.SCHEMA_HEAD

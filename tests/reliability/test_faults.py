@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -23,6 +24,14 @@ def place(db: str, customer: str = "alice", env: dict[str, str] | None = None, i
 
 
 # -- the payment gateway failing or slow ---------------------------------------------------------
+
+
+def wait_until_cooled_down(db: str, env: dict[str, str]) -> None:
+    """Wait (on the condition, as long as a loaded machine needs) until a process with ``env``'s
+    cool-down finds the open breaker ready for its trial call."""
+    half_open_at = datetime.fromisoformat(fork_cli("doctor", "--json", db=db, env=env).json["breaker"]["half_open_at"])
+    while datetime.now(UTC) < half_open_at:
+        time.sleep(0.05)
 
 
 def test_breaker_opens_fails_fast_half_opens_and_no_money_goes_astray(db_url: str) -> None:
@@ -49,25 +58,25 @@ def test_breaker_opens_fails_fast_half_opens_and_no_money_goes_astray(db_url: st
     assert doctor.code == 1 and doctor.json["breaker"]["state"] == "open"
     assert "payment circuit breaker is open" in doctor.json["problems"]
 
-    # open: fail fast, before any order is written and without calling the gateway (even a slow one)
+    # open: fail fast, before any order is written and without calling the gateway: a call to this
+    # failing gateway would void the order's key there, so the provider's records show any call
     before = dump(db_url)
-    fast = [place(db_url, "dave", env=slow), place(db_url, "dave", env=breaker)]
+    fast = [place(db_url, "dave", env=breaker | down), place(db_url, "dave", env=breaker)]
     for result in fast:
         assert result.code == 6, result.stdout
         message = result.error()["message"]
         assert "circuit breaker opened after 3 consecutive failures" in message and "No order was placed" in message
         assert "will try again in" in message
-        assert result.ended - result.started < 1.5, "an open breaker must not wait for the (slow) gateway"
     assert diff(before, dump(db_url)) == []
 
     # after the cool-down it half-opens: a failing trial opens it again at once ...
-    time.sleep(0.6)
+    wait_until_cooled_down(db_url, cooled)
     trial = place(db_url, "dave", env=cooled | down)
     assert trial.code == 6 and "was rejected: payment service unavailable" in trial.error()["message"]  # a trial was made
     again = place(db_url, "dave", env=breaker)
     assert again.code == 6 and "No order was placed" in again.error()["message"]
     # ... and a successful trial closes it
-    time.sleep(0.6)
+    wait_until_cooled_down(db_url, cooled)
     healed = place(db_url, "dave", env=cooled)
     assert healed.code == 0 and healed.json["status"] == "PAID", healed.stdout
     assert fork_cli("doctor", "--check", "--json", db=db_url, env=breaker).json["breaker"]["state"] == "closed"
@@ -126,7 +135,7 @@ def test_a_subscriber_failing_on_one_event_is_retried_parked_and_redriven(db_url
 
     accepted = fork_cli("store", "accept", target, "--store", "pizza-palace", "--json", db=db_url, env=retry)
     assert accepted.code == 0, accepted.stdout  # the store's command succeeded; one subscriber could not follow
-    assert accepted.ended - accepted.started >= 0.25 + 0.5, "retried with backoff (0.25 s, then 0.5 s)"
+    # (the back-off between attempts is measured on an injected clock in tests/engine/test_reliability.py)
     listed = fork_cli("deadletters", "list", "--json", db=db_url)
     (letter,) = listed.json
     assert (letter["subscriber"], letter["event_type"], letter["order_id"], letter["attempts"]) == ("notification", "CookingStarted", target, 3)

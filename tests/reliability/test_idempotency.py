@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from deliverycli.engine import storage
 
 from .procs import fork_cli, warm_up
-from .support import assert_invariants, demo, diff, dump, open_engine
+from .support import assert_invariants, demo, diff, downgrade, dump, open_engine
 
 KEY = "checkout-7f3a"
 
@@ -82,12 +82,7 @@ def test_an_upgraded_database_takes_the_currency_of_its_orders(tmp_path) -> None
     db = str(tmp_path / "old.db")
     with demo(db, currency="EUR") as engine:
         engine.orders.place("alice", "pizza-palace", ["cola"], "1 Old St")
-    raw = storage.make_engine(storage.database_url(db))
-    with raw.begin() as conn:  # as 0002 left it: no meta table
-        conn.execute(sa.text("DROP TABLE meta"))
-        conn.execute(sa.text("ALTER TABLE orders DROP COLUMN request_fingerprint"))
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0002'"))
-    raw.dispose()
+    downgrade(db, "0002")  # as 0002 left it: no meta table
     with demo(db, currency="EUR") as engine:
         assert engine.orders.list()[0].currency == "EUR"
     refused = fork_cli("init", "--json", db=db)  # KRW now

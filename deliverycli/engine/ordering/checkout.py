@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 S = OrderStatus
 SETTLE_RETRIES = 20
+# How long past its timeout a payment call may still be in flight in another process (a stalled
+# one): recovery and reconciliation leave a payment alone until then.
+IN_FLIGHT_GRACE_S = 5.0
 
 
 def _lines(uow: UnitOfWork, store_id: str, items: list[tuple[str, int]]) -> list[OrderLine]:
@@ -107,10 +110,11 @@ def settle_payment(unit_of_work: UnitOfWorkFactory, payments: PaymentService, or
             with unit_of_work(actor) as uow:
                 order = uow.orders.get(order_id)
                 if order.status is not S.PENDING_PAYMENT:
-                    if outcome.approved and order.status is S.REJECTED:
-                        payments.refund_orphan(order_id, order.total)  # charged after recovery gave up on it
+                    if outcome.approved and order.status is S.REJECTED:  # charged after recovery gave up on it
+                        uow.payments.refund_late_charge(order_id, payments)
+                        uow.commit()
                     return order
-                uow.payments.record_charge(order_id, order.total, outcome)
+                uow.payments.record_charge(order_id, order.total, outcome, check_after_s=payments.timeout_s + IN_FLIGHT_GRACE_S)
                 if outcome.approved:
                     order.mark_paid()
                 else:
@@ -130,6 +134,10 @@ def resolve_interrupted_payments(
     payment provider's record of the order id decides."""
     with db.connect() as conn, conn.execution_options(readonly=True).begin():
         stuck = pending_payment_before(conn, cutoff)
+    resolved = []
     for order_id in stuck:
-        settle_payment(unit_of_work, payments, order_id, payments.recover(order_id), actor="system:recovery")
-    return stuck
+        outcome = payments.recover(order_id)
+        if outcome is not None:  # None: the provider cannot be asked now; the order waits for a later try
+            settle_payment(unit_of_work, payments, order_id, outcome, actor="system:recovery")
+            resolved.append(order_id)
+    return resolved

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -11,10 +13,14 @@ from ..errors import NotFound
 from ..events import PaymentApproved, PaymentDeclined, PaymentRefunded, StoredEvent
 from ..storage import UTCDateTime, metadata
 from ..views import PaymentView
+from .port import CardDeclined, GatewayUnavailable
 
 if TYPE_CHECKING:
+    from ..messagebus import UnitOfWorkFactory
     from ..unit_of_work import UnitOfWork
     from .service import ChargeOutcome, PaymentService
+
+log = logging.getLogger(__name__)
 
 payments = sa.Table(
     "payments",
@@ -30,6 +36,17 @@ payments = sa.Table(
     sa.Column("refunded_at", UTCDateTime, nullable=True),
 )
 
+# Payments whose outcome the provider could not confirm: checked with it later (``reconcile``).
+payment_reconciliations = sa.Table(
+    "payment_reconciliations",
+    metadata,
+    sa.Column("order_id", sa.String(64), primary_key=True),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("checked_at", UTCDateTime, nullable=True),
+    sa.Column("result", sa.String(200), nullable=True),
+    sa.Index("ix_payment_reconciliations_due", "checked_at", "due_at"),
+)
+
 _RECORD_CHARGE = payments.insert()
 _FOR_REFUND = sa.select(payments).where(payments.c.order_id == sa.bindparam("order_id")).with_for_update()
 
@@ -40,8 +57,9 @@ class PaymentRecords:
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
 
-    def record_charge(self, order_id: str, amount: int, outcome: ChargeOutcome) -> None:
-        """Record a charge's outcome and its event (PaymentApproved or PaymentDeclined)."""
+    def record_charge(self, order_id: str, amount: int, outcome: ChargeOutcome, check_after_s: float = 0.0) -> None:
+        """Record a charge's outcome and its event (PaymentApproved or PaymentDeclined); an outcome
+        the provider could not confirm is also scheduled to be checked with it after ``check_after_s``."""
         self.uow.conn.execute(
             _RECORD_CHARGE,
             {
@@ -54,10 +72,21 @@ class PaymentRecords:
                 "created_at": self.uow.now,
             },
         )
+        if outcome.reconcile:
+            due = self.uow.now + timedelta(seconds=check_after_s)
+            self.uow.conn.execute(payment_reconciliations.insert().values(order_id=order_id, due_at=due))
         if outcome.approved:
             self.uow.record(PaymentApproved(order_id=order_id, amount=amount, charge_id=outcome.charge_id or "", card_suffix=outcome.card_suffix))
         else:
             self.uow.record(PaymentDeclined(order_id=order_id, amount=amount, reason=outcome.reason, unavailable=outcome.unavailable))
+
+    def refund_late_charge(self, order_id: str, service: PaymentService) -> None:
+        """Give back a charge made after the order was given up on (recorded as not charged), once."""
+        refund_id = service.refund(order_id, self._amount(order_id))
+        self.uow.conn.execute(payments.update().where(payments.c.order_id == order_id).values(refund_id=refund_id, refunded_at=self.uow.now))
+
+    def _amount(self, order_id: str) -> int:
+        return self.uow.conn.execute(sa.select(payments.c.amount).where(payments.c.order_id == order_id)).scalar_one()
 
     def refund(self, order_id: str, service: PaymentService) -> None:
         """Refund an approved charge once (nothing charged, or refunded already: nothing to do)."""
@@ -81,6 +110,47 @@ def refund_handlers(service: PaymentService) -> dict[str, Callable[[StoredEvent,
         uow.payments.refund(event.order_id, service)
 
     return dict.fromkeys(REFUND_ON, refund)
+
+
+def reconcile(db: sa.Engine, unit_of_work: UnitOfWorkFactory, service: PaymentService, now: datetime, limit: int = 20) -> list[str]:
+    """Check with the provider the payments whose outcome it could not confirm and that are due (at
+    most ``limit``): void the key, or refund (once: the provider refunds a key once) the late charge
+    it made. Returns the orders checked; one the provider cannot be asked about now stays for later."""
+    with db.connect() as conn, conn.execution_options(readonly=True).begin():
+        due = list(conn.execute(
+            sa.select(payment_reconciliations.c.order_id).where(
+                payment_reconciliations.c.checked_at.is_(None), payment_reconciliations.c.due_at <= now
+            ).order_by(payment_reconciliations.c.due_at).limit(limit)
+        ).scalars())
+    checked = []
+    for order_id in due:
+        try:
+            charged = service.void(order_id)
+            if charged is not None and charged.refund_id is None:
+                refund_id, result = service.refund(order_id, charged.amount), f"refunded a late charge ({charged.charge_id})"
+            elif charged is not None:
+                refund_id, result = charged.refund_id, f"a late charge ({charged.charge_id}) was refunded already"
+            else:
+                refund_id, result = None, "not charged; its key is voided"
+        except (GatewayUnavailable, CardDeclined) as exc:
+            log.warning("payment of %s could not be checked with the provider now: %s", order_id, exc)
+            continue
+        with unit_of_work("system:reconciliation") as uow:
+            if refund_id is not None:
+                uow.conn.execute(payments.update().where(payments.c.order_id == order_id).values(refund_id=refund_id, refunded_at=uow.now))
+            uow.conn.execute(
+                payment_reconciliations.update().where(payment_reconciliations.c.order_id == order_id).values(checked_at=uow.now, result=result)
+            )
+            uow.commit()
+        checked.append(order_id)
+    return checked
+
+
+def awaiting_reconciliation(conn: sa.Connection) -> int:
+    """Payments still to be checked with the provider."""
+    return conn.execute(
+        sa.select(sa.func.count()).select_from(payment_reconciliations).where(payment_reconciliations.c.checked_at.is_(None))
+    ).scalar_one()
 
 
 def payment_view(row: sa.Row) -> PaymentView:
