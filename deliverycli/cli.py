@@ -318,6 +318,7 @@ def check_argv(args: list[str]) -> None:
 FIELD_OPTIONS = {
     "items": "--item", "card": "--card", "idempotency_key": "--idempotency-key", "address": "--address", "name": "--name",
     "reason": "--reason", "vehicle": "--vehicle", "id": "--id", "store": "--store", "price": "--price", "db": "--db",
+    "role": "--role", "actor_id": "--as",
     # simulate's
     "orders": "--orders", "stores": "--stores", "riders": "--riders", "cancel_rate": "--cancel-rate", "reject_rate": "--reject-rate",
     "payment_failure_rate": "--payment-failure-rate", "payment_latency_ms": "--payment-latency-ms",

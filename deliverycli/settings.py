@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     busy_timeout_s: float = Field(5.0, gt=0, le=600, description="how long to wait for another writer's lock")
     connect_timeout_s: float = Field(5.0, gt=0, le=600, description="PostgreSQL: how long to wait for the server to accept a connection")
     statement_timeout_s: float = Field(120.0, gt=0, le=86_400, description="PostgreSQL: how long one statement may run before the server cancels it")
+    server_ready_max_lag: int = Field(1000, ge=0, le=10**9, description="serve: /readyz answers 503 while a subscriber lags more events than this")
+    server_metrics_loopback: bool = Field(False, description="serve: /metrics without a token for requests from this machine (else an ops token)")
+    server_sse_poll_s: float = Field(0.2, gt=0, le=10, description="serve: how often /events looks for events committed by any process")
+    server_threads: int = Field(8, ge=1, le=200, description="serve: threads per worker running the engine's blocking calls")
+    server_bench_route: bool = Field(False, description="serve: add GET /bench/constant, a route that only returns a constant (benchmarks)")
 
     @field_validator("currency")
     @classmethod

@@ -37,3 +37,20 @@ def test_readme_python_snippet_runs(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "COOKING"
+
+
+def test_readme_curl_tour_runs_as_written(tmp_path: Path) -> None:
+    """The gateway's curl tour, on a free port instead of 8000: every call succeeds (--fail-with-body)."""
+    import socket
+
+    (block,) = _blocks("sh", "### A curl tour", "### How a store's tablet")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    script = "set -euo pipefail\n" + block.replace("8000", port).replace("kill %1", "kill %1; wait %1")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DELIVERYCLI_")}
+    env |= {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "NO_COLOR": "1", "DELIVERYCLI_CONFIG": str(tmp_path / "none.toml")}
+    proc = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert '"status":"CONFIRMED"' in proc.stdout and '"timeline"' in proc.stdout

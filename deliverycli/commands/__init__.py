@@ -29,6 +29,8 @@ GROUPS = (
     ("tui", "tui"),
     ("relay", "relay"),
     ("payment_provider", "payment-provider"),
+    ("tokens", "tokens"),
+    ("serve", "serve"),
 )
 
 

@@ -21,6 +21,7 @@ from .commands import AcceptOrder, CancelOrder, CompleteDelivery, ConfirmDeliver
 from .errors import Conflict
 from .lifecycle import OrderStatus
 from .views import (
+    Actor,
     Breaker,
     CatchUp,
     Customer,
@@ -29,6 +30,7 @@ from .views import (
     DeliveryView,
     EventView,
     Health,
+    IssuedToken,
     MenuItem,
     Notification,
     Operations,
@@ -40,6 +42,7 @@ from .views import (
     Store,
     StoreTicket,
     TicketState,
+    Token,
 )
 
 if TYPE_CHECKING:
@@ -55,7 +58,7 @@ NotificationViews = list[Notification]
 EventViews = list[EventView]
 Items = list[str] | list[tuple[str, int]]
 
-__all__ = ["Catalog", "Deliveries", "Events", "Notifications", "Ops", "Orders", "Payments", "StoreOrders", "CatchUp"]
+__all__ = ["Catalog", "Deliveries", "Events", "Notifications", "Ops", "Orders", "Payments", "StoreOrders", "Tokens", "CatchUp"]
 
 
 class _Group:
@@ -292,6 +295,37 @@ class Events(_Group):
         with self.engine.read() as conn:
             found = eventlog.feed(conn, after, limit, order_id=order_id, event_type=event_type, context=context, order_ids=order_ids)
             return [EventView.of(e) for e in found]
+
+
+class Tokens(_Group):
+    """API tokens (the identity context): who may act over HTTP, as whom."""
+
+    def create(self, role: str, actor_id: str | None = None) -> IssuedToken:
+        """A new token for ``role`` acting as ``actor_id`` (none for ops); its secret is returned only here."""
+        from . import identity
+
+        with self.engine.write() as conn:
+            return identity.create(conn, role, actor_id, self.engine.clock.now())
+
+    def list(self, include_revoked: bool = True) -> list[Token]:
+        from . import identity
+
+        with self.engine.read() as conn:
+            return identity.list_tokens(conn, include_revoked)
+
+    def revoke(self, token_id: str) -> Token:
+        """Revoke a token from now on (again: no change); NotFound for an unknown id."""
+        from . import identity
+
+        with self.engine.write() as conn:
+            return identity.revoke(conn, token_id, self.engine.clock.now())
+
+    def authenticate(self, token: str) -> Actor | None:
+        """Who ``token`` acts as; None when it is unknown or revoked."""
+        from . import identity
+
+        with self.engine.read() as conn:
+            return identity.authenticate(conn, token)
 
 
 class Ops(_Group):

@@ -92,7 +92,7 @@ def command_handlers(payments: PaymentService, currency: str) -> dict[type, Call
 
 class Engine:
     """The whole domain engine on one database. Its typed API is in groups (see ``api``):
-    ``orders``, ``store``, ``deliveries``, ``payments``, ``catalog``, ``notifications``, ``events``, ``ops``."""
+    ``orders``, ``store``, ``deliveries``, ``payments``, ``catalog``, ``notifications``, ``events``, ``ops``, ``tokens``."""
 
     def __init__(
         self, settings: Settings, *, gateway: PaymentGateway | None = None, clock: Clock | None = None,
@@ -116,6 +116,7 @@ class Engine:
         self.notifications = api.Notifications(self)
         self.events = api.Events(self)
         self.ops = api.Ops(self)
+        self.tokens = api.Tokens(self)
 
     # -- the command side: built on first use (a query never needs it) ----------------------------
 

@@ -9,7 +9,7 @@ pays only for the models it returns.
 """
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -280,6 +280,46 @@ class Operations(ReadModel):
     stuck_after_s: float
     stuck: list[OrderSummary]
     stuck_count: int
+
+
+class Readiness(ReadModel):
+    """A readiness probe's answer: ready when the database answers at the expected schema and no
+    subscriber lags more than ``max_lag`` events; otherwise ``reasons`` says why not."""
+
+    id: str = "readiness"
+    ready: bool
+    reasons: list[str]
+    max_lag: int = Field(description="the most events a subscriber may lag while ready")
+    health: Health | None = Field(description="the full health report; null when the database did not answer")
+
+
+# -- identities (API tokens) ------------------------------------------------------------------------
+
+Role = Literal["customer", "store", "rider", "ops"]
+
+
+class Actor(ReadModel):
+    """Who a request acts as: a role and, except for ops, one customer, store or rider."""
+
+    role: Role
+    actor_id: str | None = Field(description="the customer, store or rider id; null for ops")
+    token_id: str
+
+
+class Token(ReadModel):
+    """An API token as listed: never the token itself (only its hash is stored)."""
+
+    id: str
+    role: Role
+    actor_id: str | None
+    created_at: Timestamp
+    revoked_at: Timestamp | None
+
+
+class IssuedToken(Token):
+    """A token just created: the only time its secret is shown."""
+
+    token: str = Field(description="the bearer token; shown once and never stored")
 
 
 class CatchUp(ReadModel):

@@ -62,3 +62,29 @@ def test_a_0001_database_with_orders_is_upgraded_in_place(tmp_path: Path) -> Non
         # and it keeps working: the next order gets the next number
         placed = engine.orders.place("bob", "seoul-bbq", ["bulgogi"], "2 New St", idempotency_key="after-upgrade")
         assert placed.id == "ord-000002" and placed.status == "PAID"
+
+
+def test_a_0004_database_gains_the_tokens_table_and_keeps_its_orders(tmp_path: Path) -> None:
+    """Revision 0005 (api_tokens) upgrades a database of the previous release in place."""
+    path = tmp_path / "before-tokens.db"
+    settings = load_settings(db=str(path))
+    url = storage.database_url(str(path))
+    engine, _ = Engine.initialise(settings, demo=True)
+    with engine:
+        placed = engine.orders.place("alice", "pizza-palace", ["cola"], "1 Old St")
+    db = storage.make_engine(url)
+    config = storage.alembic_config()
+    with db.connect() as conn:  # back to 0004 (0005's downgrade), as the previous release left it, orders and all
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004")
+        conn.commit()
+        assert not sa.inspect(conn).has_table("api_tokens")
+    db.dispose()
+
+    engine, report = Engine.initialise(settings)
+    with engine:
+        assert (report.schema_before, report.schema_) == ("0004", storage.SCHEMA_HEAD)
+        assert engine.orders.get(placed.id).status == "PAID"
+        token = engine.tokens.create("customer", "alice")
+        actor = engine.tokens.authenticate(token.token)
+        assert actor is not None and actor.actor_id == "alice"

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("fastapi", "uvicorn", "httpx", "nats", "starlette")
+HEAVY = ("fastapi", "uvicorn", "httpx", "nats", "starlette", "sse_starlette", "prometheus_client")
 
 
 def imported_by_cli(args: list[str], env: dict[str, str] | None = None) -> tuple[Any, set[str]]:
@@ -27,7 +27,8 @@ def test_registering_every_command_and_placing_an_order_imports_no_heavy_library
     db = str(tmp_path / "plain.db")
     assert imported_by_cli(["--db", db, "init", "--demo"])[0].returncode == 0
     for args in (["--help"], ["--db", db, "orders", "place", "--customer", "alice", "--store", "pizza-palace", "--item", "cola", "--address", "A"],
-                 ["relay", "--help"], ["payment-provider", "serve", "--help"], ["--db", db, "doctor"]):
+                 ["relay", "--help"], ["payment-provider", "serve", "--help"], ["--db", db, "doctor"],
+                 ["--db", db, "tokens", "create", "--role", "ops"], ["--db", db, "tokens", "list"], ["serve", "--help"]):
         proc, modules = imported_by_cli(args)
         assert proc.returncode == 0, (args, proc.stdout, proc.stderr[-2000:])
         assert "deliverycli" in modules, "the probe saw the CLI's own imports"
@@ -42,3 +43,17 @@ def test_the_probe_sees_httpx_where_the_http_gateway_is_asked_for(tmp_path: Path
     proc, modules = imported_by_cli(place, env={"DELIVERYCLI_PAYMENT_GATEWAY": "http", "DELIVERYCLI_PAYMENT_URL": "http://127.0.0.1:9"})
     assert proc.returncode == 6, proc.stderr[-2000:]  # nothing listens there: payment unavailable
     assert "httpx" in modules and not modules & {"fastapi", "uvicorn", "nats"}
+
+
+def test_the_probe_sees_the_web_framework_where_serve_runs(tmp_path: Path) -> None:
+    """Guard against a vacuous pass: `serve` itself loads FastAPI (here it stops at a port already taken)."""
+    import socket
+
+    db = str(tmp_path / "serve.db")
+    assert imported_by_cli(["--db", db, "init", "--demo"])[0].returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        proc, modules = imported_by_cli(["--db", db, "serve", "--port", str(taken.getsockname()[1])])
+    assert proc.returncode == 4, proc.stderr[-2000:]  # cannot listen: a conflict
+    assert {"fastapi", "starlette"} <= modules

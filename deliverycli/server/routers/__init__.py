@@ -1,0 +1,1 @@
+"""One APIRouter per route group of the seed's gateway."""

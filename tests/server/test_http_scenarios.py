@@ -1,0 +1,139 @@
+"""The ten scenarios of SPEC §2 and the cancel/refund path over HTTP, against a real `deliverycli
+serve` on SQLite and PostgreSQL, each actor with its own token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .support import ADDRESS, Shop
+
+
+def ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, (response.status_code, response.text)
+    return response.json()
+
+
+def problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status and body["code"] == code and body["detail"] and body["title"], body
+    assert body["type"] == f"urn:deliverycli:problem:{code}"
+    return body
+
+
+def test_happy_path_from_menu_to_confirmed(served: Shop) -> None:
+    # 1: the customer picks items from a store's menu
+    menu = ok(served.call("GET", "/menus", "alice", params={"store_id": "pizza-palace"}))
+    assert {"margherita", "cola"} <= {item["id"] for item in menu} and all(item["store_id"] == "pizza-palace" for item in menu)
+    # 2: ordering pays synchronously: 201 with the paid order
+    order = ok(served.place("alice"), 201)
+    oid = order["id"]
+    assert (order["status"], order["total"], order["customer_id"], order["address"]) == ("PAID", 2 * 18000 + 2000, "alice", ADDRESS)
+    assert [(i["menu_item_id"], i["quantity"]) for i in order["items"]] == [("margherita", 2), ("cola", 1)]
+    payment = ok(served.call("GET", f"/payments/{oid}", "alice"))
+    assert (payment["status"], payment["amount"], payment["card"]) == ("APPROVED", 38000, "**** 4242")
+    # 3: on the store's order list
+    queue = ok(served.call("GET", "/stores/pizza-palace/queue", "pizza"))
+    assert [(t["order_id"], t["status"]) for t in queue if t["order_id"] == oid] == [(oid, "NEW")]
+    assert oid in [o["id"] for o in ok(served.call("GET", "/orders", "pizza"))]
+    # 5: the store accepts (cooking); 6: ready, on the delivery list
+    assert ok(served.call("POST", f"/orders/{oid}/accept", "pizza"))["status"] == "COOKING"
+    assert oid not in [d["order_id"] for d in ok(served.call("GET", "/deliveries", "kim", params={"available": "true"}))]
+    assert ok(served.call("POST", f"/orders/{oid}/ready", "pizza"))["status"] == "READY"
+    assert oid in [d["order_id"] for d in ok(served.call("GET", "/deliveries", "kim", params={"available": "true"}))]
+    # 7: a rider picks it up and delivers
+    picked = ok(served.call("POST", f"/deliveries/{oid}/pickup", "kim"))
+    assert (picked["status"], picked["rider_id"]) == ("PICKED_UP", "rider-kim")
+    assert [d["order_id"] for d in ok(served.call("GET", "/deliveries", "kim"))][0] == oid
+    assert ok(served.call("POST", f"/deliveries/{oid}/complete", "kim"))["status"] == "COMPLETED"
+    # 8: the customer confirms
+    assert ok(served.call("POST", f"/orders/{oid}/confirm", "alice"))["status"] == "CONFIRMED"
+    # 9: the status check, with its timeline, for every party of the order
+    for who in ("alice", "pizza", "kim", "ops"):
+        view = ok(served.call("GET", f"/statusChecks/{oid}", who))
+        assert (view["status"], view["rider_id"]) == ("CONFIRMED", "rider-kim")
+    statuses = ["PENDING_PAYMENT", "PAID", "COOKING", "READY_FOR_PICKUP", "DELIVERING", "DELIVERED", "CONFIRMED"]
+    assert [e["status"] for e in view["timeline"] if e["event"] != "StoreOrderReceived" and e["event"] != "DeliveryRequested"] == statuses
+    # 10: a notification to the customer on every status change, in order
+    notes = [n for n in ok(served.call("GET", "/notifications", "alice", params={"limit": 1000})) if n["order_id"] == oid]
+    assert [n["status"] for n in notes] == statuses
+    assert all(n["recipient"] == "customer:alice" for n in notes)
+    assert any(n["order_id"] == oid for n in ok(served.call("GET", "/notifications", "kim", params={"limit": 1000})))
+
+
+def test_cancel_before_cooking_is_cancelled_and_refunded_once(served: Shop) -> None:
+    oid = ok(served.place("alice"), 201)["id"]
+    cancelled = ok(served.call("POST", f"/orders/{oid}/cancel", "alice"))
+    assert cancelled["status"] == "CANCELLED"
+    payment = ok(served.call("GET", f"/payments/{oid}", "alice"))
+    assert payment["status"] == "REFUNDED" and payment["refund_id"]
+    assert [t["status"] for t in ok(served.call("GET", "/stores/pizza-palace/queue", "pizza", params={"status": "CANCELLED"})) if t["order_id"] == oid] == ["CANCELLED"]
+    # a second cancel is refused, and refunds nothing again
+    problem(served.call("POST", f"/orders/{oid}/cancel", "alice"), 409, "illegal_transition")
+    assert ok(served.call("GET", f"/payments/{oid}", "alice"))["refund_id"] == payment["refund_id"]
+    events = [e.event_type for e in served.engine.events.read(order_id=oid)]
+    assert events.count("PaymentRefunded") == 1
+
+
+def test_cancel_after_the_store_accepted_is_refused_with_the_reason(served: Shop) -> None:
+    oid = ok(served.place("alice"), 201)["id"]
+    ok(served.call("POST", f"/orders/{oid}/accept", "pizza"))
+    refused = problem(served.call("POST", f"/orders/{oid}/cancel", "alice"), 409, "illegal_transition")
+    assert "cooking" in refused["detail"]
+    assert ok(served.call("GET", f"/statusChecks/{oid}", "alice"))["status"] == "COOKING"
+    assert ok(served.call("GET", f"/payments/{oid}", "alice"))["status"] == "APPROVED"
+
+
+def test_store_rejection_cancels_and_refunds(served: Shop) -> None:
+    oid = ok(served.place("bob", store="seoul-bbq", items=[{"menu_item_id": "bulgogi"}]), 201)["id"]
+    problem(served.call("POST", f"/orders/{oid}/reject", "seoul", json={"reason": " "}), 422, "invalid_input")
+    ticket = ok(served.call("POST", f"/orders/{oid}/reject", "seoul", json={"reason": "out of beef"}))
+    assert (ticket["status"], ticket["reason"]) == ("REJECTED", "out of beef")
+    view = ok(served.call("GET", f"/statusChecks/{oid}", "bob"))
+    assert view["status"] == "CANCELLED" and "out of beef" in view["reason"]
+    assert ok(served.call("GET", f"/payments/{oid}", "bob"))["status"] == "REFUNDED"
+
+
+def test_a_declined_card_is_402_and_an_unavailable_payment_503_and_neither_reaches_the_store(served: Shop) -> None:
+    declined, failing = ("4000000000000002", "4000000000000119")  # the simulated gateway's test cards (payment.TEST_CARDS)
+    before = {t["order_id"] for t in ok(served.call("GET", "/stores/pizza-palace/queue", "pizza", params={"limit": 1000}))}
+    body = problem(served.place("alice", card=declined), 402, "payment_failed")
+    assert "rejected" in body["detail"]
+    problem(served.place("alice", card=failing), 503, "payment_failed")
+    after = {t["order_id"] for t in ok(served.call("GET", "/stores/pizza-palace/queue", "pizza", params={"limit": 1000}))}
+    assert after == before
+    rejected = [o for o in ok(served.call("GET", "/orders", "alice", params={"status": "REJECTED", "limit": 1000}))]
+    assert len(rejected) >= 2
+
+
+def test_an_idempotency_key_places_once(served: Shop) -> None:
+    def place(item: str) -> Any:
+        body = {"store_id": "green-bowl", "items": [{"menu_item_id": item}], "address": ADDRESS}
+        return served.call("POST", "/orders", "alice", json=body, headers={"Idempotency-Key": "tablet-42"})
+
+    first = ok(place("poke"), 201)
+    assert ok(place("poke"), 201)["id"] == first["id"]
+    problem(place("caesar"), 409, "conflict")  # the same key for another order
+    assert [p["order_id"] for p in ok(served.call("GET", "/payments", "ops", params={"limit": 1000}))].count(first["id"]) == 1
+
+
+def test_ops_places_for_a_customer_who_then_owns_the_order(served: Shop) -> None:
+    order = ok(served.place("ops", customer_id="carol"), 201)
+    assert order["customer_id"] == "carol"
+    problem(served.place("ops"), 422, "invalid_input")  # ops must say for whom
+    problem(served.place("alice", customer_id="bob"), 403, "not_permitted")  # a customer only for itself
+    assert [e.actor for e in served.engine.events.read(order_id=order["id"])][0] == "customer:carol"
+
+
+def test_only_the_rider_who_picked_up_completes_and_a_second_pickup_loses(served: Shop) -> None:
+    oid = ok(served.place("bob"), 201)["id"]
+    ok(served.call("POST", f"/orders/{oid}/accept", "pizza"))
+    ok(served.call("POST", f"/orders/{oid}/ready", "pizza"))
+    ok(served.call("POST", f"/deliveries/{oid}/pickup", "lee"))
+    lost = problem(served.call("POST", f"/deliveries/{oid}/pickup", "kim"), 409, "conflict")
+    assert "another rider" in lost["detail"]
+    problem(served.call("POST", f"/deliveries/{oid}/complete", "kim"), 403, "not_permitted")
+    assert ok(served.call("POST", f"/deliveries/{oid}/complete", "lee"))["status"] == "COMPLETED"
+    problem(served.call("POST", f"/orders/{oid}/confirm", "alice"), 404, "not_found")  # not alice's
+    assert ok(served.call("POST", f"/orders/{oid}/confirm", "bob"))["status"] == "CONFIRMED"
