@@ -274,6 +274,20 @@ class TabbedScreen(ConsoleScreen):
     def action_tab(self, tab: str) -> None:
         self.query_one("#tabs", TabbedContent).active = tab
 
+    def relabel_tabs(self, labels: dict[str, str]) -> None:
+        """Set tab labels (tab id -> text), then move the underline to the active tab's new width:
+        Textual places it from the label's old width when the relayout lands after its own call."""
+        from textual.widgets import Tab
+
+        tabs = self.query_one("#tabs", TabbedContent)
+        for tab_id, text in labels.items():
+            tab = tabs.get_tab(tab_id)
+            if str(tab.label) == text:
+                continue
+            tab.label = text
+            if tab_id == tabs.active:
+                self.call_after_refresh(tab.post_message, Tab.Relabelled(tab))
+
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         target = self.TAB_FOCUS.get(event.pane.id or "")

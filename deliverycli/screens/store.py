@@ -145,15 +145,14 @@ class StoreScreen(StoreActions, TabbedScreen):
                     self.fresh[order_id] = now
             self.known[tab] = ids
         self.fresh = {k: v for k, v in self.fresh.items() if now - v < FRESH_S}
-        tabs = self.query_one("#tabs", TabbedContent)
+        labels = {}
         for number, (tab, label, statuses, _) in enumerate(TABS, start=1):
             total = sum(counts.get(s, 0) for s in statuses)
             marked = any(order_id in self.fresh for order_id in self.known.get(tab, ()))
-            text = f"{number} {label} ({total:,}){' ' + FRESH_MARK if marked else ''}"
-            if str(tabs.get_tab(tab).label) != text:
-                tabs.get_tab(tab).label = text
+            labels[tab] = f"{number} {label} ({total:,}){' ' + FRESH_MARK if marked else ''}"
             if tab in tickets:
                 self._fill(self.query_one(f"#{tab}-table", ConsoleTable), tickets[tab], total)
+        self.relabel_tabs(labels)
 
     def _fill(self, table: ConsoleTable, rows: list[dict[str, Any]], total: int) -> None:
         currency = self.console.settings.currency

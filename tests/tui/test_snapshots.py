@@ -31,13 +31,17 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
 
 @pytest.fixture
 def snapshot_app(seeded: tuple[Path, Any], tmp_path: Path) -> Callable[..., Any]:
-    """An app on a fresh copy of the seeded database: no polling, times masked, clock frozen."""
+    """An app on a fresh copy of the seeded database: no polling, no motion, times masked, clock frozen."""
     folder, frozen = seeded
 
     def make(role: str | None = None, actor: str | None = None) -> Any:
         for file in folder.iterdir():
             shutil.copy(file, tmp_path / file.name)
-        return make_app(str(tmp_path / "shop.db"), role, actor, poll_interval=None, mask_times=True, clock=lambda: frozen)
+        app = make_app(str(tmp_path / "shop.db"), role, actor, poll_interval=None, mask_times=True, clock=lambda: frozen)
+        # No motion: a relabelled tab moves its underline after a 20 ms timer when animated, which the
+        # harness's wait for animations can miss; the picture would then depend on the machine's speed.
+        app.motion_level = "none"
+        return app
 
     return make
 
@@ -67,12 +71,30 @@ async def table_filled(pilot: Any, *table_ids: str) -> None:
     await pilot.pause()
 
 
+async def underline_settled(pilot: Any) -> None:
+    """Wait until the tab underline spans the active tab's label as it now reads ("1 New (2)")."""
+    from textual.widgets import Tabs
+
+    def spans_active_label() -> bool:
+        tabs = pilot.app.screen.query_one(Tabs)
+        underline, active = tabs.query_one("Underline"), tabs.active_tab
+        span = active.virtual_region.shrink(active.styles.gutter).column_span if active else (0, 0)
+        return (underline.highlight_start, underline.highlight_end) == span
+
+    await wait_until(pilot, spans_active_label, what="the tab underline under the active tab")
+
+
+async def store_ready(pilot: Any) -> None:
+    await table_filled(pilot, "new-table")
+    await underline_settled(pilot)
+
+
 VIEWS: dict[str, tuple[str | None, str | None, Callable[[Any], Any]]] = {
     "role_picker": (None, None, ready("RolePickerScreen")),
     "customer_shop": ("customer", "alice", ready("CustomerScreen", then=lambda p: _fill_cart(p, "plus", "plus", "down", "down", "down", "plus"))),
     "customer_orders": ("customer", "alice", ready("CustomerScreen", "2", then=lambda p: table_filled(p, "order-table"))),
     "order_detail": ("customer", "alice", ready("CustomerScreen", "2", then=lambda p: _open_first_order(p))),
-    "store": ("store", "pizza-palace", ready("StoreScreen", then=lambda p: table_filled(p, "new-table"))),
+    "store": ("store", "pizza-palace", ready("StoreScreen", then=store_ready)),
     "rider": ("rider", "rider-lee", ready("RiderScreen", then=lambda p: table_filled(p, "mine"))),
     "feed": ("feed", None, ready("FeedScreen")),
     "ops": ("ops", None, ready("OpsScreen", then=lambda p: table_filled(p, "counts", "subscribers", "stuck"))),
