@@ -147,6 +147,25 @@ def milliseconds(seconds: float) -> int:
     return max(1, math.ceil(seconds * 1000))
 
 
+def dead_host_limits(url: URL, connect_timeout_s: float) -> dict[str, int]:
+    """libpq settings that bound every wait on a host that went silent (its packets dropped): to
+    connect (``connect_timeout``), for data it never acknowledges (``tcp_user_timeout``) and for an
+    answer that never comes (TCP keepalives). About 4 x ``connect_timeout_s`` after the host falls
+    silent the connection fails, and the command with it (exit 7), instead of waiting for ever; a
+    live server acknowledges and answers keepalives, so long statements are not cut short by this.
+    Parameters already in the URL win."""
+    seconds = max(1, math.ceil(connect_timeout_s))
+    limits = {
+        "connect_timeout": seconds,
+        "keepalives": 1,
+        "keepalives_idle": seconds,
+        "keepalives_interval": seconds,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 4 * seconds * 1000,
+    }
+    return {name: value for name, value in limits.items() if name not in url.query}
+
+
 def make_engine(
     url: URL, *, busy_timeout_s: float = 5.0, connect_timeout_s: float = 5.0, statement_timeout_s: float = 120.0
 ) -> sa.Engine:
@@ -184,8 +203,7 @@ def make_engine(
                 raise sa.exc.OperationalError(statement, None, exc) from exc
 
         return engine
-    connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": max(1, math.ceil(connect_timeout_s))}
-    engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args)
+    engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=dead_host_limits(url, connect_timeout_s))
 
     @sa_event.listens_for(engine, "connect")
     def _timeouts(dbapi_conn: Any, _record: Any) -> None:

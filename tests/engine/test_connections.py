@@ -95,3 +95,16 @@ def test_closing_the_engine_returns_the_kept_connection(sqlite_db: str) -> None:
     assert engine.db.pool.checkedout() == 1  # kept between units of work
     engine.close()
     assert engine.db.pool.checkedout() == 0
+
+
+def test_postgres_connections_give_up_on_a_silent_host_and_the_url_wins() -> None:
+    """libpq's limits for a host whose packets are dropped: about 4 x connect_timeout_s; a parameter
+    already in the URL is kept (make soak's silent-host phase shows the effect on a real server)."""
+    from deliverycli.engine import storage
+
+    url = storage.database_url("postgresql://postgres@db.example/test")
+    limits = storage.dead_host_limits(url, connect_timeout_s=2.5)
+    assert limits == {"connect_timeout": 3, "keepalives": 1, "keepalives_idle": 3, "keepalives_interval": 3,
+                      "keepalives_count": 3, "tcp_user_timeout": 12000}
+    mine = storage.database_url("postgresql://postgres@db.example/test?tcp_user_timeout=500&connect_timeout=9")
+    assert "tcp_user_timeout" not in storage.dead_host_limits(mine, 1) and "connect_timeout" not in storage.dead_host_limits(mine, 1)

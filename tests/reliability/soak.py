@@ -4,7 +4,9 @@
   RNG; kills are aimed in turn at a random instant, at a payment call and at a subscriber batch)
   and resumed until it finishes, on SQLite and on PostgreSQL; the invariants are checked after
   every kill and at the end;
-- the random command sequences (tests/reliability/test_stateful.py) with many more examples.
+- the random command sequences (tests/reliability/test_stateful.py) with many more examples;
+- the fault phases (tests/reliability/fault_soak.py): payment calls paused with SIGSTOP/SIGCONT, a
+  disk filling up and freed, PostgreSQL backends terminated mid-run, a database host falling silent.
 
 Run from the repository root: `python -m tests.reliability.soak [--kills N] [--orders N] ...`.
 PostgreSQL is used when DELIVERYCLI_TEST_POSTGRES_URL is set or a server answers on 127.0.0.1:5432.
@@ -13,8 +15,10 @@ PostgreSQL is used when DELIVERYCLI_TEST_POSTGRES_URL is set or a server answers
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import random
 import socket
 import sys
 import tempfile
@@ -29,6 +33,7 @@ import sqlalchemy as sa
 from deliverycli.engine.bootstrap import Engine
 from deliverycli.settings import load_settings
 
+from . import fault_soak
 from .crash import SoakFigures, crash_soak
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=1500, help="random command sequences on SQLite (PostgreSQL: a fifth)")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--pauses", type=int, default=10, help="payment calls paused with SIGSTOP per backend (default 10)")
+    parser.add_argument("--disk-rounds", type=int, default=6, help="times the disk fills up and is freed (SQLite; default 6)")
+    parser.add_argument("--terminations", type=int, default=20, help="PostgreSQL backend terminations (default 20)")
+    parser.add_argument("--silences", type=int, default=8, help="times the PostgreSQL host falls silent (default 8)")
+    parser.add_argument("--phases", default="crash,faults", help="crash (kills + random sequences), faults, or both")
     parser.add_argument("--out", default=str(ROOT / "docs" / "reliability.md"))
     args = parser.parse_args(argv)
 
@@ -101,33 +111,85 @@ def main(argv: list[str] | None = None) -> int:
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     results: dict[str, dict[str, Any]] = {}
     started = time.perf_counter()
+    phases = {p.strip() for p in args.phases.split(",")}
+    faults: list[fault_soak.FaultFigures] = []
     with tempfile.TemporaryDirectory(prefix="deliverycli-soak-") as tmp:
         for backend in backends:
-            if backend == "sqlite":
-                print(f"crash soak on SQLite: {args.kills} kills, {args.orders} orders per run", flush=True)
-                figures = soak_backend(str(Path(tmp) / "soak.db"), args, args.orders)
-                print("random command sequences on SQLite", flush=True)
-                stateful = run_stateful(str(Path(tmp) / "stateful.db"), args.examples)
-            else:
-                base = _postgres_url()
-                if base is None:
-                    print("PostgreSQL: no server (set DELIVERYCLI_TEST_POSTGRES_URL); skipped", flush=True)
-                    continue
-                print(f"crash soak on PostgreSQL: {args.kills} kills, {args.pg_orders} orders per run", flush=True)
-                with _Schema(base) as db:
-                    figures = soak_backend(db, args, args.pg_orders)
-                print("random command sequences on PostgreSQL", flush=True)
-                with _Schema(base) as db:
-                    stateful = run_stateful(db, max(100, args.examples // 5))
-            results[backend] = {"crash": figures, "stateful": stateful}
-            print(f"  {backend}: {figures.kills} kills survived, {figures.orders} orders, {figures.events} events, "
-                  f"{figures.wall_time_s} s; {stateful['examples']} examples", flush=True)
-    Path(args.out).write_text(render(results, args, time.perf_counter() - started))
+            base = _postgres_url() if backend == "postgres" else None
+            if backend == "postgres" and base is None:
+                print("PostgreSQL: no server (set DELIVERYCLI_TEST_POSTGRES_URL); skipped", flush=True)
+                continue
+            if "crash" in phases:
+                results[backend] = crash_phase(backend, base, Path(tmp), args)
+            if "faults" in phases:
+                faults += fault_phases(backend, base, Path(tmp), args)
+    if "crash" not in phases:
+        print("fault phases only: docs not rewritten (they need the crash soak's figures too)", flush=True)
+        for figures in faults:
+            print(json.dumps(figures.as_dict()), flush=True)
+        return 0 if all(f.money_mismatches == f.stuck == f.internal_errors == f.hangs == 0 for f in faults) else 1
+    Path(args.out).write_text(render(results, args, time.perf_counter() - started, faults))
     print(f"figures written to {args.out}")
-    return 0
+    return 0 if all(f.money_mismatches == f.stuck == f.internal_errors == f.hangs == 0 for f in faults) else 1
 
 
-def render(results: dict[str, dict[str, Any]], args: argparse.Namespace, wall: float) -> str:
+def crash_phase(backend: str, base: str | None, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The kill soak and the random command sequences on one backend."""
+    if backend == "sqlite":
+        print(f"crash soak on SQLite: {args.kills} kills, {args.orders} orders per run", flush=True)
+        figures = soak_backend(str(tmp / "soak.db"), args, args.orders)
+        print("random command sequences on SQLite", flush=True)
+        stateful = run_stateful(str(tmp / "stateful.db"), args.examples)
+    else:
+        assert base is not None
+        print(f"crash soak on PostgreSQL: {args.kills} kills, {args.pg_orders} orders per run", flush=True)
+        with _Schema(base) as db:
+            figures = soak_backend(db, args, args.pg_orders)
+        print("random command sequences on PostgreSQL", flush=True)
+        with _Schema(base) as db:
+            stateful = run_stateful(db, max(100, args.examples // 5))
+    print(f"  {backend}: {figures.kills} kills survived, {figures.orders} orders, {figures.events} events, "
+          f"{figures.wall_time_s} s; {stateful['examples']} examples", flush=True)
+    return {"crash": figures, "stateful": stateful}
+
+
+def fault_phases(backend: str, base: str | None, tmp: Path, args: argparse.Namespace) -> list[fault_soak.FaultFigures]:
+    """Pauses on both backends; the full disk on SQLite; terminated backends and a silent host on PostgreSQL."""
+    rng = random.Random(args.seed)
+    done: list[fault_soak.FaultFigures] = []
+
+    def report(figures: fault_soak.FaultFigures) -> None:
+        done.append(figures)
+        print(f"  [{figures.backend}] {figures.phase}: {figures.faults} faults, {figures.orders} orders, money mismatches "
+              f"{figures.money_mismatches}, stuck {figures.stuck}, internal errors {figures.internal_errors}, hangs {figures.hangs}"
+              f"{'; ' + figures.notes if figures.notes.startswith('skipped') else ''}", flush=True)
+
+    if backend == "sqlite":
+        db = str(tmp / "pauses.db")
+        Engine.initialise(load_settings(db=db), demo=True)[0].close()
+        print(f"payment pauses on SQLite: {args.pauses}", flush=True)
+        report(fault_soak.payment_pauses(db, args.pauses, rng))
+        print(f"disk full and freed on SQLite: {args.disk_rounds} rounds", flush=True)
+        report(fault_soak.disk_full(args.disk_rounds, args.seed, tmp))
+        return done
+    assert base is not None
+    with _Schema(base) as db:
+        Engine.initialise(load_settings(db=db), demo=True)[0].close()
+        print(f"payment pauses on PostgreSQL: {args.pauses}", flush=True)
+        report(fault_soak.payment_pauses(db, args.pauses, rng))
+    with _Schema(base) as db:
+        Engine.initialise(load_settings(db=db), demo=True)[0].close()
+        print(f"terminated backends on PostgreSQL: {args.terminations}", flush=True)
+        report(fault_soak.terminated_backends(db, base, args.terminations, args.seed))
+    schema = _Schema(base)
+    with schema as db:
+        Engine.initialise(load_settings(db=db), demo=True)[0].close()
+        print(f"silent database host: {args.silences} silences", flush=True)
+        report(fault_soak.silent_host(schema.name, args.silences, args.seed))
+    return done
+
+
+def render(results: dict[str, dict[str, Any]], args: argparse.Namespace, wall: float, faults: list[fault_soak.FaultFigures]) -> str:
     from .test_bad_input import CASES
     from .test_races import ROUNDS
     from .test_stateful import EXAMPLES
@@ -181,6 +243,7 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace, wall: f
         row("broken invariants", [len(crash[b].problems) for b in cols]),
         row("wall time", [f"{crash[b].wall_time_s} s" for b in cols]),
         "",
+        *render_faults(faults),
         "## Random command sequences",
         "",
         "A hypothesis `RuleBasedStateMachine` (tests/reliability/test_stateful.py) drives random commands from",
@@ -210,6 +273,34 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace, wall: f
         "",
     ]
     return "\n".join(lines)
+
+
+def render_faults(faults: list[fault_soak.FaultFigures]) -> list[str]:
+    if not faults:
+        return []
+    head = "| phase | backend | faults injected | orders | commands (exit codes) | money mismatches | stuck orders | internal errors | hangs | wall time |"
+    lines = [
+        "## Faults (`make soak`)",
+        "",
+        "Real processes under injected faults (tests/reliability/fault_soak.py), each phase ending with a",
+        "catch-up and `doctor --check` on its database. Money mismatches are invariant problems about charges",
+        "and refunds; stuck orders are orders still waiting for a payment, dead letters, or events no",
+        "subscriber applied after that catch-up; internal errors are exit 1 or a traceback.",
+        "",
+        head,
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for f in faults:
+        codes = ", ".join(f"{code}: {n}" for code, n in sorted(f.exit_codes.items()))
+        lines.append(f"| {f.phase} | {f.backend} | {f.faults} | {f.orders:,} | {f.commands} ({codes}) | {f.money_mismatches} | {f.stuck} | "
+                     f"{f.internal_errors} | {f.hangs} | {f.wall_time_s} s |")
+    total = sum(f.faults for f in faults)
+    lines += ["", f"Faults injected in all: {total}. How each phase works:", ""]
+    lines += [f"- {f.phase} ({f.backend}): {f.notes}" for f in faults]
+    problems = [p for f in faults for p in f.problems]
+    if problems:
+        lines += ["", "Problems seen:", "", *[f"- {p}" for p in problems[:20]]]
+    return lines + [""]
 
 
 if __name__ == "__main__":
