@@ -52,7 +52,8 @@ def reset(engine: Engine, tables: list[str]) -> None:
     assert isinstance(gateway, simulated.SimulatedGateway)
     with gateway.db.begin() as conn:
         simulated.gateway_metadata.create_all(conn, checkfirst=True)
-        conn.execute(simulated.gateway_ledger.delete())
+        for table in reversed(simulated.gateway_metadata.sorted_tables):  # the ledger and the voided keys
+            conn.execute(table.delete())
     engine.bus.forget()
 
 
