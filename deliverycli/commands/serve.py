@@ -15,8 +15,10 @@ def command(
     port: int = typer.Option(8000, "--port", parser=whole_number(0, 65535), help="Port to listen on; 0 picks a free one (printed)."),
     workers: int = typer.Option(1, "--workers", parser=whole_number(1, 64), help="Worker processes sharing the port (and the database)."),
 ) -> None:
-    """Serve the HTTP API (/orders, /menus, /stores, /deliveries, /payments, /statusChecks, /notifications,
-    /events, /healthz, /readyz, /metrics, /docs) until Ctrl+C or SIGTERM.
+    """Serve the HTTP API until Ctrl+C or SIGTERM.
+
+    Routes: orders, menus, stores, deliveries, payments, order status checks, notifications, the
+    live event stream (/events), /healthz, /readyz, /metrics and the API docs (/docs).
 
     Every request needs `Authorization: Bearer TOKEN` (see `deliverycli tokens create`), except the
     probes and the API's description.

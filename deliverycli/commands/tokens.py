@@ -9,7 +9,7 @@ import typer
 from ..cli import ctx_obj
 from ..output import emit, jsonable, print_fields, print_table
 
-app = typer.Typer(help="Create, list and revoke the HTTP gateway's bearer tokens.", no_args_is_help=True)
+app = typer.Typer(help="Create, list and revoke API tokens for serve.", no_args_is_help=True)
 
 TOKEN_COLUMNS = [("id", "Token id"), ("role", "Role"), ("actor_id", "Acts as"), ("created", "Created (UTC)"), ("revoked", "Revoked (UTC)")]
 ROLE_HELP = "customer, store, rider or ops (operations: sees everything, acts as a customer only when placing for one)."
@@ -25,7 +25,9 @@ def create(
     role: str = typer.Option(..., "--role", help=ROLE_HELP),
     actor: str = typer.Option(None, "--as", help="The customer, store or rider id the token acts as (not for ops)."),
 ) -> None:
-    """Create a token and print it once: only its hash is kept, so it cannot be shown again."""
+    """Create a token and print it once.
+
+    Only its hash is kept, so it cannot be shown again."""
     cli = ctx_obj(ctx)
     issued = jsonable(cli.engine(catch_up=False).tokens.create(role, actor))
 
