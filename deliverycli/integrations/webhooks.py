@@ -1,0 +1,363 @@
+"""Sending the event log to webhooks: each endpoint a follower with its own tracking position
+(``webhook:<id>``), signed per Standard Webhooks, over httpx, retried with stamina (needs the
+``webhooks`` extra, which ``server`` includes).
+
+Each request carries ``webhook-id`` (the event's sequence number), ``webhook-timestamp`` (Unix
+seconds) and ``webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`` keyed with
+the base64-decoded part of the secret after ``whsec_``; the body is the event as `events tail --json`
+prints it.
+
+Delivery is at least once, and in log order per endpoint (so per order): an endpoint's events go
+one at a time; a failed one is retried (exponential backoff with jitter, bounded in attempts and in
+time) before any later one is sent, and once it is given up it is parked as a dead letter of that
+endpoint and the endpoint moves on to the next event. Parking trades order for progress: one event
+a receiver cannot take does not stop its whole feed, and `deadletters retry` sends it again later
+(after later events of the same order; the receiver orders by ``webhook-id`` if it must). The
+position moves only after the receiver's 2xx, so a sender killed between the answer and the move
+sends that event again: receivers deduplicate by ``webhook-id``.
+
+Endpoints never wait for each other: ``run`` works each one in a thread of its own, and
+``run_once`` works them side by side. Every attempt is recorded in ``webhook_deliveries``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import stamina
+
+from .. import __version__
+from ..engine import eventlog, webhooks
+from ..engine.errors import DeliveryError, NotFound
+from ..engine.events import StoredEvent
+from ..engine.views import EventView
+
+if TYPE_CHECKING:
+    from ..engine.bootstrap import Engine
+    from ..settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_PARALLEL = 8  # endpoints worked side by side by one run_once
+
+
+def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` header's value (Standard Webhooks, version 1)."""
+    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def signed_headers(endpoint: webhooks.Endpoint, event: StoredEvent, body: bytes, timestamp: int) -> dict[str, str]:
+    msg_id = str(event.id)
+    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": sign(endpoint.key, msg_id, timestamp, body)}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long one event is tried before it is parked: attempts and time, both bounded; waits grow
+    exponentially (``wait_initial_s`` doubled, up to ``wait_max_s``) plus up to ``wait_jitter_s`` at random."""
+
+    attempts: int = 8
+    timeout_s: float = 300.0
+    wait_initial_s: float = 0.5
+    wait_max_s: float = 30.0
+    wait_jitter_s: float = 1.0
+
+    @classmethod
+    def of(cls, settings: Settings) -> RetryPolicy:
+        s = settings
+        return cls(s.webhook_retry_attempts, s.webhook_retry_timeout_s, s.webhook_retry_wait_initial_s, s.webhook_retry_wait_max_s,
+                   s.webhook_retry_wait_jitter_s)
+
+
+class AttemptFailed(Exception):
+    """The endpoint did not take the event: no answer, or not a 2xx."""
+
+    def __init__(self, error: str, retry_after_s: float | None = None) -> None:
+        super().__init__(error)
+        self.retry_after_s = retry_after_s
+
+
+class LeaseLost(Exception):
+    """Another sender holds the endpoint now (or it was removed): stop working it."""
+
+
+@dataclass
+class Stats:
+    delivered: int = 0  # events an endpoint accepted
+    parked: int = 0  # events given up on (dead letters)
+    attempts: int = 0
+    failed_attempts: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, n in counts.items():
+                setattr(self, name, getattr(self, name) + n)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"delivered": self.delivered, "parked": self.parked, "attempts": self.attempts, "failed_attempts": self.failed_attempts}
+
+
+class WebhookDispatcher:
+    """Sends each webhook the events of the log after its position.
+
+    ``run_once()`` works every endpoint once (side by side), up to ``batch_size`` events each, and
+    returns how many events were delivered or parked; ``run(stop)`` works each endpoint in a thread
+    of its own until ``stop`` is set. Several dispatchers (processes) may run: an endpoint is
+    claimed by one at a time with a lease renewed at every attempt.
+    """
+
+    def __init__(
+        self, engine: Engine, *, policy: RetryPolicy | None = None, http_timeout_s: float | None = None, batch_size: int = 100,
+        poll_s: float | None = None, lease_s: float | None = None, client: httpx.Client | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        s = engine.settings
+        self.engine = engine
+        self.policy = policy or RetryPolicy.of(s)
+        self.batch_size = batch_size
+        self.poll_s = s.webhook_poll_s if poll_s is None else poll_s
+        self.lease_s = s.webhook_lease_s if lease_s is None else lease_s
+        self.owner = f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.stats = Stats()
+        self.on_error = on_error or (lambda message: log.warning("%s", message))
+        timeout = s.webhook_timeout_s if http_timeout_s is None else http_timeout_s
+        self._own_client = client is None
+        self._client = client or httpx.Client(
+            timeout=httpx.Timeout(timeout), follow_redirects=False,
+            headers={"user-agent": f"deliverycli-webhooks/{__version__}", "content-type": "application/json"},
+        )
+        self._closing = threading.Event()
+        self._claimed: set[str] = set()
+
+    # -- the loops ------------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Work every endpoint once, side by side; returns the events delivered or parked."""
+        endpoints = self._endpoints()
+        if len(endpoints) <= 1:
+            return sum(self._deliver_logged(e, self._closing) for e in endpoints)
+        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(endpoints)), thread_name_prefix="webhook") as pool:
+            return sum(pool.map(lambda e: self._deliver_logged(e, self._closing), endpoints))
+
+    def run(self, stop: threading.Event) -> int:
+        """Work each endpoint in a thread of its own until ``stop`` is set (endpoints added meanwhile
+        are picked up); returns the events delivered or parked."""
+        lanes: dict[str, threading.Thread] = {}
+        try:
+            while not stop.is_set():
+                try:
+                    found = self._endpoints()
+                except DeliveryError as exc:
+                    self.on_error(f"webhooks: {exc.message}")
+                    found = []
+                for endpoint in found:
+                    lane = lanes.get(endpoint.id)
+                    if lane is None or not lane.is_alive():
+                        lanes[endpoint.id] = lane = threading.Thread(target=self._lane, args=(endpoint.id, stop), name=f"webhook-{endpoint.id}", daemon=True)
+                        lane.start()
+                stop.wait(self.poll_s)
+        finally:
+            stop.set()
+            for lane in lanes.values():
+                lane.join()
+        return self.stats.delivered + self.stats.parked
+
+    def _lane(self, webhook_id: str, stop: threading.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            try:
+                with self.engine.read() as conn:
+                    endpoint = webhooks.endpoint(conn, webhook_id)
+                if endpoint is None:
+                    return  # removed
+                done = self.deliver(endpoint, stop)
+                failures = 0
+            except DeliveryError as exc:  # the database: wait and try again
+                failures += 1
+                self.on_error(f"webhook {webhook_id}: {exc.message}")
+                stop.wait(min(10.0, 0.2 * 2 ** failures))
+                continue
+            if not done:
+                stop.wait(self.poll_s)
+
+    def _deliver_logged(self, endpoint: webhooks.Endpoint, stop: threading.Event) -> int:
+        try:
+            return self.deliver(endpoint, stop)
+        except DeliveryError as exc:
+            self.on_error(f"webhook {endpoint.id}: {exc.message}")
+            return 0
+
+    def close(self) -> None:
+        """Stop what is in flight, hand the endpoints' leases back, close the HTTP client."""
+        self._closing.set()
+        try:
+            with self.engine.write() as conn:
+                for webhook_id in self._claimed:
+                    webhooks.release(conn, webhook_id, self.owner)
+        except DeliveryError as exc:
+            self.on_error(f"webhooks: could not hand the leases back (they run out by themselves): {exc.message}")
+        if self._own_client:
+            self._client.close()
+
+    def __enter__(self) -> WebhookDispatcher:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- one endpoint ---------------------------------------------------------------------------
+
+    def _endpoints(self) -> list[webhooks.Endpoint]:
+        with self.engine.read() as conn:
+            return webhooks.endpoints(conn)
+
+    def _claim(self, webhook_id: str) -> bool:
+        with self.engine.write() as conn:
+            claimed = webhooks.claim(conn, webhook_id, self.owner, self.engine.clock.now(), self.lease_s)
+        if claimed:
+            self._claimed.add(webhook_id)
+        return claimed
+
+    def deliver(self, endpoint: webhooks.Endpoint, stop: threading.Event) -> int:
+        """Send ``endpoint`` the events after its position, in order, up to ``batch_size``; returns
+        how many were delivered or parked (0 when another sender holds the endpoint)."""
+        if not self._claim(endpoint.id):
+            return 0
+        with self.engine.read() as conn:
+            position = eventlog.positions(conn).get(endpoint.subscriber, 0)
+            head = eventlog.head(conn)
+            batch = eventlog.read(conn, position, upto=head, types=endpoint.event_types, limit=self.batch_size)
+        done = 0
+        for event in batch:
+            if stop.is_set() or self._closing.is_set():
+                return done
+            try:
+                error, attempts = self._send(endpoint, event, stop)
+            except LeaseLost:
+                return done
+            if error is not None and (stop.is_set() or self._closing.is_set()):
+                return done  # stopped between attempts: the event stays pending, not parked
+            if not self._advance(endpoint, position, event.id, event if error is not None else None, error, attempts):
+                return done
+            position = event.id
+            done += 1
+            self.stats.add(**({"parked": 1} if error is not None else {"delivered": 1}))
+        if len(batch) < self.batch_size and head > position:
+            self._advance(endpoint, position, head)  # past the events it does not take
+        return done
+
+    def _send(self, endpoint: webhooks.Endpoint, event: StoredEvent, stop: threading.Event) -> tuple[str | None, int]:
+        """Try until the endpoint takes the event or the policy gives up; returns (the last error or None, attempts)."""
+        body = EventView.json_bytes(event)
+        with self.engine.read() as conn:
+            number = webhooks.attempts_so_far(conn, endpoint.id, event.id)
+        made = 0
+
+        def retry_on(exc: Exception) -> bool | float:
+            if not isinstance(exc, AttemptFailed) or stop.is_set() or self._closing.is_set():
+                return False
+            return exc.retry_after_s if exc.retry_after_s is not None else True
+
+        p = self.policy
+        try:
+            for attempt in stamina.retry_context(on=retry_on, attempts=p.attempts, timeout=p.timeout_s, wait_initial=p.wait_initial_s,
+                                                 wait_max=p.wait_max_s, wait_jitter=p.wait_jitter_s):
+                with attempt:
+                    made += 1
+                    self.attempt(endpoint, event, body, number + made)
+        except AttemptFailed as exc:
+            return str(exc), made
+        return None, made
+
+    def attempt(self, endpoint: webhooks.Endpoint, event: StoredEvent, body: bytes, number: int, *, renew: bool = True) -> None:
+        """One signed POST, recorded (with the lease renewed, unless ``renew`` is False); raises
+        AttemptFailed unless a 2xx came back, LeaseLost if the endpoint is no longer this sender's."""
+        timestamp = int(self.engine.clock.now().timestamp())
+        headers = signed_headers(endpoint, event, body, timestamp)
+        status: int | None = None
+        error: str | None = None
+        retry_after: float | None = None
+        started = time.perf_counter()
+        try:
+            response = self._client.post(endpoint.url, content=body, headers=headers)
+            status = response.status_code
+            if not 200 <= status < 300:
+                text = " ".join(response.text[:200].split())
+                error = f"HTTP {status}" + (f": {text}" if text else "")
+                retry_after = _retry_after(response, self.policy.wait_max_s)
+        except httpx.HTTPError as exc:
+            error = _describe(exc)
+        duration_ms = (time.perf_counter() - started) * 1000
+        with self.engine.write() as conn:
+            now = self.engine.clock.now()
+            webhooks.record_attempt(conn, endpoint.id, event, number, status, duration_ms, error, now)
+            held = not renew or webhooks.claim(conn, endpoint.id, self.owner, now, self.lease_s)
+        self.stats.add(attempts=1, failed_attempts=int(error is not None))
+        if not held:
+            raise LeaseLost(endpoint.id)
+        if error is not None:
+            raise AttemptFailed(error, retry_after)
+
+    def _advance(self, endpoint: webhooks.Endpoint, old: int, new: int, parked: StoredEvent | None = None, error: str | None = None,
+                 attempts: int = 0) -> bool:
+        """Move the endpoint's position from ``old`` to ``new`` (parking ``parked`` as a dead letter
+        in the same transaction); False if someone else moved it (a removal): stop working it."""
+        try:
+            with self.engine.write() as conn:
+                now = self.engine.clock.now()
+                if eventlog.lock_position(conn, endpoint.subscriber, now) != old or not webhooks.claim(conn, endpoint.id, self.owner, now, self.lease_s):
+                    raise LeaseLost(endpoint.id)  # rolls this transaction back
+                if parked is not None:
+                    eventlog.park(conn, endpoint.subscriber, parked, error or "", attempts, now)
+                eventlog.advance(conn, endpoint.subscriber, old, new, now)
+        except LeaseLost:
+            return False
+        if parked is not None:
+            self.on_error(f"webhook {endpoint.id}: parked event {parked.id} ({parked.event_type}) after {attempts} attempt(s): {error}")
+        return True
+
+
+def redeliver(engine: Engine, webhook_id: str, event_id: int) -> str | None:
+    """Send one event to one webhook once more (one attempt, recorded); the error, or None when it was accepted."""
+    with engine.read() as conn:
+        endpoint = webhooks.endpoint(conn, webhook_id)
+        if endpoint is None:
+            raise NotFound(f"no webhook {webhook_id!r}: it was removed")
+        found = eventlog.read(conn, event_id - 1, upto=event_id, limit=1)
+        number = webhooks.attempts_so_far(conn, webhook_id, event_id)
+    if not found:
+        raise NotFound(f"no event {event_id}")
+    with WebhookDispatcher(engine) as dispatcher:
+        try:
+            dispatcher.attempt(endpoint, found[0], EventView.json_bytes(found[0]), number + 1, renew=False)
+        except AttemptFailed as exc:
+            return str(exc)
+    return None
+
+
+def _retry_after(response: httpx.Response, cap_s: float) -> float | None:
+    """A 429's or 503's Retry-After in seconds (at most ``cap_s``), if it gives one."""
+    value = response.headers.get("retry-after", "")
+    if response.status_code in (429, 503) and value.isdigit():
+        return min(float(value), cap_s)
+    return None
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
