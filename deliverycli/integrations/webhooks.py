@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import stamina
 
-from .. import __version__
 from ..engine import eventlog, webhooks
 from ..engine.errors import DeliveryError, NotFound
 from ..engine.events import StoredEvent
@@ -139,7 +138,7 @@ class WebhookDispatcher:
         self._own_client = client is None
         self._client = client or httpx.Client(
             timeout=httpx.Timeout(timeout), follow_redirects=False,
-            headers={"user-agent": f"deliverycli-webhooks/{__version__}", "content-type": "application/json"},
+            headers={"user-agent": f"deliverycli-webhooks/{_version()}", "content-type": "application/json"},
         )
         self._closing = threading.Event()
         self._claimed: set[str] = set()
@@ -332,6 +331,31 @@ class WebhookDispatcher:
         return True
 
 
+class BackgroundSender:
+    """A dispatcher's ``run`` in a thread of its own (what `serve` runs beside the gateway):
+    ``start()``, then ``stop()`` finishes the attempts in flight and hands the leases back."""
+
+    def __init__(self, engine: Engine, **options: Any) -> None:
+        self.dispatcher = WebhookDispatcher(engine, **options)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="webhook-sender", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.dispatcher.run(self._stop)
+        except Exception:  # noqa: BLE001 - a bug here must not take the gateway down; it is logged
+            log.exception("the webhook sender stopped")
+
+    def start(self) -> BackgroundSender:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout_s)
+        self.dispatcher.close()
+
+
 def redeliver(engine: Engine, webhook_id: str, event_id: int) -> str | None:
     """Send one event to one webhook once more (one attempt, recorded); the error, or None when it was accepted."""
     with engine.read() as conn:
@@ -356,6 +380,15 @@ def _retry_after(response: httpx.Response, cap_s: float) -> float | None:
     if response.status_code in (429, 503) and value.isdigit():
         return min(float(value), cap_s)
     return None
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("deliverycli")
+    except PackageNotFoundError:  # run from a source tree
+        return "0"
 
 
 def _describe(exc: BaseException) -> str:

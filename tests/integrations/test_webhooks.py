@@ -19,7 +19,8 @@ import pytest
 from deliverycli.engine.bootstrap import Engine
 from deliverycli.engine.clock import ManualClock
 from deliverycli.engine.errors import Conflict
-from deliverycli.integrations.webhooks import WebhookDispatcher
+from deliverycli.engine.webhooks import secret_key
+from deliverycli.integrations.webhooks import WebhookDispatcher, sign
 from deliverycli.output import jsonable
 from deliverycli.settings import load_settings
 
@@ -69,6 +70,12 @@ def full_order(engine: Engine, address: str = "1 Hook St") -> str:
 def log_lines(engine: Engine, after: int = 0) -> list[bytes]:
     """The events after ``after`` as `events tail --json` prints them (the same serialiser: jsonable + json.dumps)."""
     return [json.dumps(jsonable(e), ensure_ascii=False).encode() for e in engine.events.read(after=after, limit=100_000)]
+
+
+def test_the_signature_is_the_standard_webhooks_one() -> None:
+    """The test vector of the Standard Webhooks specification."""
+    key = secret_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    assert sign(key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, b'{"test": 2432232314}') == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
 
 def test_every_event_of_an_order_arrives_in_order_and_signed(engine: Engine) -> None:
