@@ -216,6 +216,11 @@ def positions(conn: sa.Connection) -> list[tuple[str, int, int]]:
 
 def claim(conn: sa.Connection, webhook_id: str, owner: str, now: datetime, lease_s: float) -> bool:
     """Take (or renew) the lease on a webhook for ``owner``; False when another sender holds it, or it is gone."""
+    renewed = conn.execute(  # the common case, one statement: the holder renews
+        webhooks.update().where(webhooks.c.id == webhook_id, webhooks.c.lease_owner == owner).values(lease_until=now + timedelta(seconds=lease_s))
+    ).rowcount
+    if renewed:
+        return True
     row = conn.execute(sa.select(webhooks.c.lease_owner, webhooks.c.lease_until).where(webhooks.c.id == webhook_id)).first()
     if row is None:
         return False
@@ -238,8 +243,15 @@ def _same(column: sa.Column, value: object) -> sa.ColumnElement[bool]:
 
 
 def attempts_so_far(conn: sa.Connection, webhook_id: str, event_id: int) -> int:
+    return attempts_per_event(conn, webhook_id, event_id - 1, event_id).get(event_id, 0)
+
+
+def attempts_per_event(conn: sa.Connection, webhook_id: str, after: int, upto: int) -> dict[int, int]:
+    """Attempts already made to send a webhook each event in (after, upto] (by an earlier, killed sender)."""
     table = webhook_deliveries
-    return conn.execute(sa.select(sa.func.count()).where(table.c.webhook_id == webhook_id, table.c.event_id == event_id)).scalar_one()
+    query = (sa.select(table.c.event_id, sa.func.count()).where(table.c.webhook_id == webhook_id, table.c.event_id > after, table.c.event_id <= upto)
+             .group_by(table.c.event_id))
+    return {event_id: n for event_id, n in conn.execute(query)}
 
 
 def record_attempt(
@@ -255,8 +267,8 @@ def record_attempt(
 
 def deliveries(conn: sa.Connection, webhook_id: str | None = None, failed: bool = False, limit: int = 100) -> list[WebhookDelivery]:
     """The newest ``limit`` attempts, oldest first: of one webhook, only failed ones if asked."""
-    table = webhook_deliveries
-    query = sa.select(table).order_by(table.c.id.desc()).limit(limit)
+    table = webhook_deliveries  # by when each was sent (an accepted one is recorded later, with the position it moved)
+    query = sa.select(table).order_by(table.c.attempted_at.desc(), table.c.event_id.desc(), table.c.attempt.desc()).limit(limit)
     if webhook_id is not None:
         query = query.where(table.c.webhook_id == webhook_id)
     if failed:

@@ -22,9 +22,6 @@ Endpoints never wait for each other: ``run`` works each one in a thread of its o
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 import os
 import socket
@@ -43,6 +40,7 @@ from ..engine import eventlog, webhooks
 from ..engine.errors import DeliveryError, NotFound
 from ..engine.events import StoredEvent
 from ..engine.views import EventView
+from .webhook_http import Attempt, new_client, post, sign, signed_headers  # noqa: F401 (sign, signed_headers: re-exported)
 
 if TYPE_CHECKING:
     from ..engine.bootstrap import Engine
@@ -51,17 +49,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_PARALLEL = 8  # endpoints worked side by side by one run_once
-
-
-def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
-    """The ``webhook-signature`` header's value (Standard Webhooks, version 1)."""
-    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
-
-
-def signed_headers(endpoint: webhooks.Endpoint, event: StoredEvent, body: bytes, timestamp: int) -> dict[str, str]:
-    msg_id = str(event.id)
-    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": sign(endpoint.key, msg_id, timestamp, body)}
+FLUSH_EVENTS = 50  # accepted events recorded, and the position moved past them, per transaction (at most)
+FLUSH_S = 0.25  # ... or once the first of them has waited this long
 
 
 @dataclass(frozen=True)
@@ -136,10 +125,7 @@ class WebhookDispatcher:
         self.on_error = on_error or (lambda message: log.warning("%s", message))
         timeout = s.webhook_timeout_s if http_timeout_s is None else http_timeout_s
         self._own_client = client is None
-        self._client = client or httpx.Client(
-            timeout=httpx.Timeout(timeout), follow_redirects=False,
-            headers={"user-agent": f"deliverycli-webhooks/{_version()}", "content-type": "application/json"},
-        )
+        self._client = client or new_client(timeout)
         self._closing = threading.Event()
         self._claimed: set[str] = set()
 
@@ -234,37 +220,64 @@ class WebhookDispatcher:
 
     def deliver(self, endpoint: webhooks.Endpoint, stop: threading.Event) -> int:
         """Send ``endpoint`` the events after its position, in order, up to ``batch_size``; returns
-        how many were delivered or parked (0 when another sender holds the endpoint)."""
+        how many were delivered or parked (0 when another sender holds the endpoint).
+
+        Accepted events are recorded, and the position moved past them, a few at a time (at most
+        ``FLUSH_EVENTS``, or ``FLUSH_S`` after the first): one transaction, one commit, for many
+        deliveries. A sender killed in between sends those again (at least once, by design)."""
         if not self._claim(endpoint.id):
             return 0
         with self.engine.read() as conn:
             position = eventlog.positions(conn).get(endpoint.subscriber, 0)
             head = eventlog.head(conn)
             batch = eventlog.read(conn, position, upto=head, types=endpoint.event_types, limit=self.batch_size)
+            earlier = webhooks.attempts_per_event(conn, endpoint.id, position, batch[-1].id) if batch else {}
         done = 0
+        accepted: list[tuple[StoredEvent, Attempt]] = []
+        first_at = 0.0
+
+        def flush() -> bool:
+            nonlocal position, done, accepted
+            if not accepted:
+                return True
+            moved = self._advance(endpoint, position, accepted[-1][0].id, accepted)
+            if moved:
+                position, done = accepted[-1][0].id, done + len(accepted)
+                self.stats.add(delivered=len(accepted))
+            accepted = []
+            return moved
+
         for event in batch:
             if stop.is_set() or self._closing.is_set():
-                return done
+                break
             try:
-                error, attempts = self._send(endpoint, event, stop)
+                error, attempts, ok = self._send(endpoint, event, earlier.get(event.id, 0), stop)
             except LeaseLost:
+                break
+            if ok is not None:
+                if not accepted:
+                    first_at = time.monotonic()
+                accepted.append((event, ok))
+                if (len(accepted) >= FLUSH_EVENTS or time.monotonic() - first_at >= FLUSH_S) and not flush():
+                    return done
+                continue
+            if stop.is_set() or self._closing.is_set():
+                break  # stopped between attempts: the event stays pending, not parked
+            if not flush() or not self._advance(endpoint, position, event.id, parked=(event, error or "", attempts)):
                 return done
-            if error is not None and (stop.is_set() or self._closing.is_set()):
-                return done  # stopped between attempts: the event stays pending, not parked
-            if not self._advance(endpoint, position, event.id, event if error is not None else None, error, attempts):
-                return done
-            position = event.id
-            done += 1
-            self.stats.add(**({"parked": 1} if error is not None else {"delivered": 1}))
-        if len(batch) < self.batch_size and head > position:
-            self._advance(endpoint, position, head)  # past the events it does not take
+            position, done = event.id, done + 1
+            self.stats.add(parked=1)
+        else:
+            if flush() and len(batch) < self.batch_size and head > position:
+                self._advance(endpoint, position, head)  # past the events it does not take
+            return done
+        flush()
         return done
 
-    def _send(self, endpoint: webhooks.Endpoint, event: StoredEvent, stop: threading.Event) -> tuple[str | None, int]:
-        """Try until the endpoint takes the event or the policy gives up; returns (the last error or None, attempts)."""
+    def _send(self, endpoint: webhooks.Endpoint, event: StoredEvent, earlier: int, stop: threading.Event) -> tuple[str | None, int, Attempt | None]:
+        """Try until the endpoint takes the event or the policy gives up: (the last error or None,
+        attempts made, the accepted attempt: recorded by the caller with the position it moves)."""
         body = EventView.json_bytes(event)
-        with self.engine.read() as conn:
-            number = webhooks.attempts_so_far(conn, endpoint.id, event.id)
         made = 0
 
         def retry_on(exc: Exception) -> bool | float:
@@ -278,56 +291,52 @@ class WebhookDispatcher:
                                                  wait_max=p.wait_max_s, wait_jitter=p.wait_jitter_s):
                 with attempt:
                     made += 1
-                    self.attempt(endpoint, event, body, number + made)
+                    tried = self.post(endpoint, event, body, earlier + made)
+                    if tried.error is not None:
+                        self._record(endpoint, event, tried)
+                        raise AttemptFailed(tried.error, tried.retry_after_s)
+                    return None, made, tried
         except AttemptFailed as exc:
-            return str(exc), made
-        return None, made
+            return str(exc), made, None
+        raise AssertionError("unreachable: stamina either returned an attempt or raised")  # pragma: no cover
 
-    def attempt(self, endpoint: webhooks.Endpoint, event: StoredEvent, body: bytes, number: int, *, renew: bool = True) -> None:
-        """One signed POST, recorded (with the lease renewed, unless ``renew`` is False); raises
-        AttemptFailed unless a 2xx came back, LeaseLost if the endpoint is no longer this sender's."""
-        timestamp = int(self.engine.clock.now().timestamp())
-        headers = signed_headers(endpoint, event, body, timestamp)
-        status: int | None = None
-        error: str | None = None
-        retry_after: float | None = None
-        started = time.perf_counter()
-        try:
-            response = self._client.post(endpoint.url, content=body, headers=headers)
-            status = response.status_code
-            if not 200 <= status < 300:
-                text = " ".join(response.text[:200].split())
-                error = f"HTTP {status}" + (f": {text}" if text else "")
-                retry_after = _retry_after(response, self.policy.wait_max_s)
-        except httpx.HTTPError as exc:
-            error = _describe(exc)
-        duration_ms = (time.perf_counter() - started) * 1000
+    def post(self, endpoint: webhooks.Endpoint, event: StoredEvent, body: bytes, number: int) -> Attempt:
+        """One signed POST (not recorded yet)."""
+        tried = post(self._client, endpoint, event, body, number, self.engine.clock.now(), self.policy.wait_max_s)
+        self.stats.add(attempts=1, failed_attempts=int(tried.error is not None))
+        return tried
+
+    def _record(self, endpoint: webhooks.Endpoint, event: StoredEvent, tried: Attempt, *, renew: bool = True) -> None:
+        """Record an attempt, renewing the lease (unless ``renew`` is False); LeaseLost if it is no longer this sender's."""
         with self.engine.write() as conn:
             now = self.engine.clock.now()
-            webhooks.record_attempt(conn, endpoint.id, event, number, status, duration_ms, error, now)
+            webhooks.record_attempt(conn, endpoint.id, event, tried.number, tried.status, tried.duration_ms, tried.error, tried.at)
             held = not renew or webhooks.claim(conn, endpoint.id, self.owner, now, self.lease_s)
-        self.stats.add(attempts=1, failed_attempts=int(error is not None))
         if not held:
             raise LeaseLost(endpoint.id)
-        if error is not None:
-            raise AttemptFailed(error, retry_after)
 
-    def _advance(self, endpoint: webhooks.Endpoint, old: int, new: int, parked: StoredEvent | None = None, error: str | None = None,
-                 attempts: int = 0) -> bool:
-        """Move the endpoint's position from ``old`` to ``new`` (parking ``parked`` as a dead letter
-        in the same transaction); False if someone else moved it (a removal): stop working it."""
+    def _advance(self, endpoint: webhooks.Endpoint, old: int, new: int, accepted: list[tuple[StoredEvent, Attempt]] = (),  # type: ignore[assignment]
+                 parked: tuple[StoredEvent, str, int] | None = None) -> bool:
+        """Move the endpoint's position from ``old`` to ``new`` in one transaction with the records of
+        the ``accepted`` attempts, or with the ``parked`` (event, error, attempts) as a dead letter;
+        False if someone else moved it (a removal) or took the endpoint: stop working it."""
         try:
             with self.engine.write() as conn:
                 now = self.engine.clock.now()
                 if eventlog.lock_position(conn, endpoint.subscriber, now) != old or not webhooks.claim(conn, endpoint.id, self.owner, now, self.lease_s):
                     raise LeaseLost(endpoint.id)  # rolls this transaction back
+                for event, tried in accepted:
+                    webhooks.record_attempt(conn, endpoint.id, event, tried.number, tried.status, tried.duration_ms, None, tried.at)
                 if parked is not None:
-                    eventlog.park(conn, endpoint.subscriber, parked, error or "", attempts, now)
+                    eventlog.park(conn, endpoint.subscriber, *parked, now)
                 eventlog.advance(conn, endpoint.subscriber, old, new, now)
         except LeaseLost:
+            for event, tried in accepted:  # they were sent all the same: the records say so
+                self._record(endpoint, event, tried, renew=False)
             return False
         if parked is not None:
-            self.on_error(f"webhook {endpoint.id}: parked event {parked.id} ({parked.event_type}) after {attempts} attempt(s): {error}")
+            event, error, attempts = parked
+            self.on_error(f"webhook {endpoint.id}: parked event {event.id} ({event.event_type}) after {attempts} attempt(s): {error}")
         return True
 
 
@@ -367,30 +376,6 @@ def redeliver(engine: Engine, webhook_id: str, event_id: int) -> str | None:
     if not found:
         raise NotFound(f"no event {event_id}")
     with WebhookDispatcher(engine) as dispatcher:
-        try:
-            dispatcher.attempt(endpoint, found[0], EventView.json_bytes(found[0]), number + 1, renew=False)
-        except AttemptFailed as exc:
-            return str(exc)
-    return None
-
-
-def _retry_after(response: httpx.Response, cap_s: float) -> float | None:
-    """A 429's or 503's Retry-After in seconds (at most ``cap_s``), if it gives one."""
-    value = response.headers.get("retry-after", "")
-    if response.status_code in (429, 503) and value.isdigit():
-        return min(float(value), cap_s)
-    return None
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("deliverycli")
-    except PackageNotFoundError:  # run from a source tree
-        return "0"
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        tried = dispatcher.post(endpoint, found[0], EventView.json_bytes(found[0]), number + 1)
+        dispatcher._record(endpoint, found[0], tried, renew=False)
+    return tried.error
