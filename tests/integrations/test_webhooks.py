@@ -236,3 +236,40 @@ def test_one_sender_at_a_time_per_endpoint_until_its_lease_runs_out(engine: Engi
             second.close()
         ids = receiver.accepted_ids()
         assert ids == list(range(ids[0], engine.events.head() + 1)) and len(receiver.accepted()) == len(ids)
+
+
+def test_the_readme_receiver_verifies_what_the_sender_signs(engine: Engine) -> None:
+    """The README's `verify` accepts a request the sender signed and refuses a changed body, another
+    secret or an old timestamp."""
+    import re
+    import time
+    from pathlib import Path
+
+    from deliverycli.engine.webhooks import Endpoint, new_secret
+    from deliverycli.integrations.webhooks import signed_headers
+    from deliverycli.engine.views import EventView
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Webhooks") : readme.index("## Settings")]
+    (snippet,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)  # noqa: S102 - the README's own code
+    verify = namespace["verify"]
+
+    engine.orders.place("alice", "pizza-palace", ["cola"], "A")
+    [event] = [e for e in _stored(engine) if e.event_type == "OrderPlaced"]
+    secret = new_secret()
+    body = EventView.json_bytes(event)
+    headers = signed_headers(Endpoint("wh_x", "http://127.0.0.1/", None, secret), event, body, int(time.time()))
+    assert verify(secret, headers, body)
+    assert not verify(secret, headers, body.replace(b"alice", b"mallory"))
+    assert not verify(new_secret(), headers, body)
+    old = signed_headers(Endpoint("wh_x", "http://127.0.0.1/", None, secret), event, body, int(time.time()) - 3600)
+    assert not verify(secret, old, body)
+
+
+def _stored(engine: Engine) -> list[Any]:
+    from deliverycli.engine import eventlog
+
+    with engine.read() as conn:
+        return eventlog.read(conn, 0, limit=1000)
