@@ -144,3 +144,29 @@ def test_kill_9_of_the_sender_mid_delivery_loses_nothing(demo_db: str, cli: Any,
         assert len(receiver.accepted()) - len(expected) <= FLUSH_EVENTS, "only events sent since the last recorded position came twice"
         assert all(r.valid for r in receiver.requests)
         assert webhook_rows(cli, demo_db)[0]["lag"] == 0
+
+
+def test_a_parked_webhook_event_shows_in_deadletters_and_doctor_and_a_retry_resends_it(sqlite_db: str, cli: Any) -> None:
+    """The CLI's side of dead letters (the engine's side runs on both backends in test_webhooks.py)."""
+    open_demo_engine(sqlite_db).close()
+    answer = {"status": 503}
+    with Receiver(lambda msg_id, seen: answer["status"]) as receiver:
+        added = cli("--json", "webhooks", "add", receiver.url, "--event", "OrderPlaced", db=sqlite_db)
+        receiver.secret = added.json["secret"]
+        orders(sqlite_db, 1)
+        sent = cli("--json", "webhooks", "deliver", "--once", db=sqlite_db, env=FAST_ENV | {"DELIVERYCLI_WEBHOOK_RETRY_ATTEMPTS": "2"})
+        assert sent.code == 0 and (sent.json["parked"], sent.json["failed_attempts"]) == (1, 2), sent.stdout
+        [letter] = cli("--json", "deadletters", "list", db=sqlite_db).json
+        assert letter["subscriber"] == f"webhook:{added.json['id']}" and letter["event_type"] == "OrderPlaced"
+        assert letter["error"].startswith("HTTP 503") and letter["attempts"] == 2
+        doctor = cli("--json", "doctor", db=sqlite_db)
+        assert doctor.code == 1 and doctor.json["dead_letters"] == 1, doctor.stdout
+        again = cli("--json", "deadletters", "retry", str(letter["id"]), db=sqlite_db)
+        assert again.code == 4 and "failed again: HTTP 503" in again.json["error"]["message"]
+        answer["status"] = 200
+        retried = cli("--json", "deadletters", "retry", str(letter["id"]), db=sqlite_db)
+        assert retried.code == 0 and retried.json["resolved_at"], retried.stdout
+        assert [r.event["event_type"] for r in receiver.accepted()] == ["OrderPlaced"] and all(r.valid for r in receiver.requests)
+        assert cli("--json", "deadletters", "list", db=sqlite_db).json == []
+        tries = cli("--json", "webhooks", "deliveries", db=sqlite_db).json
+        assert [(t["attempt"], t["status_code"]) for t in tries] == [(1, 503), (2, 503), (3, 503), (4, 200)]
