@@ -10,8 +10,7 @@ import typer
 from ..cli import ctx_obj, until_interrupted, whole_number
 from ..output import emit, jsonable, print_fields, print_table
 
-app = typer.Typer(help="Send the event log to HTTP endpoints (webhooks), signed; add, list, remove them and see every delivery.",
-                  no_args_is_help=True)
+app = typer.Typer(help="Send signed events to HTTP endpoints (webhooks).", no_args_is_help=True)
 
 WEBHOOK_COLUMNS = [("id", "Webhook"), ("url", "URL"), ("events", "Events"), ("position", "Position"), ("lag", "Lag"), ("created", "Added (UTC)")]
 DELIVERY_COLUMNS = [("id", "#"), ("webhook_id", "Webhook"), ("event_id", "Event"), ("event_type", "Type"), ("order_id", "Order"),
