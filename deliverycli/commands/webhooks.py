@@ -94,8 +94,9 @@ def deliver(
 
     require_extra("httpx", "webhooks")
     require_extra("stamina", "webhooks")
-    from ..integrations.webhooks import WebhookDispatcher
+    from ..integrations.webhooks import WebhookDispatcher, quiet_stamina
 
+    quiet_stamina()
     cli = ctx_obj(ctx)
     engine = cli.engine(catch_up=False)  # a sender only reads the log: it settles no one's sagas
     with WebhookDispatcher(engine, on_error=_warn) as dispatcher:

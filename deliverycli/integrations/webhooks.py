@@ -100,6 +100,13 @@ class Stats:
         return {"delivered": self.delivered, "parked": self.parked, "attempts": self.attempts, "failed_attempts": self.failed_attempts}
 
 
+def quiet_stamina() -> None:
+    """Drop stamina's own log line per retry ("stamina.retry_scheduled", without the endpoint or the
+    error): the dispatcher reports each failed attempt itself, through ``on_error``. For a process
+    whose retries are all webhooks' (the CLI's sender, `serve`)."""
+    stamina.instrumentation.set_on_retry_hooks([])
+
+
 class WebhookDispatcher:
     """Sends each webhook the events of the log after its position.
 
@@ -294,6 +301,7 @@ class WebhookDispatcher:
                     tried = self.post(endpoint, event, body, earlier + made)
                     if tried.error is not None:
                         self._record(endpoint, event, tried)
+                        self.on_error(f"webhook {endpoint.id}: event {event.id}, attempt {tried.number}: {tried.error}")
                         raise AttemptFailed(tried.error, tried.retry_after_s)
                     return None, made, tried
         except AttemptFailed as exc:

@@ -74,8 +74,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 def _webhook_sender(engine: Engine) -> Any:
     """The webhook sender, in a thread beside the gateway (several gateway processes share the
     endpoints through their leases, so none is sent an event twice at once)."""
-    from ..integrations.webhooks import BackgroundSender
+    from ..integrations.webhooks import BackgroundSender, quiet_stamina
 
+    quiet_stamina()
     return BackgroundSender(engine).start()
 
 
