@@ -89,11 +89,13 @@ class Endpoint:
 
 def check_url(url: str) -> str:
     """An absolute http(s) URL with a host, or InvalidInput (exit 2)."""
-    parts = urlsplit(url) if isinstance(url, str) and len(url) <= MAX_URL and url.isprintable() and " " not in url else None
-    try:
-        host, _port = (parts.hostname, parts.port) if parts else (None, None)
-    except ValueError:  # a port that is not a number
-        host = None
+    parts, host = None, None
+    if isinstance(url, str) and len(url) <= MAX_URL and url.isprintable() and " " not in url:
+        try:
+            parts = urlsplit(url)
+            host, _port = parts.hostname, parts.port
+        except ValueError:  # a bracketed host that is not an IPv6 address, a port that is not a number
+            parts = None
     if parts is None or parts.scheme not in ("http", "https") or not host or parts.username or parts.password:
         raise InvalidInput(f"the webhook URL must be an http:// or https:// URL with a host, e.g. https://example.test/hook (got {url!r})", field="url")
     return url

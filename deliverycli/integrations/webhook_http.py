@@ -65,7 +65,7 @@ def post(client: httpx.Client, endpoint: webhooks.Endpoint, event: StoredEvent, 
             text = " ".join(response.text[:200].split())
             error = f"HTTP {status}" + (f": {text}" if text else "")
             retry_after = _retry_after(response, max_retry_after_s)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # no answer; or a URL httpx refuses (recorded, then parked)
         error = _describe(exc)
     return Attempt(number, status, (time.perf_counter() - started) * 1000, error, at, retry_after)
 

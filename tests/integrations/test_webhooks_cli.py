@@ -92,6 +92,8 @@ def test_bad_input_is_exit_2_or_3_and_changes_nothing(sqlite_db: str, cli: Any) 
     for args, fragment in [
         (("ftp://example.test/hook",), "http:// or https://"),
         (("not a url",), "http:// or https://"),
+        (("http://[::1/hook",), "http:// or https://"),
+        (("http://example.test:99999/",), "http:// or https://"),
         (("https://user:pw@example.test/",), "http:// or https://"),
         (("https://example.test/hook", "--event", "OrderPlacd"), "unknown event type"),
         (("https://example.test/hook", "--secret", "hunter2"), "whsec_"),
