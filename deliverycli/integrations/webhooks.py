@@ -13,8 +13,9 @@ time) before any later one is sent, and once it is given up it is parked as a de
 endpoint and the endpoint moves on to the next event. Parking trades order for progress: one event
 a receiver cannot take does not stop its whole feed, and `deadletters retry` sends it again later
 (after later events of the same order; the receiver orders by ``webhook-id`` if it must). The
-position moves only after the receiver's 2xx, so a sender killed between the answer and the move
-sends that event again: receivers deduplicate by ``webhook-id``.
+position moves only past events the receiver answered 2xx, up to ``FLUSH_EVENTS`` of them per
+transaction, so a sender killed between an answer and that transaction sends those events again:
+receivers deduplicate by ``webhook-id``.
 
 Endpoints never wait for each other: ``run`` works each one in a thread of its own, and
 ``run_once`` works them side by side. Every attempt is recorded in ``webhook_deliveries``.
