@@ -66,13 +66,13 @@ class Receiver:
                 if status == HANG:
                     receiver.released.wait(120)
                     return  # the connection closes without an answer
+                with receiver.changed:  # before answering: the sender's next request comes only after the answer
+                    receiver.requests.append(Received(msg_id, timestamp, body, valid, status))
+                    receiver.changed.notify_all()
                 self.send_response(status)
                 self.send_header("content-length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
-                with receiver.changed:
-                    receiver.requests.append(Received(msg_id, timestamp, body, valid, status))
-                    receiver.changed.notify_all()
 
             def log_message(self, *args: Any) -> None:
                 pass
