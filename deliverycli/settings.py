@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     server_sse_poll_s: float = Field(0.2, gt=0, le=10, description="serve: how often /events looks for events committed by any process")
     server_threads: int = Field(8, ge=1, le=200, description="serve: threads per worker running the engine's blocking calls")
     server_bench_route: bool = Field(False, description="serve: add GET /bench/constant, a route that only returns a constant (benchmarks)")
+    server_webhooks: bool = Field(True, description="serve: send webhooks from a background thread (as `webhooks deliver` does)")
+    webhook_timeout_s: float = Field(5.0, gt=0, le=120, description="webhooks: timeout of one HTTP attempt (connect, and each read or write)")
+    webhook_retry_attempts: int = Field(8, ge=1, le=100, description="webhooks: attempts per event before it is parked as a dead letter")
+    webhook_retry_timeout_s: float = Field(300.0, gt=0, le=86_400, description="webhooks: time per event, retries included, before it is parked")
+    webhook_retry_wait_initial_s: float = Field(0.5, ge=0, le=3600, description="webhooks: first wait between attempts, doubled each time")
+    webhook_retry_wait_max_s: float = Field(30.0, ge=0, le=3600, description="webhooks: longest wait between attempts")
+    webhook_retry_wait_jitter_s: float = Field(1.0, ge=0, le=3600, description="webhooks: random extra wait, up to this, added to each")
+    webhook_lease_s: float = Field(
+        120.0, gt=0, le=86_400,
+        description="webhooks: how long a sender's claim on an endpoint lasts unrenewed (a killed sender is replaced after it)",
+    )
+    webhook_poll_s: float = Field(0.5, gt=0, le=60, description="webhooks: how often an idle sender looks for new events")
 
     @field_validator("currency")
     @classmethod
@@ -69,6 +81,16 @@ class Settings(BaseSettings):
     def _http_gateway_has_a_url(self) -> Settings:
         if self.payment_gateway == "http" and not self.payment_url:
             raise ValueError('payment_gateway = "http" needs payment_url (e.g. http://127.0.0.1:9000)')
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_lease_outlasts_an_attempt(self) -> Settings:
+        gap = self.webhook_timeout_s + self.webhook_retry_wait_max_s + self.webhook_retry_wait_jitter_s
+        if self.webhook_lease_s <= 2 * gap:
+            raise ValueError(
+                f"webhook_lease_s ({self.webhook_lease_s:g}) must exceed twice webhook_timeout_s + webhook_retry_wait_max_s + "
+                f"webhook_retry_wait_jitter_s ({2 * gap:g}): a sender renews it at every attempt"
+            )
         return self
 
     @classmethod

@@ -28,6 +28,7 @@ GROUPS = (
     ("views", "views"),
     ("tui", "tui"),
     ("relay", "relay"),
+    ("webhooks", "webhooks"),
     ("payment_provider", "payment-provider"),
     ("tokens", "tokens"),
     ("serve", "serve"),

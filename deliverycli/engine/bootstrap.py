@@ -92,7 +92,7 @@ def command_handlers(payments: PaymentService, currency: str) -> dict[type, Call
 
 class Engine:
     """The whole domain engine on one database. Its typed API is in groups (see ``api``):
-    ``orders``, ``store``, ``deliveries``, ``payments``, ``catalog``, ``notifications``, ``events``, ``ops``, ``tokens``."""
+    ``orders``, ``store``, ``deliveries``, ``payments``, ``catalog``, ``notifications``, ``events``, ``ops``, ``tokens``, ``webhooks``."""
 
     def __init__(
         self, settings: Settings, *, gateway: PaymentGateway | None = None, clock: Clock | None = None,
@@ -117,6 +117,7 @@ class Engine:
         self.events = api.Events(self)
         self.ops = api.Ops(self)
         self.tokens = api.Tokens(self)
+        self.webhooks = api.Webhooks(self)
 
     # -- the command side: built on first use (a query never needs it) ----------------------------
 

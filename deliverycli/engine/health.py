@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from . import eventlog, storage
+from . import eventlog, storage, webhooks
 from . import status as status_view
 from .ordering.repository import count_pending_payments
 from .payment import breaker
@@ -67,7 +67,7 @@ def operations(
     now: datetime, stuck_after_s: float = 600.0, minutes: int = 30, stuck_limit: int = 50,
 ) -> Operations:
     """Orders by status, events per minute over the last ``minutes``, each subscriber's position and
-    lag, dead letters, the breaker, and orders stuck in a non-final status for longer than ``stuck_after_s``."""
+    lag (each webhook's too, as ``webhook:<id>``), dead letters, the breaker, and orders stuck in a non-final status for longer than ``stuck_after_s``."""
     boundaries = [now - timedelta(minutes=minutes - i) for i in range(minutes + 1)]
     with database_errors(), db.connect() as conn, conn.execution_options(readonly=True).begin():
         behind = eventlog.lag(conn, handled)
@@ -77,7 +77,8 @@ def operations(
             head=eventlog.head(conn),
             orders_by_status=status_view.counts_by_status(conn),
             events_per_minute=eventlog.counts_per_interval(conn, boundaries),
-            subscribers=[SubscriberPosition(id=name, position=positions.get(name, 0), lag=n) for name, n in behind.items()],
+            subscribers=[SubscriberPosition(id=name, position=positions.get(name, 0), lag=n) for name, n in behind.items()]
+            + [SubscriberPosition(id=name, position=position, lag=n) for name, position, n in webhooks.positions(conn)],
             dead_letters=eventlog.list_dead_letters(conn),
             breaker=breaker_state(conn, fail_max, reset_timeout_s),
             stuck_after_s=stuck_after_s,

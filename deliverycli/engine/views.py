@@ -206,6 +206,13 @@ class EventView(ReadModel):
             actor=event.actor, context=event.context, occurred_at=event.occurred_at, payload=event.payload,
         )
 
+    @staticmethod
+    def json_bytes(event: "StoredEvent") -> bytes:
+        """The event as one line of `deliverycli events tail --json` (the body the relay and webhooks send)."""
+        import json
+
+        return json.dumps(EventView.of(event).model_dump(mode="json"), ensure_ascii=False).encode()
+
 
 # -- operations -------------------------------------------------------------------------------------
 
@@ -320,6 +327,42 @@ class IssuedToken(Token):
     """A token just created: the only time its secret is shown."""
 
     token: str = Field(description="the bearer token; shown once and never stored")
+
+
+# -- webhooks ---------------------------------------------------------------------------------------
+
+
+class Webhook(ReadModel):
+    """An endpoint that receives events over HTTP, signed (Standard Webhooks); never its secret."""
+
+    id: str
+    url: str
+    event_types: list[str] | None = Field(description="the event types it receives; null for every event")
+    created_at: Timestamp
+    position: int = Field(description="the id of the last event it has been sent (or that was parked)")
+    lag: int = Field(description="events it has yet to be sent")
+
+
+class IssuedWebhook(Webhook):
+    """A webhook just added: the only time its signing secret is shown."""
+
+    secret: str = Field(description="whsec_...: the signing secret; shown once (it is stored, to sign, but never printed again)")
+
+
+class WebhookDelivery(ReadModel):
+    """One attempt to send one event to one webhook."""
+
+    id: int
+    webhook_id: str
+    event_id: int
+    event_type: str
+    order_id: str
+    attempt: int = Field(description="1 for the first try of this event, counting on across retries and restarts")
+    ok: bool
+    status_code: int | None = Field(description="the HTTP status answered; null when none came (timeout, refused)")
+    duration_ms: float
+    error: str | None
+    attempted_at: Timestamp
 
 
 class CatchUp(ReadModel):

@@ -1,8 +1,10 @@
 """Adapters that do network I/O for the engine and around it: the payment provider over HTTP (the
-service and the engine's client to it) and the relay of the event log to NATS JetStream.
+service and the engine's client to it), the relay of the event log to NATS JetStream, and the
+webhook sender.
 
-The engine imports none of these; each pulls in its own optional extra (``server``, ``nats``), and
-no plain CLI path imports them.
+The engine imports none of these at module level (the payment client and the webhook sender are
+loaded when configured or asked for); each pulls in its own optional extra (``server``, ``nats``,
+``webhooks``), and no plain CLI path imports them.
 """
 
 

@@ -19,7 +19,6 @@ Exactly once, in order, whatever happens in between:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -62,7 +61,7 @@ def subject(prefix: str, event: StoredEvent) -> str:
 
 def body(event: StoredEvent) -> bytes:
     """The event as `deliverycli events tail --json` prints it."""
-    return json.dumps(EventView.of(event).model_dump(mode="json"), ensure_ascii=False).encode()
+    return EventView.json_bytes(event)
 
 
 def check_options(nats_url: str, stream: str, prefix: str) -> None:

@@ -36,9 +36,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.server_threads
         app.state.engine = engine or await run_in_threadpool(Engine.open, settings)
         app.state.watcher = events.HeadWatcher(app.state.engine.events.head, settings.server_sse_poll_s)
+        sender = _webhook_sender(app.state.engine) if settings.server_webhooks else None
         try:
             yield
         finally:
+            if sender is not None:
+                await run_in_threadpool(sender.stop)
             await app.state.watcher.close()
             if engine is None:
                 app.state.engine.close()
@@ -66,6 +69,15 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _webhook_sender(engine: Engine) -> Any:
+    """The webhook sender, in a thread beside the gateway (several gateway processes share the
+    endpoints through their leases, so none is sent an event twice at once)."""
+    from ..integrations.webhooks import BackgroundSender, quiet_stamina
+
+    quiet_stamina()
+    return BackgroundSender(engine).start()
 
 
 def app_from_environment() -> FastAPI:

@@ -1,4 +1,4 @@
-"""Plain CLI paths import none of the heavy optional libraries (fastapi, uvicorn, httpx, nats):
+"""Plain CLI paths import none of the heavy optional libraries (fastapi, uvicorn, httpx, nats, stamina):
 not registering every command, not placing an order, not the help of the commands that use them.
 Only the commands (or the setting) that need one load it."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("fastapi", "uvicorn", "httpx", "nats", "starlette", "sse_starlette", "prometheus_client")
+HEAVY = ("fastapi", "uvicorn", "httpx", "nats", "starlette", "sse_starlette", "prometheus_client", "stamina")
 
 
 def imported_by_cli(args: list[str], env: dict[str, str] | None = None) -> tuple[Any, set[str]]:
@@ -28,7 +28,9 @@ def test_registering_every_command_and_placing_an_order_imports_no_heavy_library
     assert imported_by_cli(["--db", db, "init", "--demo"])[0].returncode == 0
     for args in (["--help"], ["--db", db, "orders", "place", "--customer", "alice", "--store", "pizza-palace", "--item", "cola", "--address", "A"],
                  ["relay", "--help"], ["payment-provider", "serve", "--help"], ["--db", db, "doctor"],
-                 ["--db", db, "tokens", "create", "--role", "ops"], ["--db", db, "tokens", "list"], ["serve", "--help"]):
+                 ["--db", db, "tokens", "create", "--role", "ops"], ["--db", db, "tokens", "list"], ["serve", "--help"],
+                 ["--db", db, "webhooks", "add", "https://example.test/hook"], ["--db", db, "webhooks", "list"], ["webhooks", "deliver", "--help"],
+                 ["--db", db, "webhooks", "deliveries"], ["--db", db, "deadletters", "list"]):
         proc, modules = imported_by_cli(args)
         assert proc.returncode == 0, (args, proc.stdout, proc.stderr[-2000:])
         assert "deliverycli" in modules, "the probe saw the CLI's own imports"

@@ -46,10 +46,10 @@ class Ops(_Group):
             return eventlog.list_dead_letters(conn, include_resolved)
 
     def retry_dead_letter(self, dead_letter_id: int) -> DeadLetter:
-        """Run a parked event through its subscriber again; on success it is marked resolved."""
+        """Run a parked event through its subscriber again (a webhook's: send it to the endpoint again); on success it is marked resolved."""
         from ..dead_letters import retry
 
-        return retry(self.engine.bus, dead_letter_id)
+        return retry(self.engine.bus, dead_letter_id, redeliver=self.engine.webhooks.redeliver)
 
     def check_invariants(self) -> CheckResult:
         """Check SPEC §5–§6 against the event log; ``problems`` is empty when every promise holds."""
