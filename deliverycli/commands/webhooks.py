@@ -28,7 +28,9 @@ def add(
     event: list[str] = typer.Option(None, "--event", metavar="TYPE", help="Only events of this type (repeat for several; default: every event)."),
     secret: str = typer.Option(None, "--secret", metavar="whsec_...", help="The signing secret (default: a new one, printed once)."),
 ) -> None:
-    """Add a webhook: from now on every event (or every --event TYPE) is POSTed to URL, signed.
+    """Add a webhook and print its secret once.
+
+    From now on every event (or every --event TYPE) is POSTed to URL, signed.
 
     Headers webhook-id (the event's sequence number), webhook-timestamp and webhook-signature
     (Standard Webhooks); the body is the event as `events tail --json` prints it. A sender sends
@@ -47,7 +49,9 @@ def add(
 
 @app.command("list")
 def list_(ctx: typer.Context) -> None:
-    """List the webhooks (never their secrets), with each one's position and the events it has yet to be sent."""
+    """List the webhooks and their backlog.
+
+    Never their secrets: each one's position and the events it has yet to be sent."""
     cli = ctx_obj(ctx)
     rows: list[dict[str, Any]] = jsonable(cli.engine(catch_up=False).webhooks.list())
     shown = [r | {"events": ", ".join(r["event_types"]) if r["event_types"] else "all", "created": _when(r["created_at"])} for r in rows]
@@ -56,7 +60,9 @@ def list_(ctx: typer.Context) -> None:
 
 @app.command("remove")
 def remove(ctx: typer.Context, webhook_id: str = typer.Argument(..., metavar="ID", help="The webhook's id (see `webhooks list`).")) -> None:
-    """Remove a webhook: nothing more is sent to it, and its waiting dead letters are dropped."""
+    """Remove a webhook.
+
+    Nothing more is sent to it, and its waiting dead letters are dropped."""
     cli = ctx_obj(ctx)
     removed, dropped = cli.engine(catch_up=False).webhooks.remove(webhook_id)
     data = jsonable(removed) | {"removed": True, "dead_letters_dropped": dropped}
@@ -71,7 +77,9 @@ def deliveries(
     failed: bool = typer.Option(False, "--failed", help="Only failed attempts (no answer, or not 2xx)."),
     limit: int = typer.Option(100, "--limit", "-n", parser=whole_number(1, 100_000), metavar="N", help="How many of the newest attempts."),
 ) -> None:
-    """Every attempt to send an event to a webhook, oldest first: status code, duration, error."""
+    """List every attempt to send an event.
+
+    Oldest first: the webhook, status code, duration, error."""
     cli = ctx_obj(ctx)
     rows: list[dict[str, Any]] = jsonable(cli.engine(catch_up=False).webhooks.deliveries(webhook, failed, limit))
     shown = [r | {"result": (str(r["status_code"]) if r["ok"] else r["error"]), "duration": f"{r['duration_ms']:.0f}", "when": _when(r["attempted_at"])}
@@ -84,7 +92,9 @@ def deliver(
     ctx: typer.Context,
     once: bool = typer.Option(False, "--once", help="Send what is pending now, then exit."),
 ) -> None:
-    """Send the webhooks their events, until Ctrl+C or SIGTERM (needs the `webhooks` extra).
+    """Send the webhooks their events, until Ctrl+C.
+
+    Also stops on SIGTERM. Needs the `webhooks` extra.
 
     Each endpoint in order and on its own: a slow or failing one never holds up another. A failed
     attempt is retried with backoff; after the last one the event is parked as a dead letter
