@@ -98,10 +98,25 @@ class TimelineEntry(ReadModel):
     actor: str
 
 
+class TimerView(ReadModel):
+    """A deadline an order started (a durable timer): when it falls due and what became of it."""
+
+    id: int
+    order_id: str
+    kind: str = Field(description="acceptance (store must accept), pickup (alert if no rider) or confirm (auto-confirm)")
+    due_at: Timestamp
+    state: str = Field(description="pending, fired, cancelled (the order moved on first) or failed")
+    created_at: Timestamp
+    created_by_event: int = Field(description="the id of the event that started it")
+    settled_at: Timestamp | None
+    outcome: str | None = Field(description="what firing did, or why it was cancelled")
+
+
 class StatusView(OrderSummary):
-    """The status check of an order: its status view row and its timeline, oldest first."""
+    """The status check of an order: its status view row, its timeline oldest first, and its pending deadlines."""
 
     timeline: list[TimelineEntry]
+    deadlines: list[TimerView] = Field(default=[], description="pending deadlines, soonest first")
 
 
 # -- the store's order list -------------------------------------------------------------------------
@@ -323,11 +338,12 @@ class IssuedToken(Token):
 
 
 class CatchUp(ReadModel):
-    """What catching up did: payments settled after a crash, and events applied."""
+    """What catching up did: payments settled after a crash, events applied, and timers fired."""
 
     payments_resolved: list[str]
     payments_reconciled: list[str] = []
     events_applied: int
+    timers_fired: list[TimerView] = Field(default=[], description="due deadlines fired (or found no longer needed)")
 
 
 class InitReport(ReadModel):

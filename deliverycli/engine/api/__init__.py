@@ -1,7 +1,7 @@
 """The engine's typed API, one group per route of the seed's gateway.
 
 ``engine.orders``, ``engine.store``, ``engine.deliveries``, ``engine.payments``, ``engine.catalog``,
-``engine.notifications``, ``engine.events``, ``engine.ops`` and ``engine.tokens``, one module each: each command builds a command and
+``engine.notifications``, ``engine.events``, ``engine.ops``, ``engine.timers`` and ``engine.tokens``, one module each: each command builds a command and
 hands it to the message bus (``engine.handle``); each query reads in one read-only transaction
 (``engine.read()``). Every result is a typed read model from ``views``. The CLI, the console and the
 HTTP gateway are thin layers over these groups. A new group: a module here, a line in
@@ -17,6 +17,7 @@ from .ops import Ops
 from .orders import Orders
 from .payments import Payments
 from .store import StoreOrders
+from .timers import Timers
 from .tokens import Tokens
 
-__all__ = ["Catalog", "Deliveries", "Events", "Notifications", "Ops", "Orders", "Payments", "StoreOrders", "Tokens", "CatchUp"]
+__all__ = ["Catalog", "Deliveries", "Events", "Notifications", "Ops", "Orders", "Payments", "StoreOrders", "Timers", "Tokens", "CatchUp"]
