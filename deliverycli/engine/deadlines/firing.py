@@ -38,6 +38,7 @@ DONE = {ACCEPTANCE: "rejected by the system: not accepted in time", PICKUP: "the
 NOT_YET_DELAY_S = 30.0  # a timer whose command came too early is tried again this much later
 CLAIM_RETRIES = 20
 
+_ANY_DUE = sa.select(timers.c.id).where(timers.c.state == PENDING, timers.c.due_at <= sa.bindparam("now")).limit(1)
 _CLAIM = (
     sa.select(timers)
     .where(timers.c.state == PENDING, timers.c.due_at <= sa.bindparam("now"))
@@ -53,12 +54,19 @@ def fire_due(bus: MessageBus, limit: int | None = None) -> list[TimerView]:
     The sagas the commands start are left to the caller's drain.
     """
     fired: list[TimerView] = []
+    if not _any_due(bus):
+        return fired  # the common case, without taking the write lock (SQLite) or a kept connection
     while limit is None or len(fired) < limit:
         settled = fire_one(bus)
         if settled is None:
             break
         fired.append(settled)
     return fired
+
+
+def _any_due(bus: MessageBus) -> bool:
+    with bus.db.connect() as conn, conn.execution_options(readonly=True).begin():
+        return conn.execute(_ANY_DUE, {"now": bus.clock.now()}).first() is not None
 
 
 def fire_one(bus: MessageBus) -> TimerView | None:
