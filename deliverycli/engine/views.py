@@ -145,6 +145,7 @@ class StoreTicket(ReadModel):
     reason: str | None
     received_at: Timestamp
     updated_at: Timestamp
+    accept_by: Timestamp | None = Field(default=None, description="a NEW ticket's acceptance deadline: rejected by the system after it")
 
 
 # -- deliveries -------------------------------------------------------------------------------------
@@ -295,6 +296,8 @@ class Operations(ReadModel):
     stuck_after_s: float
     stuck: list[OrderSummary]
     stuck_count: int
+    overdue_timers: list[TimerView] = Field(default=[], description="deadlines past due and not fired yet, most overdue first")
+    overdue_timer_count: int = 0
 
 
 class Readiness(ReadModel):

@@ -138,6 +138,16 @@ def pending(conn: sa.Connection, order_id: str) -> list[TimerView]:
     return [view(r) for r in conn.execute(query)]
 
 
+def acceptance_due(conn: sa.Connection, order_ids: list[str]) -> dict[str, datetime]:
+    """When each of these orders' pending acceptance deadline falls due (orders without one are absent)."""
+    if not order_ids:
+        return {}
+    query = sa.select(timers.c.order_id, timers.c.due_at).where(
+        timers.c.order_id.in_(order_ids), timers.c.kind == ACCEPTANCE, timers.c.state == PENDING
+    )
+    return {row.order_id: row.due_at for row in conn.execute(query)}
+
+
 def of_order(conn: sa.Connection, order_id: str) -> list[TimerView]:
     """Every deadline an order started, whatever became of it, oldest first."""
     return [view(r) for r in conn.execute(sa.select(timers).where(timers.c.order_id == order_id).order_by(timers.c.id))]
