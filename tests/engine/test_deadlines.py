@@ -328,6 +328,7 @@ def test_a_process_killed_while_firing_leaves_the_rest_to_fire_once(eng: Engine,
         if count(eng, timers, timers.c.state == "fired") >= 3:
             break
         assert child.poll() is None, child.stderr.read() if child.stderr else ""
+        time.sleep(0.005)  # a poll interval
     os.kill(child.pid, signal.SIGKILL)
     child.wait(timeout=60)
     fired_before = count(eng, timers, timers.c.state == "fired")
@@ -340,6 +341,54 @@ def test_a_process_killed_while_firing_leaves_the_rest_to_fire_once(eng: Engine,
             assert restarted.orders.get(order_id).status == "CANCELLED"
             assert event_types(restarted, order_id).count("PaymentRefunded") == 1
             assert [c.refund_id is not None for c in ledger(restarted, order_id)] == [True]
+        check_invariants(restarted)
+    finally:
+        restarted.close()
+
+
+def _wait_for(condition: Any, what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)  # a poll interval, not a wait for time to pass
+
+
+def test_killed_inside_the_firing_transaction_the_timer_fires_once_on_restart_postgresql(eng: Engine, clock: ManualClock) -> None:
+    """On PostgreSQL the kill lands inside the firing transaction for sure: the child has claimed the
+    timer and waits for the ticket's row lock, which the test holds."""
+    if eng.db.dialect.name != "postgresql":
+        pytest.skip("SQLite cannot pause a writer inside its transaction from outside; the random-instant kill above covers it")
+    from deliverycli.engine.store import store_orders
+
+    order_id = paid(eng)
+    clock.advance(600)
+    claimable = sa.select(timers.c.id).where(timers.c.order_id == order_id).with_for_update(skip_locked=True)
+    waiting_for_ticket = sa.text(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relname = 'store_orders' AND l.locktype = 'tuple' AND l.pid <> pg_backend_pid()"
+    )
+
+    def probe(query: Any) -> Any:
+        with eng.db.connect() as conn, conn.begin():
+            return conn.execute(query).all()
+
+    with eng.db.connect() as holder:
+        tx = holder.begin()
+        holder.execute(sa.select(store_orders).where(store_orders.c.order_id == order_id).with_for_update())
+        child = _spawn(eng.settings.db, clock, 0, "fire")
+        assert json.loads(child.stdout.readline()) == {"ready": True}
+        _wait_for(lambda: probe(waiting_for_ticket)[0][0] > 0, "the child to claim the timer and wait for the ticket")
+        assert probe(claimable) == []  # the child holds the timer
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=60)
+        tx.rollback()
+    _wait_for(lambda: probe(claimable) != [], "the server to roll back the killed process's transaction")
+    assert states(eng, order_id) == {"acceptance": "pending"} and "StoreOrderRejected" not in event_types(eng, order_id)
+    restarted = Engine.open(eng.settings, clock=clock)
+    try:
+        assert states(restarted, order_id) == {"acceptance": "fired"}
+        assert event_types(restarted, order_id).count("StoreOrderRejected") == 1
+        assert [c.refund_id is not None for c in ledger(restarted, order_id)] == [True]
         check_invariants(restarted)
     finally:
         restarted.close()
