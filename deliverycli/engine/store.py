@@ -70,6 +70,8 @@ class StoreOrder:
     def _move(self, target: TicketStatus, attempted: str) -> None:
         if self.status is T.CANCELLED:
             raise Conflict(f"order {self.order_id} was cancelled by the customer; cannot {attempted}")
+        if self.status is T.REJECTED and self.reason == NOT_ACCEPTED:
+            raise Conflict(f"order {self.order_id} was not accepted in time: the system rejected it and refunded the customer; cannot {attempted}")
         if target not in TICKET_ALLOWED[self.status]:
             raise IllegalTransition("store order", self.order_id, self.status, attempted, [s.value for s in TICKET_ALLOWED[self.status]])
         self.status = target

@@ -44,6 +44,7 @@ def test_doctor_warns_about_an_overdue_timer_and_the_next_command_fires_it(cli, 
 
     accepted = cli("store", "accept", order_id, "--store", "green-bowl", "--json", db=demo_db)  # its process catches up first
     assert accepted.code == 4, accepted.stdout + accepted.stderr  # the deadline won: a clean refusal
+    assert "not accepted in time" in accepted.json["error"]["message"]
     shown = cli("status", order_id, "--json", db=demo_db)
     assert (shown.json["status"], shown.json["reason"]) == ("CANCELLED", "rejected by the store: not accepted in time")
     assert shown.json["deadlines"] == []
