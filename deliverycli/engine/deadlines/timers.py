@@ -76,16 +76,27 @@ class Deadlines:
 _HEAD = sa.text("SELECT COALESCE(MAX(id), 0) FROM events")
 
 
-def _cancel(order_ids: list[str], kinds: tuple[str, ...]) -> sa.Update:
-    # SKIP LOCKED: a timer being fired right now is left to its firing, which sees the order moved
-    # on and cancels it itself. Waiting for it instead would deadlock (the firing holds the timer
-    # and wants the aggregate this unit holds). SQLite has one writer: no lock to skip.
-    claimable = (
-        sa.select(timers.c.id)
-        .where(timers.c.order_id.in_(order_ids), timers.c.kind.in_(kinds), timers.c.state == PENDING)
-        .with_for_update(skip_locked=True)
+# SKIP LOCKED: a timer being fired right now is left to its firing, which sees the order moved on
+# and cancels it itself. Waiting for it instead would deadlock (the firing holds the timer and wants
+# the aggregate this unit holds). SQLite has one writer: no lock to skip (the clause is not rendered).
+# Built once: the hook runs in every commit that starts or ends a deadline.
+_CANCEL = (
+    timers.update()
+    .where(
+        timers.c.id.in_(
+            sa.select(timers.c.id)
+            .where(
+                timers.c.order_id.in_(sa.bindparam("orders", expanding=True)),
+                timers.c.kind.in_(sa.bindparam("kinds", expanding=True)),
+                timers.c.state == PENDING,
+            )
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
     )
-    return timers.update().where(timers.c.id.in_(claimable.scalar_subquery()))
+    .values(state=CANCELLED, settled_at=sa.bindparam("at"), outcome=sa.bindparam("why"))
+)
+_START = timers.insert()
 
 
 class Scheduler:
@@ -113,13 +124,13 @@ class Scheduler:
                     "order_id": event.order_id, "kind": kind, "due_at": now + timedelta(seconds=self.deadlines.seconds(kind)),
                     "state": PENDING, "created_at": now, "created_by_event": first_id + index, "settled_at": None, "outcome": None,
                 })
-            conn.execute(timers.insert(), rows)
+            conn.execute(_START, rows)
         for kinds, orders in ends.items():
             by_event: dict[str, list[str]] = defaultdict(list)
             for order_id, event_type in orders.items():
                 by_event[event_type].append(order_id)
             for event_type, order_ids in by_event.items():
-                conn.execute(_cancel(order_ids, kinds).values(state=CANCELLED, settled_at=now, outcome=f"ended by {event_type}"))
+                conn.execute(_CANCEL, {"orders": order_ids, "kinds": list(kinds), "at": now, "why": f"ended by {event_type}"})
 
 
 # -- queries ------------------------------------------------------------------------------------
