@@ -305,13 +305,17 @@ def test_processes_racing_the_store_against_two_firing_processes_give_one_outcom
     children.append(_spawn(eng.settings.db, clock, start_at, "accept", STORE, *orders))
     results = [_result(c) for c in children]
     eng.catch_up()
-    accepted = results[2]["accepted"]
-    fired = [state for r in results[:2] for _, state in r["fired"]]
+    accepted, refused = results[2]["accepted"], results[2]["refused"]
+    settled = [(timer_id, state) for r in results[:2] for timer_id, state in r["fired"]]
     outcome = _outcomes(eng, orders)
-    assert outcome["accepted"] == len(accepted) == fired.count("cancelled") + sum(1 for o in accepted if o not in orders)
-    assert outcome["expired"] == fired.count("fired") == len(results[2]["refused"])
-    assert all(code == 4 for _, code in results[2]["refused"])  # a clean refusal (SPEC §8: 4), never a bug
-    assert len(fired) == len(orders)  # every timer settled once, by one of the two
+    assert outcome["accepted"] == len(accepted) and outcome["expired"] == len(refused)
+    assert all(code == 4 for _, code in refused)  # a clean refusal (SPEC §8: 4), never a bug
+    assert [state for _, state in settled].count("fired") == len(refused)  # each expiry is one firing
+    ids = [timer_id for timer_id, _ in settled]
+    assert len(ids) == len(set(ids))  # no timer settled by both firing processes
+    rows = {t.id: t for order_id in orders for t in eng.timers.of_order(order_id)}
+    for timer_id, timer in rows.items():  # the rest were ended by the store's accept, in its own transaction
+        assert timer_id in ids or (timer.state, timer.outcome) == ("cancelled", "ended by CookingStarted"), timer
     check_invariants(eng)
 
 
