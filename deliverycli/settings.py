@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     busy_timeout_s: float = Field(5.0, gt=0, le=600, description="how long to wait for another writer's lock")
     connect_timeout_s: float = Field(5.0, gt=0, le=600, description="PostgreSQL: how long to wait for the server to accept a connection")
     statement_timeout_s: float = Field(120.0, gt=0, le=86_400, description="PostgreSQL: how long one statement may run before the server cancels it")
+    accept_timeout_s: float = Field(
+        600.0, ge=0, le=30 * 86_400, description="deadline: a paid order the store has not accepted this long is rejected and refunded (0: never)"
+    )
+    pickup_alert_s: float = Field(
+        900.0, ge=0, le=30 * 86_400, description="deadline: a ready order no rider has picked up this long alerts the store and operations (0: never)"
+    )
+    confirm_timeout_s: float = Field(
+        86_400.0, ge=0, le=365 * 86_400, description="deadline: a delivered order the customer has not confirmed this long is confirmed (0: never)"
+    )
     server_ready_max_lag: int = Field(1000, ge=0, le=10**9, description="serve: /readyz answers 503 while a subscriber lags more events than this")
     server_metrics_loopback: bool = Field(False, description="serve: /metrics without a token for requests from this machine (else an ops token)")
     server_sse_poll_s: float = Field(0.2, gt=0, le=10, description="serve: how often /events looks for events committed by any process")

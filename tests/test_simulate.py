@@ -177,3 +177,29 @@ def test_a_run_that_leaves_orders_unfinished_exits_4_and_says_why(tmp_path: Path
     assert result.code == 4, (result.stdout, result.stderr)
     assert result.json["unfinished"] == 1 and result.json["orders_by_status"].get("READY_FOR_PICKUP") == 1
     assert "1 order(s) left unfinished (1 READY_FOR_PICKUP)" in result.stderr and "simulate --resume" in result.stderr
+
+
+def test_deadlines_on_simulated_time_settle_the_late_and_count_what_they_did(db_url: str) -> None:
+    """`simulate --deadlines`: stores that never answer are rejected and refunded, late riders alert,
+    silent customers are confirmed by the system, all on simulated time (a day per wave, in seconds)."""
+    open_demo_engine(db_url).close()
+    options = dict(orders=120, seed=5, cancel_rate=0.1, reject_rate=0.05, deadlines=True, ignore_rate=0.2, late_pickup_rate=0.2, unconfirmed_rate=0.3)
+    summary = _run(db_url, **options)
+    _assert_adds_up(db_url, summary)
+    deadlines = summary["deadlines"]
+    assert deadlines["auto_rejected"] > 0 and deadlines["pickup_alerts"] > 0 and deadlines["auto_confirmed"] > 0
+    with Engine.open(load_settings(db=db_url), catch_up=False) as engine, engine.read() as conn:
+        from deliverycli.engine import eventlog
+
+        e = eventlog.events
+        by_system = dict(conn.execute(
+            sa.select(e.c.event_type, sa.func.count()).where(e.c.actor == "system:deadlines").group_by(e.c.event_type)
+        ).all())
+        assert engine.ops.check_invariants().problems == []
+    assert by_system == {"StoreOrderRejected": deadlines["auto_rejected"], "PickupOverdue": deadlines["pickup_alerts"],
+                         "DeliveryConfirmed": deadlines["auto_confirmed"]}
+    # the same seed plans the same lateness: what the deadlines did is deterministic too
+    other = str(Path(db_url).with_name("again.db")) if not db_url.startswith("postgres") else None
+    if other:
+        open_demo_engine(other).close()
+        assert _run(other, **options)["deadlines"] == deadlines

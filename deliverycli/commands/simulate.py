@@ -27,6 +27,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
         [("run", "run"), ("orders", "orders"), ("events", "events"), ("notifications", "notifications"), ("charged", "charged"), ("refunded", "refunded"), ("wall", "wall time"), ("rate", "throughput")],
         title="Simulation finished" if not summary["unfinished"] else f"Simulation stopped with {summary['unfinished']} unfinished orders",
     )
+    if summary["options"].get("deadlines"):
+        d = summary["deadlines"]
+        print_fields(
+            {"rejected": d["auto_rejected"], "alerts": d["pickup_alerts"], "confirmed": d["auto_confirmed"]},
+            [("rejected", "not accepted in time"), ("alerts", "pickup alerts"), ("confirmed", "auto-confirmed")], title="Deadlines",
+        )
     rows = [{"id": status, "count": f"{n:,}"} for status, n in summary["orders_by_status"].items()]
     print_table(rows, [("id", "Final status"), ("count", "Orders")])
     for reason, n in summary["not_placed"].items():
@@ -44,6 +50,11 @@ def command(
     payment_latency_ms: int = typer.Option(0, "--payment-latency-ms", parser=whole_number(), metavar="MS", help="Latency of every simulated payment call, in milliseconds."),
     seed: int = typer.Option(0, "--seed", parser=whole_number(), metavar="SEED", help="The same seed on the same database gives the same run."),
     resume: bool = typer.Option(False, "--resume", help="Finish the newest interrupted simulation on this database."),
+    deadlines: bool = typer.Option(False, "--deadlines", help="Run on simulated time with the deadlines acting: some stores never answer, "
+                                   "some riders come late, some customers never confirm (a day of timers takes seconds)."),
+    ignore_rate: float = typer.Option(0.05, "--ignore-rate", parser=decimal(0, 1), metavar="RATE", help="With --deadlines: share of orders the store never answers (0..1)."),
+    late_pickup_rate: float = typer.Option(0.1, "--late-pickup-rate", parser=decimal(0, 1), metavar="RATE", help="With --deadlines: share of orders no rider picks up before the alert (0..1)."),
+    unconfirmed_rate: float = typer.Option(0.2, "--unconfirmed-rate", parser=decimal(0, 1), metavar="RATE", help="With --deadlines: share of deliveries the customer never confirms (0..1)."),
 ) -> None:
     """Simulate a day of orders, start to finish. It uses the commands people use; the same seed gives the same run."""
     from ..engine.errors import InvalidInput
@@ -55,7 +66,10 @@ def command(
     elif orders is None:
         raise InvalidInput("--orders is required (or --resume to finish an interrupted simulation)")
     else:
-        options = SimulationOptions(orders, stores, riders, cancel_rate, reject_rate, payment_failure_rate, payment_latency_ms, seed).validate()
+        options = SimulationOptions(
+            orders, stores, riders, cancel_rate, reject_rate, payment_failure_rate, payment_latency_ms, seed,
+            deadlines=deadlines, ignore_rate=ignore_rate, late_pickup_rate=late_pickup_rate, unconfirmed_rate=unconfirmed_rate,
+        ).validate()
     settings = cli.settings()
     if cli.json or not sys.stdout.isatty():
         summary = simulate(settings, options, resume=resume)

@@ -32,6 +32,12 @@ def local_time(value: str | None, with_date: bool = False) -> str | None:
     return moment.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
 
 
+DEADLINE_COLUMNS = [Column("kind", "Deadline"), Column("due_text", "Due"), Column("what", "Then")]
+DEADLINE_WHAT = {
+    "acceptance": "rejected and refunded unless the store accepts",
+    "pickup": "the store and operations are alerted unless a rider picks it up",
+    "confirm": "confirmed by the system unless the customer confirms",
+}
 TIMELINE_COLUMNS = [Column("event_id", "#", drop=2), Column("at_text", "At"), Column("status_text", "Status"), Column("event", "Event"), Column("actor", "Actor", drop=1)]
 
 
@@ -46,6 +52,10 @@ def show_status(view: dict[str, Any]) -> None:
     print_fields(fields, keys, title=f"Order {view['id']}")
     rows = [t | {"at_text": local_time(t.get("at"), with_date=True), "status_text": with_glyph(t.get("status"))} for t in view.get("timeline", [])]
     print_table(rows, TIMELINE_COLUMNS, title="Timeline", empty="no timeline yet")
+    deadlines = view.get("deadlines") or []
+    if deadlines:
+        due = [d | {"due_text": local_time(d.get("due_at"), with_date=True), "what": DEADLINE_WHAT.get(d["kind"], "")} for d in deadlines]
+        print_table(due, DEADLINE_COLUMNS, title="Pending deadlines")
 
 
 def command(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER", help="The order's id, e.g. ord-000042.")) -> None:

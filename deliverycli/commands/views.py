@@ -81,6 +81,7 @@ def add_invariants(settings: Settings, report: dict[str, Any]) -> None:
         report["healthy"] = False
         return
     report["invariants"] = result.as_dict() | {"checked": True}
+    report["warnings"] = list(report.get("warnings", [])) + [f"warning: {w}" for w in result.warnings]  # not a broken promise: still healthy
     if result.problems:
         named = [f"invariant broken: {p}" for p in result.problems[:NAMED_PROBLEMS]]
         if len(result.problems) > NAMED_PROBLEMS:
@@ -96,3 +97,5 @@ def print_invariants(report: dict[str, Any]) -> None:
         return
     verdict = "all hold" if inv["ok"] else f"{len(inv['problems'])} broken in {len(inv['offending_orders'])} order(s)"
     typer.echo(f"  {'invariants':<14} {inv['orders']} orders, {inv['events']} events checked: {verdict}")
+    for warning in report.get("warnings", []):
+        typer.echo(f"  - {warning}")

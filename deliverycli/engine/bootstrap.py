@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 # The order in which subscribers drain; any order is correct, this one settles a saga in fewest rounds.
 SUBSCRIBER_NAMES = ("ordering", "payment", "store", "delivery", "status", "notification")
+TIMER_BATCH = 200  # due timers fired between drains when catching up
 CustomiseSubscribers = Callable[[list["Subscriber"]], list["Subscriber"]]
 
 
@@ -75,7 +76,10 @@ def default_subscribers(payments: PaymentService) -> list[Subscriber]:
 def command_handlers(payments: PaymentService, currency: str) -> dict[type, Callable[..., Any]]:
     """Each command's handler, with the dependencies it needs bound."""
     from . import delivery, store
-    from .commands import AcceptOrder, CancelOrder, CompleteDelivery, ConfirmDelivery, MarkReady, PickUpDelivery, PlaceOrder, RejectOrder
+    from .commands import (
+        AcceptOrder, AlertPickupOverdue, AutoConfirmDelivery, CancelOrder, CompleteDelivery, ConfirmDelivery, ExpireAcceptance, MarkReady,
+        PickUpDelivery, PlaceOrder, RejectOrder,
+    )
     from .ordering import checkout, handlers
 
     return {
@@ -87,12 +91,16 @@ def command_handlers(payments: PaymentService, currency: str) -> dict[type, Call
         MarkReady: store.mark_ready,
         PickUpDelivery: delivery.pick_up,
         CompleteDelivery: delivery.complete,
+        # what deadlines do when they fall due (issued by deadlines.firing, never by a person)
+        ExpireAcceptance: store.expire_acceptance,
+        AlertPickupOverdue: delivery.alert_pickup_overdue,
+        AutoConfirmDelivery: handlers.auto_confirm,
     }
 
 
 class Engine:
     """The whole domain engine on one database. Its typed API is in groups (see ``api``):
-    ``orders``, ``store``, ``deliveries``, ``payments``, ``catalog``, ``notifications``, ``events``, ``ops``, ``tokens``, ``webhooks``."""
+    ``orders``, ``store``, ``deliveries``, ``payments``, ``catalog``, ``notifications``, ``events``, ``ops``, ``timers``, ``tokens``, ``webhooks``."""
 
     def __init__(
         self, settings: Settings, *, gateway: PaymentGateway | None = None, clock: Clock | None = None,
@@ -116,6 +124,7 @@ class Engine:
         self.notifications = api.Notifications(self)
         self.events = api.Events(self)
         self.ops = api.Ops(self)
+        self.timers = api.Timers(self)
         self.tokens = api.Tokens(self)
         self.webhooks = api.Webhooks(self)
 
@@ -169,6 +178,7 @@ class Engine:
         return side
 
     def _wire(self, gateway: PaymentGateway) -> tuple[PaymentService, MessageBus]:
+        from .deadlines import Deadlines, Scheduler
         from .messagebus import MessageBus, RetryPolicy
         from .payment.service import PaymentService
 
@@ -185,6 +195,7 @@ class Engine:
             command_handlers=command_handlers(payments, s.currency),
             retry=RetryPolicy(max_attempts=s.retry_max_attempts, backoff_s=s.retry_backoff_s),
             clock=self.clock,
+            on_commit=(Scheduler(Deadlines.from_settings(s)),),  # timers start and end in their events' transactions
         )
         return payments, bus
 
@@ -261,7 +272,10 @@ class Engine:
 
     def catch_up(self) -> CatchUp:
         """Resolve payments cut off by a crash, check with the provider the payments it could not
-        confirm (refunding a late charge once), then drain every subscriber's backlog."""
+        confirm (refunding a late charge once), drain every subscriber's backlog, then fire the
+        timers that are due (deadlines) and drain what they started. Any process that catches up
+        fires due timers; a worker is what makes them fire on time when nobody else is working."""
+        from .deadlines.firing import fire_due
         from .ordering.checkout import IN_FLIGHT_GRACE_S, resolve_interrupted_payments
         from .payment.records import reconcile
 
@@ -273,7 +287,11 @@ class Engine:
                 resolved = resolve_interrupted_payments(self.db, self.bus.unit_of_work, self.payment_service, cutoff)
                 reconciled = reconcile(self.db, self.bus.unit_of_work, self.payment_service, now)
             applied = self.bus.drain()
-        return CatchUp(payments_resolved=resolved, payments_reconciled=reconciled, events_applied=applied)
+            fired = []
+            while batch := fire_due(self.bus, TIMER_BATCH):  # after draining: a timer acts on settled state
+                fired += batch
+                applied += self.bus.drain()
+        return CatchUp(payments_resolved=resolved, payments_reconciled=reconciled, events_applied=applied, timers_fired=fired)
 
     def deferred(self) -> Any:
         """``with engine.deferred(): ...`` commits each command but drains the sagas once, at the end."""

@@ -56,3 +56,30 @@ class PickUpDelivery:
 class CompleteDelivery:
     order_id: str
     rider_id: str
+
+
+# -- what deadlines do when they fall due (deadlines.firing issues them; actor: the system) ------------
+
+
+@dataclass(frozen=True)
+class ExpireAcceptance:
+    """The store did not accept in time: reject the ticket ("not accepted in time"); it is refunded."""
+
+    order_id: str
+    actor: str = "system:deadlines"
+
+
+@dataclass(frozen=True)
+class AlertPickupOverdue:
+    """No rider picked the order up in time: tell the store and operations (nothing is cancelled)."""
+
+    order_id: str
+    actor: str = "system:deadlines"
+
+
+@dataclass(frozen=True)
+class AutoConfirmDelivery:
+    """The customer did not confirm a delivered order in time: the system confirms it."""
+
+    order_id: str
+    actor: str = "system:deadlines"

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from . import catalog, eventlog
-from .commands import CompleteDelivery, PickUpDelivery
+from .commands import AlertPickupOverdue, CompleteDelivery, PickUpDelivery
 from .errors import ConcurrencyConflict, Conflict, IllegalTransition, NotFound, NotPermitted
-from .events import DeliveryCompleted, DeliveryPickedUp, DeliveryRequested, Event, StoredEvent
+from .events import DeliveryCompleted, DeliveryPickedUp, DeliveryRequested, Event, PickupOverdue, StoredEvent
 from .lifecycle import DeliveryStatus
 from .storage import UTCDateTime, metadata
 from .views import DeliveryState, DeliveryView
@@ -145,6 +145,20 @@ def pick_up(cmd: PickUpDelivery, unit_of_work: UnitOfWorkFactory) -> DeliverySta
 
 def complete(cmd: CompleteDelivery, unit_of_work: UnitOfWorkFactory) -> DeliveryState:
     return _act(unit_of_work, cmd.order_id, cmd.rider_id, "complete")
+
+
+def alert_pickup_overdue(cmd: AlertPickupOverdue, unit_of_work: UnitOfWorkFactory) -> DeliveryState:
+    """The pickup alert: a delivery still waiting for a rider is announced overdue (``PickupOverdue``,
+    which tells the store and operations); refused (Conflict) once a rider has taken it."""
+    with unit_of_work(cmd.actor) as uow:
+        delivery = uow.deliveries.get(cmd.order_id)  # locked: a pickup racing the alert waits, or wins first
+        if delivery.status is not D.AVAILABLE:
+            raise Conflict(f"order {cmd.order_id} was already picked up by rider {delivery.rider_id}")
+        row = uow.conn.execute(sa.select(deliveries.c.store_id, deliveries.c.requested_at).where(deliveries.c.order_id == cmd.order_id)).one()
+        waited = max(0, int((uow.now - row.requested_at).total_seconds()))
+        uow.record(PickupOverdue(order_id=cmd.order_id, store_id=row.store_id, waited_s=waited))
+        uow.commit()
+    return DeliveryState(id=delivery.order_id, order_id=delivery.order_id, status=delivery.status, rider_id=delivery.rider_id)
 
 
 def _requested(event: StoredEvent, uow: UnitOfWork) -> None:

@@ -73,6 +73,11 @@ class IllegalTransition(Conflict):
         self.allowed = allowed
 
 
+class NotYet(Conflict):
+    """Too early: what the command acts on has not caught up with the event that made it due
+    (a deadline's timer fired before its subscriber ran). Try again a little later."""
+
+
 class NotPermitted(DeliveryError):
     """The actor is not the one allowed to do this (wrong customer, store or rider)."""
 

@@ -139,6 +139,14 @@ class DeliveryPickedUp(Event):
     rider_id: str
 
 
+class PickupOverdue(Event):
+    """A ready order has waited ``waited_s`` seconds for a rider (the pickup alert); nothing is cancelled."""
+
+    context = "delivery"
+    store_id: str
+    waited_s: int
+
+
 class DeliveryCompleted(Event):
     context = "delivery"
     rider_id: str

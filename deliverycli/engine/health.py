@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from . import eventlog, storage, webhooks
 from . import status as status_view
+from .deadlines import timers
 from .ordering.repository import count_pending_payments
 from .payment import breaker
 from .payment.records import awaiting_reconciliation
@@ -73,6 +74,7 @@ def operations(
         behind = eventlog.lag(conn, handled)
         positions = eventlog.positions(conn)
         stuck, stuck_count = status_view.stuck_orders(conn, now - timedelta(seconds=stuck_after_s), stuck_limit)
+        overdue = timers.due(conn, now, stuck_limit)
         return Operations(
             head=eventlog.head(conn),
             orders_by_status=status_view.counts_by_status(conn),
@@ -84,4 +86,6 @@ def operations(
             stuck_after_s=stuck_after_s,
             stuck=stuck,
             stuck_count=stuck_count,
+            overdue_timers=overdue,
+            overdue_timer_count=timers.count_due(conn, now) if len(overdue) == stuck_limit else len(overdue),
         )

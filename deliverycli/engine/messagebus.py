@@ -21,7 +21,7 @@ from . import eventlog
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import ConcurrencyConflict, Conflict, DatabaseUnavailable, unavailable_database
 from .events import StoredEvent
-from .unit_of_work import Connections, UnitOfWork, database_errors
+from .unit_of_work import CommitHook, Connections, UnitOfWork, database_errors
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,7 @@ class MessageBus:
     command_handlers: Mapping[type, CommandHandler]
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     clock: Clock = SYSTEM_CLOCK
+    on_commit: Sequence[CommitHook] = ()  # run by every unit of work at commit (the deadlines' scheduler)
     batch_size: int = 500  # events per subscriber transaction: fewer statements; measured under 0.1 s of write lock each
     _positions: dict[str, int] = field(default_factory=dict)
     _backoff: dict[str, _Backoff] = field(default_factory=dict)
@@ -169,7 +170,7 @@ class MessageBus:
 
     def unit_of_work(self, actor: str) -> UnitOfWork:
         """A new unit of work acting as ``actor`` (e.g. ``customer:alice``)."""
-        return UnitOfWork(self.connections.connect, actor, self.clock)
+        return UnitOfWork(self.connections.connect, actor, self.clock, self.on_commit)
 
     def forget(self, subscriber: str | None = None) -> None:
         """Read ``subscriber``'s position (every subscriber's, by default) from the database next time,

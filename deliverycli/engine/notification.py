@@ -67,7 +67,15 @@ STORE_STATUSES = {
 }
 RIDER_STATUSES = {S.DELIVERING: "You picked up order {id}.", S.DELIVERED: "You delivered order {id}.", S.CONFIRMED: "The customer confirmed order {id}."}
 
-HANDLED = set(STATUS_AFTER_EVENT) | {"CancellationRefused"}
+# Alerts (no status change): who hears of them besides nobody else. ``operations`` is the ops team.
+ALERTS = {
+    "PickupOverdue": (
+        ("store", "Order {id} has waited {minutes} min for a rider; no one has picked it up yet."),
+        ("operations", "Order {id} (store {store}) has waited {minutes} min for a rider."),
+    ),
+}
+
+HANDLED = set(STATUS_AFTER_EVENT) | {"CancellationRefused"} | set(ALERTS)
 
 
 _UPDATE = (
@@ -102,6 +110,8 @@ def apply_batch(events: list[StoredEvent], uow: UnitOfWork) -> None:
         (created if event.event_type == "OrderPlaced" else changed).add(event.order_id)
         if status_changed:
             sent.extend(_notify(event, state, uow))
+        elif event.event_type in ALERTS:
+            sent.extend(_alert(event, state, uow))
     if created:
         conn.execute(notification_orders.insert(), [_remembered(states[o]) for o in created])
     updates = [_remembered(states[o]) | {"key": o} for o in changed - created]
@@ -140,6 +150,25 @@ def _notify(event: StoredEvent, order: OrderState, uow: UnitOfWork) -> list[dict
         {
             "order_id": event.order_id, "event_id": event.id, "recipient_type": kind, "recipient_id": who,
             "status": status.value, "channel": "app", "message": message[:500], "created_at": uow.now,
+        }
+        for kind, who, message in recipients
+    ]
+
+
+def _alert(event: StoredEvent, order: OrderState, uow: UnitOfWork) -> list[dict[str, Any]]:
+    """The notification rows for an alert (a deadline passed without a status change), and its NotificationSent."""
+    p = event.payload
+    values = {"id": event.order_id, "store": order.store_id, "minutes": max(1, round(p.get("waited_s", 0) / 60))}
+    recipients = [(kind, order.store_id if kind == "store" else "operations", text.format(**values)) for kind, text in ALERTS[event.event_type]]
+    uow.record(
+        NotificationSent(
+            order_id=event.order_id, status=order.status.value, recipients=[f"{kind}:{who}" for kind, who, _ in recipients], message=recipients[0][2][:500]
+        )
+    )
+    return [
+        {
+            "order_id": event.order_id, "event_id": event.id, "recipient_type": kind, "recipient_id": who,
+            "status": order.status.value, "channel": "app", "message": message[:500], "created_at": uow.now,
         }
         for kind, who, message in recipients
     ]

@@ -57,6 +57,12 @@ class SimulationOptions:
     payment_failure_rate: float = 0.0
     payment_latency_ms: int = 0
     seed: int = 0
+    # With deadlines: simulated time (a ManualClock the run moves), stores that never answer, riders
+    # who come late and customers who never confirm; the deadlines settle them. A day takes seconds.
+    deadlines: bool = False
+    ignore_rate: float = 0.05
+    late_pickup_rate: float = 0.1
+    unconfirmed_rate: float = 0.2
 
     def validate(self) -> SimulationOptions:
         for name in ("orders", "stores", "riders", "payment_latency_ms"):
@@ -68,7 +74,7 @@ class SimulationOptions:
                 raise InvalidInput(f"{name} must be at least 1", field=name)
         if self.orders > 10_000_000:
             raise InvalidInput("orders must be at most 10,000,000", field="orders")
-        for name in ("cancel_rate", "reject_rate", "payment_failure_rate"):
+        for name in ("cancel_rate", "reject_rate", "payment_failure_rate", "ignore_rate", "late_pickup_rate", "unconfirmed_rate"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
                 raise InvalidInput(f"{name.replace('_', ' ')} must be between 0 and 1 (got {value!r})", field=name)
@@ -86,6 +92,9 @@ class PlannedOrder:
     fate: str  # "deliver", "cancel" or "reject"
     rider_id: str
     reject_reason: str
+    ignored: bool = False  # the store never answers (the acceptance deadline rejects it)
+    late_pickup: bool = False  # no rider comes before the pickup alert
+    unconfirmed: bool = False  # the customer never confirms (the system does, a day later)
 
 
 def plan_order(options: SimulationOptions, index: int, customers: list[str], stores: list[str], menus: dict[str, list[str]], riders: list[str]) -> PlannedOrder:
@@ -96,6 +105,7 @@ def plan_order(options: SimulationOptions, index: int, customers: list[str], sto
     picked = rng.sample(menu, k=rng.randint(1, min(3, len(menu))))
     draw = rng.random()
     fate = "cancel" if draw < options.cancel_rate else "reject" if draw < options.cancel_rate + options.reject_rate else "deliver"
+    late = [r < rate for r, rate in zip(_draws(options, index), (options.ignore_rate, options.late_pickup_rate, options.unconfirmed_rate))]
     return PlannedOrder(
         index=index,
         customer_id=customers[rng.randrange(len(customers))],
@@ -104,7 +114,16 @@ def plan_order(options: SimulationOptions, index: int, customers: list[str], sto
         fate=fate,
         rider_id=riders[rng.randrange(len(riders))],
         reject_reason=rng.choice(REJECT_REASONS),
+        ignored=fate == "deliver" and late[0], late_pickup=late[1], unconfirmed=late[2],
     )
+
+
+def _draws(options: SimulationOptions, index: int) -> list[float]:
+    """The deadline draws, from their own stream: a run without deadlines plans exactly as before."""
+    if not options.deadlines:
+        return [1.0, 1.0, 1.0]
+    rng = random.Random(f"{options.seed}:{index}:deadlines")
+    return [rng.random() for _ in range(3)]
 
 
 def _key(run_id: int, index: int) -> str:
@@ -205,11 +224,26 @@ class Simulation:
                     if failure.order_id is None:  # the breaker failed it fast: no order exists
                         self.not_placed["payment service unavailable (breaker open)"] += 1
         # Each phase: every order whose status calls for this step takes it; the sagas then settle.
-        self._phase(plans, {S.PAID: self._store_decides})
+        # With deadlines, those who are late skip their step, time passes, and the deadlines act.
+        s = engine.settings
+        self._phase(plans, {S.PAID: self._store_decides}, late=lambda p: p.ignored and s.accept_timeout_s > 0)
+        self._let_time_pass(s.accept_timeout_s)
         self._phase(plans, {S.COOKING: lambda p, oid: engine.store.ready(oid, p.store_id)})
-        self._phase(plans, {S.READY_FOR_PICKUP: lambda p, oid: engine.deliveries.pick_up(oid, p.rider_id)})
+        pick_up = {S.READY_FOR_PICKUP: lambda p, oid: engine.deliveries.pick_up(oid, p.rider_id)}
+        self._phase(plans, pick_up, late=lambda p: p.late_pickup and s.pickup_alert_s > 0)
+        if self._let_time_pass(s.pickup_alert_s):
+            self._phase(plans, pick_up)  # the late riders come after the alert
         self._phase(plans, {S.DELIVERING: lambda p, oid: engine.deliveries.complete(oid, p.rider_id)})
-        self._phase(plans, {S.DELIVERED: lambda p, oid: engine.orders.confirm(oid, p.customer_id)})
+        self._phase(plans, {S.DELIVERED: lambda p, oid: engine.orders.confirm(oid, p.customer_id)}, late=lambda p: p.unconfirmed and s.confirm_timeout_s > 0)
+        self._let_time_pass(s.confirm_timeout_s)
+
+    def _let_time_pass(self, seconds: float) -> bool:
+        """With deadlines: move the simulated clock on by ``seconds`` and fire what fell due."""
+        if not self.options.deadlines or not seconds:
+            return False
+        self.engine.clock.advance(seconds)  # type: ignore[attr-defined]  # a ManualClock (see simulate)
+        self.engine.timers.fire_due(limit=None)
+        return True
 
     def _store_decides(self, plan: PlannedOrder, order_id: str) -> None:
         if plan.fate == "cancel":
@@ -219,12 +253,14 @@ class Simulation:
         else:
             self.engine.store.accept(order_id, plan.store_id)
 
-    def _phase(self, plans: list[PlannedOrder], steps: dict[OrderStatus, Callable[[PlannedOrder, str], Any]]) -> None:
+    def _phase(
+        self, plans: list[PlannedOrder], steps: dict[OrderStatus, Callable[[PlannedOrder, str], Any]], late: Callable[[PlannedOrder], bool] = lambda p: False
+    ) -> None:
         statuses = self._statuses(plans)
         with self.engine.deferred():
             for plan in plans:
                 placed = statuses.get(plan.index)
-                if placed is None or placed[1] not in steps:
+                if placed is None or placed[1] not in steps or late(plan):
                     continue
                 order_id, status = placed
                 try:
@@ -255,6 +291,10 @@ class Simulation:
                 sa.select(sa.func.coalesce(sa.func.sum(p.c.amount), 0)).where(p.c.order_id.in_(run_orders), p.c.status == "REFUNDED")
             ).scalar_one()
             kept = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(o.c.total), 0)).where(in_run, o.c.status == S.CONFIRMED.value)).scalar_one()
+            e = eventlog.events
+            by_deadline = dict(conn.execute(
+                sa.select(e.c.event_type, sa.func.count()).where(e.c.order_id.in_(run_orders), e.c.actor == "system:deadlines").group_by(e.c.event_type)
+            ).all())
         orders = sum(by_status.values())
         unfinished = sum(n for status, n in by_status.items() if OrderStatus(status) not in FINAL)
         return {
@@ -268,6 +308,10 @@ class Simulation:
             "events": events,
             "notifications": notifications,
             "payments": {"charged": int(charged), "refunded": int(refunded), "net": int(charged - refunded), "confirmed_orders_total": int(kept)},
+            "deadlines": {
+                "auto_rejected": by_deadline.get("StoreOrderRejected", 0), "pickup_alerts": by_deadline.get("PickupOverdue", 0),
+                "auto_confirmed": by_deadline.get("DeliveryConfirmed", 0),
+            },
             "wall_time_s": round(wall_s, 3),
             "lifecycles_per_s": round(orders / wall_s, 1) if wall_s > 0 else None,
         }
@@ -311,7 +355,15 @@ def simulate(settings: Any, options: SimulationOptions | None, *, resume: bool =
         else:
             assert options is not None
             run_id = None
+        latest = probe.events.latest(1)
     assert options is not None
+    parts: dict[str, Any] = {}
+    if options.deadlines:  # simulated time, from now (or from where an earlier simulated run left it)
+        from datetime import UTC, datetime
+
+        from .clock import ManualClock
+
+        parts["clock"] = ManualClock(max([datetime.now(UTC), *(e.occurred_at for e in latest)]))
     # The run's fault injection lives in the gateway, so the engine is opened with the run's options.
     run_settings = settings.model_copy(
         update={
@@ -320,7 +372,7 @@ def simulate(settings: Any, options: SimulationOptions | None, *, resume: bool =
             "payment_seed": options.seed,
         }
     )
-    with Engine.open(run_settings) as engine:
+    with Engine.open(run_settings, **parts) as engine:
         if run_id is None:
             run_id = start_run(engine, options)
         result = Simulation(engine, run_id, options, progress).run()

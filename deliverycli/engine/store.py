@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from . import catalog, eventlog
-from .commands import AcceptOrder, MarkReady, RejectOrder
+from .commands import AcceptOrder, ExpireAcceptance, MarkReady, RejectOrder
 from .errors import ConcurrencyConflict, Conflict, IllegalTransition, NotFound, NotPermitted
 from .events import (
     CancellationRefused,
@@ -70,6 +70,8 @@ class StoreOrder:
     def _move(self, target: TicketStatus, attempted: str) -> None:
         if self.status is T.CANCELLED:
             raise Conflict(f"order {self.order_id} was cancelled by the customer; cannot {attempted}")
+        if self.status is T.REJECTED and self.reason == NOT_ACCEPTED:
+            raise Conflict(f"order {self.order_id} was not accepted in time: the system rejected it and refunded the customer; cannot {attempted}")
         if target not in TICKET_ALLOWED[self.status]:
             raise IllegalTransition("store order", self.order_id, self.status, attempted, [s.value for s in TICKET_ALLOWED[self.status]])
         self.status = target
@@ -185,6 +187,20 @@ def accept_order(cmd: AcceptOrder, unit_of_work: UnitOfWorkFactory) -> TicketSta
 def reject_order(cmd: RejectOrder, unit_of_work: UnitOfWorkFactory) -> TicketState:
     reason = check_text("reason", cmd.reason, 500)
     return _act(unit_of_work, cmd.order_id, cmd.store_id, "reject", reason)
+
+
+NOT_ACCEPTED = "not accepted in time"
+
+
+def expire_acceptance(cmd: ExpireAcceptance, unit_of_work: UnitOfWorkFactory) -> TicketState:
+    """The acceptance deadline: the system rejects a ticket still NEW, as its store would; refused
+    (Conflict) when the store accepted, rejected, or the customer cancelled first."""
+    with unit_of_work(cmd.actor) as uow:
+        ticket = uow.tickets.get(cmd.order_id)
+        ticket.reject(ticket.store_id, NOT_ACCEPTED)
+        uow.tickets.save(ticket)
+        uow.commit()
+    return TicketState(id=ticket.order_id, order_id=ticket.order_id, store_id=ticket.store_id, status=ticket.status, reason=ticket.reason)
 
 
 def mark_ready(cmd: MarkReady, unit_of_work: UnitOfWorkFactory) -> TicketState:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager as ContextManager
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
@@ -24,6 +24,12 @@ if TYPE_CHECKING:
     from .ordering.repository import OrderRepository
     from .payment.records import PaymentRecords
     from .store import TicketRepository
+
+
+class CommitHook(Protocol):
+    """Called by ``commit`` after the unit's events are appended, in the same transaction."""
+
+    def __call__(self, uow: UnitOfWork, records: Sequence[tuple[Event, str]], /) -> None: ...
 
 
 class RecordsEvents(Protocol):
@@ -101,10 +107,14 @@ class UnitOfWork:
     to the event log in the same transaction.
     """
 
-    def __init__(self, connect: Callable[[], ContextManager[sa.Connection]], actor: str, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self, connect: Callable[[], ContextManager[sa.Connection]], actor: str, clock: Clock = SYSTEM_CLOCK,
+        on_commit: Sequence[CommitHook] = (),
+    ) -> None:
         self.connect = connect
         self.actor = actor
         self.clock = clock
+        self.on_commit = on_commit
         self.now: datetime = clock.now()
         self._pending: list[tuple[Event, str]] = []
         self.conn: sa.Connection
@@ -114,7 +124,9 @@ class UnitOfWork:
         self._release = ExitStack()
         self.conn = self._release.enter_context(self.connect())
         try:
-            self._tx = self.conn.begin()
+            # On a connection already in a transaction (a timer's firing runs its command inside the
+            # transaction that claimed the timer), the unit is a savepoint of it: all or nothing.
+            self._tx = self.conn.begin_nested() if self.conn.in_transaction() else self.conn.begin()
         except BaseException:
             self._release.close()
             raise
@@ -172,6 +184,8 @@ class UnitOfWork:
 
     def commit(self) -> None:
         eventlog.append(self.conn, self._pending, self.now)
+        for hook in self.on_commit:  # e.g. deadlines.Scheduler: timers start and end with their events
+            hook(self, self._pending)
         self._tx.commit()
         self._pending = []
 

@@ -98,10 +98,25 @@ class TimelineEntry(ReadModel):
     actor: str
 
 
+class TimerView(ReadModel):
+    """A deadline an order started (a durable timer): when it falls due and what became of it."""
+
+    id: int
+    order_id: str
+    kind: str = Field(description="acceptance (store must accept), pickup (alert if no rider) or confirm (auto-confirm)")
+    due_at: Timestamp
+    state: str = Field(description="pending, fired, cancelled (the order moved on first) or failed")
+    created_at: Timestamp
+    created_by_event: int = Field(description="the id of the event that started it")
+    settled_at: Timestamp | None
+    outcome: str | None = Field(description="what firing did, or why it was cancelled")
+
+
 class StatusView(OrderSummary):
-    """The status check of an order: its status view row and its timeline, oldest first."""
+    """The status check of an order: its status view row, its timeline oldest first, and its pending deadlines."""
 
     timeline: list[TimelineEntry]
+    deadlines: list[TimerView] = Field(default=[], description="pending deadlines, soonest first")
 
 
 # -- the store's order list -------------------------------------------------------------------------
@@ -130,6 +145,7 @@ class StoreTicket(ReadModel):
     reason: str | None
     received_at: Timestamp
     updated_at: Timestamp
+    accept_by: Timestamp | None = Field(default=None, description="a NEW ticket's acceptance deadline: rejected by the system after it")
 
 
 # -- deliveries -------------------------------------------------------------------------------------
@@ -287,6 +303,8 @@ class Operations(ReadModel):
     stuck_after_s: float
     stuck: list[OrderSummary]
     stuck_count: int
+    overdue_timers: list[TimerView] = Field(default=[], description="deadlines past due and not fired yet, most overdue first")
+    overdue_timer_count: int = 0
 
 
 class Readiness(ReadModel):
@@ -366,11 +384,12 @@ class WebhookDelivery(ReadModel):
 
 
 class CatchUp(ReadModel):
-    """What catching up did: payments settled after a crash, and events applied."""
+    """What catching up did: payments settled after a crash, events applied, and timers fired."""
 
     payments_resolved: list[str]
     payments_reconciled: list[str] = []
     events_applied: int
+    timers_fired: list[TimerView] = Field(default=[], description="due deadlines fired (or found no longer needed)")
 
 
 class InitReport(ReadModel):

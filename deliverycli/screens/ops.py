@@ -1,6 +1,7 @@
 """The operations view: orders by status, events per minute as a sparkline, each subscriber's
 position and lag, dead letters (retry with t), the payment circuit breaker, and stuck orders:
-those in a non-final status for longer than a threshold (s changes it)."""
+those in a non-final status for longer than a threshold (s changes it), with their deadlines that
+are past due and not fired yet."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from .base import ConsoleScreen
 MINUTES = 30  # the throughput window
 THRESHOLDS_S = (60, 300, 600, 1800, 3600)
 BREAKER_GLYPHS = {"closed": "●", "open": "○", "half-open": "◐"}
+DEADLINE_GLYPH = "⧗"
 REFRESH_S = 2.0  # besides every new event: ages, the breaker's cool-down and lag change with time
 
 
@@ -51,7 +53,7 @@ class OpsScreen(ConsoleScreen):
                 yield ConsoleTable("Subscriber", "Position", "Lag", id="subscribers", cursor_type="none", show_cursor=False)
                 yield ConsoleTable("#", "Type", "Order", Column("Subscriber", "subscriber", True), Column("Tries", "tries", True), Column("Event", "event", True), "Error", id="dead-letters", order_column=2,
                                    empty="No dead letters: every event was handled.")
-                yield ConsoleTable("Order", "Status", "For", Column("Customer", "customer", True), Column("Store", "store", True), id="stuck", zebra_stripes=True, order_column=None,
+                yield ConsoleTable("Order", "Status", "For", Column("Overdue", "overdue", True), Column("Customer", "customer", True), Column("Store", "store", True), id="stuck", zebra_stripes=True, order_column=None,
                                    empty="Nothing stuck: s changes how long an open order may wait.")
         yield ConsoleFooter()
 
@@ -84,7 +86,7 @@ class OpsScreen(ConsoleScreen):
         ])
         subscribers.border_subtitle = f"head #{ops['head']:,}"
         self._show_dead_letters(ops["dead_letters"])
-        self._show_stuck(now, ops["stuck"], ops["stuck_count"])
+        self._show_stuck(now, ops["stuck"], ops["stuck_count"], ops.get("overdue_timers", []), ops.get("overdue_timer_count", 0))
 
     def _show_counts(self, counts: dict[str, int]) -> None:
         table = self.query_one("#counts", ConsoleTable)
@@ -109,15 +111,18 @@ class OpsScreen(ConsoleScreen):
         ])
         table.border_title = f"Dead letters ({len(dead)})" + (" · t retries" if dead else "")
 
-    def _show_stuck(self, now: datetime, stuck: list[dict[str, Any]], count: int) -> None:
+    def _show_stuck(self, now: datetime, stuck: list[dict[str, Any]], count: int, overdue: list[dict[str, Any]], overdue_count: int) -> None:
         table = self.query_one("#stuck", ConsoleTable)
+        late: dict[str, list[str]] = {}
+        for timer in overdue:  # a deadline past due that no process has fired yet (no worker running?)
+            late.setdefault(timer["order_id"], []).append(f"{DEADLINE_GLYPH} {timer['kind']}")
         table.show([
             (order["id"], (order["id"], status_text(order["status"]), age((now - datetime.fromisoformat(order["updated_at"])).total_seconds()),
-                           order["customer_id"], order["store_id"]))
+                           ", ".join(late.get(order["id"], [])) or "-", order["customer_id"], order["store_id"]))
             for order in stuck
         ])
         shown = f"oldest {len(stuck)} of {count:,}" if count > len(stuck) else f"{count:,}"
-        table.border_title = f"Stuck > {age(self.stuck_after_s)} ({shown})"
+        table.border_title = f"Stuck > {age(self.stuck_after_s)} ({shown})" + (f" · {DEADLINE_GLYPH} {overdue_count:,} overdue" if overdue_count else "")
         table.border_subtitle = "s: threshold"
 
     # -- commands -----------------------------------------------------------------------------

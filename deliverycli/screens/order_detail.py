@@ -16,6 +16,9 @@ from ..widgets.format import money, status_text
 from ..widgets.table import ConsoleTable
 from .actions import CustomerActions, RiderActions, StoreActions
 
+# What a pending deadline does when it falls due (engine/deadlines).
+DEADLINES = {"acceptance": "rejected unless accepted", "pickup": "alert unless picked up", "confirm": "auto-confirmed"}
+
 # Which commands each role has here; the engine still decides whether each is allowed.
 ROLE_ACTIONS = {
     "customer": {"cancel_order", "confirm_delivery"},
@@ -77,6 +80,8 @@ class OrderDetailScreen(CustomerActions, StoreActions, RiderActions):
         ]
         if view.get("reason"):
             lines.append(f"Reason    {view['reason']}")
+        for deadline in view.get("deadlines") or []:  # pending: what the system does, and when, unless someone acts first
+            lines.append(f"Deadline  {DEADLINES.get(deadline['kind'], deadline['kind'])} at {self.time(deadline['due_at'])}")
         self.query_one("#summary", Static).update("\n".join(lines))
         self.query_one("#items", Static).update(
             "\n".join(f"{i['quantity']} × {i['name']}  {money(i['unit_price'] * i['quantity'], view['currency'])}" for i in order["items"])

@@ -8,6 +8,7 @@ coming back from an order's detail with nothing new, cost one small query."""
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
@@ -17,7 +18,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from ..output import jsonable
-from ..widgets.format import clip, items_text, money, page_text, status_text
+from ..widgets.format import age, clip, items_text, money, page_text, status_text
 from ..widgets.footer import ConsoleFooter
 from ..widgets.table import Column, ConsoleTable
 from .actions import StoreActions
@@ -157,10 +158,16 @@ class StoreScreen(StoreActions, TabbedScreen):
     def _fill(self, table: ConsoleTable, rows: list[dict[str, Any]], total: int) -> None:
         currency = self.console.settings.currency
 
+        now = self.console.clock()
+
         def cells(t: dict[str, Any]) -> tuple[Any, ...]:
             style = "bold reverse" if t["id"] in self.fresh else ""
+            status = status_text(t["status"])
+            if t.get("accept_by"):  # the acceptance deadline: the system rejects it after this
+                left = (datetime.fromisoformat(t["accept_by"]) - now).total_seconds()
+                status += f" · {age(left)} left" if left > 0 else " · overdue"
             return (
-                Text(FRESH_MARK if style else " ", style=style), Text(t["id"], style=style), status_text(t["status"]),
+                Text(FRESH_MARK if style else " ", style=style), Text(t["id"], style=style), status,
                 Text(money(t["total"], currency), justify="right"), self.time(t["received_at"]),
                 clip(items_text(t["items"]) + (f" · {t['reason']}" if t.get("reason") else ""), 60),
             )

@@ -223,7 +223,7 @@ LINE = [
 ]
 # Events that never change what the customer sees.
 SILENT = ["StoreOrderReceived", "DeliveryRequested", "PaymentRefunded", "PaymentDeclined", "StoreOrderCancelled",
-          "StoreOrderRejected", "NotificationSent"]
+          "StoreOrderRejected", "NotificationSent", "PickupOverdue"]
 
 
 def test_follow_fulfilment_line() -> None:

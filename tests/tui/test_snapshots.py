@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from .conftest import make_app, on_screen, press, settle, wait_until
-from .scenario import seed, snapshot_time
+from .scenario import SNAPSHOT_DELAY, seed, snapshot_time
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
@@ -34,10 +34,18 @@ def snapshot_app(seeded: tuple[Path, Any], tmp_path: Path) -> Callable[..., Any]
     """An app on a fresh copy of the seeded database: no polling, no motion, times masked, clock frozen."""
     folder, frozen = seeded
 
+    def open_backend(settings: Any, readonly: bool = False) -> Any:
+        # The engine's own clock stays at the seeding: however long the suite takes, no deadline of the
+        # seeded orders falls due and fires (the views still judge them against the frozen clock).
+        from deliverycli.engine.bootstrap import Engine
+        from deliverycli.engine.clock import ManualClock
+
+        return Engine.open(settings, catch_up=not readonly, clock=ManualClock(frozen - SNAPSHOT_DELAY))
+
     def make(role: str | None = None, actor: str | None = None) -> Any:
         for file in folder.iterdir():
             shutil.copy(file, tmp_path / file.name)
-        app = make_app(str(tmp_path / "shop.db"), role, actor, poll_interval=None, mask_times=True, clock=lambda: frozen)
+        app = make_app(str(tmp_path / "shop.db"), role, actor, poll_interval=None, mask_times=True, clock=lambda: frozen, open_backend=open_backend)
         # No motion: a relabelled tab moves its underline after a 20 ms timer when animated, which the
         # harness's wait for animations can miss; the picture would then depend on the machine's speed.
         app.motion_level = "none"

@@ -14,6 +14,6 @@ class Notifications(_Group):
         from ..notification import list_notifications
 
         with self.engine.read() as conn:
-            if recipient_type is not None:
+            if recipient_type is not None and recipient_type != "operations":  # operations: the ops team, not in the catalog
                 {"customer": catalog.get_customer, "store": catalog.get_store, "rider": catalog.get_rider}[recipient_type](conn, recipient_id)
             return list_notifications(conn, recipient_type, recipient_id, after, limit)

@@ -52,10 +52,11 @@ class Ops(_Group):
         return retry(self.engine.bus, dead_letter_id, redeliver=self.engine.webhooks.redeliver)
 
     def check_invariants(self) -> CheckResult:
-        """Check SPEC §5–§6 against the event log; ``problems`` is empty when every promise holds."""
+        """Check SPEC §5–§6 against the event log; ``problems`` is empty when every promise holds
+        (``warnings``: deadlines overdue and not fired, timers whose firing failed)."""
         from .. import invariants
 
-        return invariants.run(self.engine.db, self.engine.handled(), self.engine.gateway)
+        return invariants.run(self.engine.db, self.engine.handled(), self.engine.gateway, now=self.engine.clock.now())
 
     def rebuild_views(self, progress: Callable[[int, int], None] | None = None, mode: str = "auto") -> dict[str, Any]:
         """Rebuild the status view from the event log (notifications are never re-sent); ``progress(done, total)``."""

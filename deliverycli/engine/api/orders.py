@@ -48,9 +48,12 @@ class Orders(_Group):
             return order_view(conn, order_id)
 
     def status(self, order_id: str) -> StatusView:
-        """The CQRS status view of an order: its status and timeline."""
+        """The CQRS status view of an order: its status, timeline and pending deadlines (with their due time)."""
+        from ..deadlines import timers
+
         with self.engine.read() as conn:
-            return status_view.get_status(conn, order_id)
+            view = status_view.get_status(conn, order_id)
+            return view.model_copy(update={"deadlines": timers.pending(conn, order_id)})
 
     def count(self, customer_id: str | None = None, store_id: str | None = None, status: str | None = None) -> int:
         """How many orders there are (of a customer, of a store, in a status), from the status view."""

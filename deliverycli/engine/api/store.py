@@ -24,10 +24,13 @@ class StoreOrders(_Group):
 
     def queue(self, store_id: str, status: str | None = None, limit: int = 200) -> Tickets:
         """The store's tickets, newest first (only those in ``status`` if given)."""
+        from ..deadlines import timers
         from ..store import queue
 
         with self.engine.read() as conn:
-            return queue(conn, store_id, status, limit)
+            tickets = queue(conn, store_id, status, limit)
+            due = timers.acceptance_due(conn, [t.order_id for t in tickets if t.status == "NEW"])
+        return [t.model_copy(update={"accept_by": due[t.order_id]}) if t.order_id in due else t for t in tickets]
 
     def counts(self, store_id: str) -> dict[str, int]:
         """How many of the store's tickets are in each status."""

@@ -231,8 +231,12 @@ class Checker:
                 f"the customer got {len(have)} notification(s) for {len(want)} status change(s); first difference: {_first_difference(have, want)}",
             )
         sent = facts.types["NotificationSent"]
-        if sent != len({event_id for event_id, _ in have}):
-            self.add(order_id, "notifications", f"NotificationSent was recorded {sent} times for {len(have)} notified status change(s)")
+        alerts = [event_id for event_id in facts.ids.get("PickupOverdue", []) if self.took_effect("notification", event_id)]
+        if sent != len({event_id for event_id, _ in have}) + len(alerts):
+            self.add(
+                order_id, "notifications",
+                f"NotificationSent was recorded {sent} times for {len(have)} notified status change(s) and {len(alerts)} alert(s)",
+            )
 
 
 def _first_difference(have: list[Any], want: list[Any]) -> str:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..commands import CancelOrder, ConfirmDelivery
-from ..errors import NotFound
+from ..commands import AutoConfirmDelivery, CancelOrder, ConfirmDelivery
+from ..errors import NotFound, NotYet
+from ..lifecycle import OrderStatus
 from ..events import StoredEvent
 from ..views import OrderView
 from .model import Order
@@ -34,6 +35,20 @@ def confirm_delivery(cmd: ConfirmDelivery, unit_of_work: UnitOfWorkFactory) -> O
         with uow.catalog.known_if_refused("customer", cmd.customer_id):  # only its customer confirms
             order = uow.orders.get(cmd.order_id, with_lines=True)
             order.confirm_delivery(cmd.customer_id)
+        uow.orders.save(order)
+        uow.commit()
+    return order.view()
+
+
+def auto_confirm(cmd: AutoConfirmDelivery, unit_of_work: UnitOfWorkFactory) -> OrderView:
+    """The confirmation deadline: the system confirms a delivered order for its customer; refused
+    (IllegalTransition) once the customer confirmed; NotYet while this context still has the order
+    on the road (its saga has not followed DeliveryCompleted)."""
+    with unit_of_work(cmd.actor) as uow:
+        order = uow.orders.get(cmd.order_id, with_lines=True)
+        if order.status is OrderStatus.DELIVERING:
+            raise NotYet(f"order {cmd.order_id} is not delivered yet as the ordering context knows it")
+        order.confirm_delivery(order.customer_id)
         uow.orders.save(order)
         uow.commit()
     return order.view()

@@ -1,7 +1,7 @@
 """webhooks and webhook_deliveries: endpoints that receive the event log over HTTP, and every attempt
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-11-30
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import deliverycli.engine.storage
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
