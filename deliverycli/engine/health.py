@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from . import eventlog, storage
+from . import eventlog, storage, workers
 from . import status as status_view
 from .ordering.repository import count_pending_payments
 from .payment import breaker
@@ -24,8 +24,10 @@ def breaker_state(conn: sa.Connection, fail_max: int, reset_timeout_s: float) ->
     return breaker.describe(breaker.read(conn), fail_max, reset_timeout_s)
 
 
-def health(db: sa.Engine, url: sa.URL, handled: Mapping[str, set[str]], fail_max: int, reset_timeout_s: float) -> Health:
-    """Reachability, schema, each subscriber's lag, dead letters and the breaker; ``problems`` says what is wrong."""
+def health(
+    db: sa.Engine, url: sa.URL, handled: Mapping[str, set[str]], fail_max: int, reset_timeout_s: float, now: datetime | None = None,
+) -> Health:
+    """Reachability, schema, each subscriber's lag, dead letters, the breaker and the workers; ``problems`` says what is wrong."""
     with database_errors():
         version = storage.schema_version(db)
         with db.connect() as conn, conn.execution_options(readonly=True).begin():
@@ -36,6 +38,7 @@ def health(db: sa.Engine, url: sa.URL, handled: Mapping[str, set[str]], fail_max
             head = eventlog.head(conn)
             parked = eventlog.list_dead_letters(conn)
             breaker_now = breaker_state(conn, fail_max, reset_timeout_s)
+            listed = workers.listing(conn, now or storage.utcnow()) if version == storage.SCHEMA_HEAD else []
     problems = []
     if version != storage.SCHEMA_HEAD:
         problems.append(f"schema is at {version}, expected {storage.SCHEMA_HEAD}")
@@ -44,6 +47,7 @@ def health(db: sa.Engine, url: sa.URL, handled: Mapping[str, set[str]], fail_max
         problems.append(f"{len(parked)} dead letter(s) waiting to be retried")
     if breaker_now.state != breaker.CLOSED:
         problems.append(f"payment circuit breaker is {breaker_now.state}")
+    problems += workers.stale_problems(listed)
 
     return Health(
         database=storage.describe(url),
@@ -57,6 +61,8 @@ def health(db: sa.Engine, url: sa.URL, handled: Mapping[str, set[str]], fail_max
         pending_payments=pending_payments,
         payments_to_reconcile=to_reconcile,
         orders_by_status=counts,
+        workers=listed,
+        backlog=sum(behind.values()),
         problems=problems,
         healthy=not problems,
     )
@@ -83,4 +89,6 @@ def operations(
             stuck_after_s=stuck_after_s,
             stuck=stuck,
             stuck_count=stuck_count,
+            workers=workers.listing(conn, now),
+            backlog=sum(behind.values()),
         )
