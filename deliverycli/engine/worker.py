@@ -140,6 +140,7 @@ class Worker:
     jobs_done: int = 0
     _last_beat: float = field(default=-1e18, repr=False)
     _doing: set[str] = field(default_factory=set, repr=False)
+    _batch_drained: dict[str, int] = field(default_factory=dict, repr=False)
     _last_catch_up: float = field(default=-1e18, repr=False)
 
     def __post_init__(self) -> None:
@@ -151,6 +152,7 @@ class Worker:
         stop = stop or threading.Event()
         started = self.clock.now()
         self.engine.bus.skip_busy = True  # share the subscribers with other workers instead of queueing
+        self.engine.bus.after_batch = self._drained  # a drain under steady load may last long: beat meanwhile
         lease, wakeups = DrainLease(self.engine), Wakeups(self.engine)
         with self.engine.write() as conn:
             workers.register(conn, self.id, started, self.beat_interval_s)
@@ -159,7 +161,7 @@ class Worker:
             while not stop.is_set():
                 if not once and not lease.acquire():  # --once drains anyway: SQLite makes it wait its turn
                     self.state = "standby"
-                    self._wait(stop, wakeups, self.poll_interval_s or POSTGRES_POLL_S)
+                    self._wait(stop, wakeups, self.poll_interval_s or POSTGRES_POLL_S, catch_up_due=False)
                     continue
                 did = self.batch()
                 if once:
@@ -180,7 +182,7 @@ class Worker:
 
     def batch(self) -> int:
         """Catch up (drain every subscriber, fire what is due) and run each job once; returns the work done."""
-        before = dict(self.engine.bus.drained)
+        self._batch_drained = {}
         self.state = "draining"
         self._beat_if_due()
         caught = self.engine.catch_up()
@@ -191,13 +193,11 @@ class Worker:
                 done += job()
             except Exception:  # noqa: BLE001 - a failing job must not stop the draining; it says why itself
                 log.exception("worker job %r failed", job)
-        drained = {name: n - before.get(name, 0) for name, n in self.engine.bus.drained.items() if n != before.get(name, 0)}
-        self.applied += caught.events_applied
+        drained = self._batch_drained
         self.jobs_done += done
         if not caught.events_applied and not done and not caught.payments_resolved and not caught.payments_reconciled:
             return 0
         self.batches += 1
-        self._doing.update(drained)
         if done:
             self._doing.add("jobs")
         self._beat_if_due()
@@ -206,15 +206,21 @@ class Worker:
                                       subscribers=drained, jobs_done=done, payments_resolved=len(caught.payments_resolved)))
         return caught.events_applied + done + 1
 
-    def _wait(self, stop: threading.Event, wakeups: Wakeups, interval: float) -> None:
-        """Until there may be new events, a full catch-up is due, a beat is due, or ``stop``."""
+    def _wait(self, stop: threading.Event, wakeups: Wakeups, interval: float, catch_up_due: bool = True) -> None:
+        """Until there may be new events, a full catch-up is due (``catch_up_due``), or ``stop``; beating meanwhile."""
         until = self.clock.monotonic() + interval
         while not stop.is_set():
             self._beat_if_due()
             now = self.clock.monotonic()
-            left = min(until - now, self._last_catch_up + CATCH_UP_EVERY_S - now)
+            left = min(until - now, self._last_catch_up + CATCH_UP_EVERY_S - now) if catch_up_due else until - now
             if left <= 0 or wakeups.wait(min(left, WAIT_SLICE_S)):
                 return
+
+    def _drained(self, subscriber: str, count: int) -> None:
+        self._batch_drained[subscriber] = self._batch_drained.get(subscriber, 0) + count
+        self._doing.add(subscriber)
+        self.applied += count
+        self._beat_if_due()
 
     def _beat_if_due(self) -> None:
         if self.clock.monotonic() - self._last_beat >= self.beat_interval_s:
