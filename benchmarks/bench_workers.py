@@ -100,6 +100,27 @@ def generate(db: str, count: int, window: int, seed: int) -> None:
 # -- the orchestration ----------------------------------------------------------------------------
 
 
+def cpu_counters() -> tuple[int, int]:
+    """(idle, total) jiffies of the whole machine so far (Linux /proc/stat), to tell how busy it was."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0, 0
+    return fields[3] + fields[4], sum(fields[:8])
+
+
+def idle_percent(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    total = after[1] - before[1]
+    return round(100 * (after[0] - before[0]) / total, 1) if total else None
+
+
+def children_cpu_s() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def fresh_db(folder: Path, backend: str, name: str, pg_url: str | None) -> tuple[str, Any]:
     """A database with the demo data; returns it and a function that drops it."""
     if backend == "sqlite":
@@ -163,7 +184,7 @@ def scaling_run(folder: Path, backend: str, workers: int, args: argparse.Namespa
         with Engine.open(load_settings(db=db), catch_up=False) as engine:
             wait_registered(engine, workers)
             per = [args.orders // args.generators + (1 if i < args.orders % args.generators else 0) for i in range(args.generators)]
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), cpu_counters()
             gens = [subprocess.Popen([sys.executable, __file__, "--generate", db, str(n), str(args.window), str(i)]) for i, n in enumerate(per)]
             confirmed = sa.select(sa.func.count()).select_from(order_status).where(order_status.c.status == "CONFIRMED")
             while True:
@@ -174,7 +195,7 @@ def scaling_run(folder: Path, backend: str, workers: int, args: argparse.Namespa
                 if any(g.poll() not in (None, 0) for g in gens):
                     raise SystemExit("a load generator failed")
                 time.sleep(0.02)
-            elapsed = time.perf_counter() - started
+            elapsed, idle = time.perf_counter() - started, idle_percent(cpu, cpu_counters())
             problems = engine.ops.check_invariants().problems
         summaries = stop_workers(procs)
     finally:
@@ -184,7 +205,50 @@ def scaling_run(folder: Path, backend: str, workers: int, args: argparse.Namespa
     return {
         "backend": backend, "workers": workers, "orders": args.orders, "seconds": round(elapsed, 3),
         "lifecycles_per_s": round(args.orders / elapsed, 1), "applied_per_worker": [s["events_applied"] for s in summaries],
+        "machine_idle_pct": idle,
     }
+
+
+def drain_run(folder: Path, workers: int, args: argparse.Namespace) -> dict[str, Any]:
+    """PostgreSQL: how fast N workers drain a backlog of --backlog placed orders whose sagas nobody
+    settled. The workers start while this process holds every subscriber's tracking row (they skip
+    them all); the clock starts when it lets go (with a NOTIFY, so they wake at once)."""
+    import sqlalchemy as sa
+
+    from deliverycli.engine import eventlog
+    from deliverycli.engine.bootstrap import Engine
+    from deliverycli.engine.commands import PlaceOrder
+    from deliverycli.settings import load_settings
+
+    db, drop = fresh_db(folder, "postgresql", f"d{workers}", args.pg_url)
+    try:
+        with Engine.open(load_settings(db=db)) as engine:
+            engine.orders.place("alice", "pizza-palace", ["cola"], "1 Bench St")  # every tracking row exists
+            for i in range(args.backlog):
+                engine.handle(PlaceOrder(("alice", "bob", "carol")[i % 3], "pizza-palace", (("cola", 1),), "1 Bench St"), settle=False)
+            backlog = sum(engine.ops.lag().values())
+            holder = engine.db.connect()
+            tx = holder.begin()
+            for name in engine.bus.handled():
+                eventlog.lock_position(holder, name, engine.clock.now())
+            procs = start_workers(db, workers)
+            wait_registered(engine, workers)
+            holder.execute(sa.text(f"NOTIFY {eventlog.NOTIFY_CHANNEL}"))
+            started, cpu, children = time.perf_counter(), cpu_counters(), children_cpu_s()
+            tx.commit()
+            holder.close()
+            while any(engine.ops.lag().values()):
+                time.sleep(0.01)
+            elapsed, idle = time.perf_counter() - started, idle_percent(cpu, cpu_counters())
+            summaries = stop_workers(procs)
+            workers_cpu = children_cpu_s() - children  # the workers' own CPU (start-up before the clock excluded only roughly)
+            problems = engine.ops.check_invariants().problems
+    finally:
+        drop()
+    if problems:
+        raise SystemExit(f"invariants broken after the drain: {problems[:5]}")
+    return {"workers": workers, "backlog_events": backlog, "seconds": round(elapsed, 3), "events_per_s": round(backlog / elapsed),
+            "applied_per_worker": [s["events_applied"] for s in summaries], "machine_idle_pct": idle, "workers_cpu_s": round(workers_cpu, 2)}
 
 
 def propagation(folder: Path, backend: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -242,11 +306,12 @@ def main() -> None:
     parser.add_argument("--max-gap-ms", type=int, default=60, help="random pause before each propagation sample")
     parser.add_argument("--pg-url", default=os.environ.get(m.PG_ENV), help="PostgreSQL server (default: $" + m.PG_ENV + ")")
     parser.add_argument("--backends", default="sqlite,postgresql", help="which backends (postgresql needs --pg-url)")
+    parser.add_argument("--backlog", type=int, default=300, help="PostgreSQL: orders in the backlog the workers drain (0: skip)")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     backends = [b for b in args.backends.split(",") if b == "sqlite" or args.pg_url]
     info = m.machine_info(args.pg_url)
-    rows, delays = [], []
+    rows, delays, drains = [], [], []
     with m.workdir(args) as folder:
         m.isolate_settings(folder)
         for backend in backends:
@@ -260,14 +325,24 @@ def main() -> None:
                     print(f"  {backend} {n} worker(s): {row['lifecycles_per_s']} lifecycles/s", file=sys.stderr)
             if args.samples:
                 delays.append(propagation(folder, backend, args))
-    result = {"machine": info, "scaling": rows, "propagation": delays, "options": vars(args) | {"pg_url": bool(args.pg_url)}}
+        if args.pg_url and args.backlog and "postgresql" in backends:
+            for n in counts:
+                row = drain_run(folder, n, args)
+                row["ratio_to_one"] = round(row["events_per_s"] / (drains[0]["events_per_s"] if drains else row["events_per_s"]), 2)
+                drains.append(row)
+    result = {"machine": info, "scaling": rows, "drain": drains, "propagation": delays, "options": vars(args) | {"pg_url": bool(args.pg_url)}}
     if args.json:
         m.emit_json(result)
         return
     m.print_machine(info)
     m.print_table(rows, [("backend", "backend"), ("workers", "workers"), ("orders", "orders"), ("seconds", "seconds"),
-                         ("lifecycles_per_s", "lifecycles/s"), ("ratio_to_one", "x one worker")],
+                         ("lifecycles_per_s", "lifecycles/s"), ("ratio_to_one", "x one worker"), ("machine_idle_pct", "machine idle %")],
                   title=f"Scaling: {args.generators} load generator processes, {args.window} orders in flight each")
+    if drains:
+        m.print_table(drains, [("workers", "workers"), ("backlog_events", "backlog events"), ("seconds", "seconds"), ("events_per_s", "events/s"),
+                               ("ratio_to_one", "x one worker"), ("machine_idle_pct", "machine idle %"), ("workers_cpu_s", "workers CPU s"),
+                               ("applied_per_worker", "applied by each")],
+                      title=f"PostgreSQL backlog drain: {args.backlog} placed orders nobody settled")
     if delays:
         m.print_table(delays, [("backend", "backend"), ("n", "samples"), ("p50_ms", "p50 ms"), ("p95_ms", "p95 ms"), ("max_ms", "max ms"),
                                ("baseline_p95_ms", "console polling p95 ms")],

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import workers
+from .errors import DatabaseUnavailable
 from .views import WorkerBatch, WorkerRun
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ SQLITE_POLL_S = 0.05  # SQLite: how often to look at the log's head (one max(id)
 POSTGRES_POLL_S = 1.0  # PostgreSQL: the fallback poll when no notification arrives
 CATCH_UP_EVERY_S = 1.0  # a full catch-up (due timers, interrupted payments) at least this often, new events or not
 BEAT_INTERVAL_S = 5.0
+RETRY_AFTER_S = 2.0  # after the database failed a batch (locked, unreachable)
 WAIT_SLICE_S = 0.25  # the longest a wait goes without looking at the stop flag
 
 
@@ -62,7 +64,10 @@ class Wakeups:
             except Exception:  # noqa: BLE001 - a lost connection: look for work, and listen again
                 self._reconnect()
                 return True
-        head = self.engine.events.head()
+        try:
+            head = self.engine.events.head()
+        except DatabaseUnavailable:  # the batch says what is wrong, and waits
+            return True
         if head != self._head:
             self._head = head
             return True
@@ -163,7 +168,15 @@ class Worker:
                     self.state = "standby"
                     self._wait(stop, wakeups, self.poll_interval_s or POSTGRES_POLL_S, catch_up_due=False)
                     continue
-                did = self.batch()
+                try:
+                    did = self.batch()
+                except DatabaseUnavailable as exc:  # locked too long, unreachable, full: say so, wait, try again
+                    if once:
+                        raise
+                    log.warning("worker %s: %s; trying again", self.id, exc.message)
+                    self.state = "waiting"
+                    self._pause(stop, RETRY_AFTER_S)
+                    continue
                 if once:
                     if did:
                         continue  # until nothing is left
@@ -216,6 +229,11 @@ class Worker:
             if left <= 0 or wakeups.wait(min(left, WAIT_SLICE_S)):
                 return
 
+    def _pause(self, stop: threading.Event, seconds: float) -> None:
+        until = self.clock.monotonic() + seconds
+        while not stop.is_set() and (left := until - self.clock.monotonic()) > 0:
+            self.clock.sleep(min(left, WAIT_SLICE_S))
+
     def _drained(self, subscriber: str, count: int) -> None:
         self._batch_drained[subscriber] = self._batch_drained.get(subscriber, 0) + count
         self._doing.add(subscriber)
@@ -230,6 +248,9 @@ class Worker:
         """Record that this worker is alive, its state, and what it drained since the last beat."""
         self._last_beat = self.clock.monotonic()
         doing, self._doing = ", ".join(sorted(self._doing)), set()
-        with self.engine.write() as conn:
-            if not workers.beat(conn, self.id, self.clock.now(), self.state, doing, self.applied):
-                workers.register(conn, self.id, self.clock.now(), self.beat_interval_s)  # forgotten while paused: back on the list
+        try:
+            with self.engine.write() as conn:
+                if not workers.beat(conn, self.id, self.clock.now(), self.state, doing, self.applied):
+                    workers.register(conn, self.id, self.clock.now(), self.beat_interval_s)  # forgotten while paused: back on the list
+        except DatabaseUnavailable as exc:  # a missed beat is not worth stopping for: the next one says it is alive
+            log.warning("worker %s could not beat: %s", self.id, exc.message)
