@@ -316,7 +316,7 @@ def main() -> None:
         m.isolate_settings(folder)
         for backend in backends:
             base = None
-            for n in counts:
+            for n in counts if args.orders else ():
                 row = scaling_run(folder, backend, n, args)
                 base = base or row["lifecycles_per_s"]
                 row["ratio_to_one"] = round(row["lifecycles_per_s"] / base, 2)

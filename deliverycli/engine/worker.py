@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import workers
 from .errors import DatabaseUnavailable
-from .views import WorkerBatch, WorkerRun
+from .views import CatchUp, WorkerBatch, WorkerRun
 
 if TYPE_CHECKING:
     from .bootstrap import Engine
@@ -194,12 +194,16 @@ class Worker:
                          events_applied=self.applied, jobs_done=self.jobs_done, stopped_by=stopped_by)
 
     def batch(self) -> int:
-        """Catch up (drain every subscriber, fire what is due) and run each job once; returns the work done."""
+        """Drain every subscriber -- with a full catch-up (what is due, interrupted payments) at least
+        every ``CATCH_UP_EVERY_S`` -- and run each job once; returns the work done."""
         self._batch_drained = {}
         self.state = "draining"
         self._beat_if_due()
-        caught = self.engine.catch_up()
-        self._last_catch_up = self.clock.monotonic()
+        if self.clock.monotonic() - self._last_catch_up >= CATCH_UP_EVERY_S:  # due timers, interrupted payments too
+            caught = self.engine.catch_up()
+            self._last_catch_up = self.clock.monotonic()
+        else:  # woken by new events: draining them is all there is to do (a catch-up's other queries wait their second)
+            caught = CatchUp(payments_resolved=[], events_applied=self.engine.bus.drain())
         done = 0
         for job in self.jobs:
             try:
