@@ -10,7 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from .events import Event, StoredEvent
-from .storage import JSONType, UTCDateTime, insert_ignore, lock_event_log, metadata
+from .storage import EVENT_LOG_LOCK, JSONType, UTCDateTime, insert_ignore, lock_event_log, metadata
 from .views import DeadLetter
 
 events = sa.Table(
@@ -65,7 +65,12 @@ def append(conn: sa.Connection, records: Sequence[tuple[Event, str]], at: dateti
     """Append events, each with the actor who caused it, inside the caller's transaction."""
     if not records:
         return
-    lock_event_log(conn)
+    if conn.dialect.name == "postgresql":
+        # One round trip takes the append lock and queues the NOTIFY (delivered at COMMIT, and only
+        # if it commits): every statement run while holding the lock holds up every other appender.
+        conn.execute(_LOCK_AND_NOTIFY, {"key": EVENT_LOG_LOCK})
+    else:
+        lock_event_log(conn)
     conn.execute(
         _APPEND,
         [
@@ -81,8 +86,6 @@ def append(conn: sa.Connection, records: Sequence[tuple[Event, str]], at: dateti
             for event, actor in records
         ],
     )
-    if conn.dialect.name == "postgresql":  # transactional: listeners hear it when (and only if) this commits
-        conn.execute(_NOTIFY)
 
 
 def row_to_event(row: sa.Row) -> StoredEvent:
@@ -96,7 +99,7 @@ assert [c.name for c in events.columns] == [f.name for f in fields(StoredEvent)]
 
 NOTIFY_CHANNEL = "deliverycli_events"  # PostgreSQL: NOTIFY on every append, delivered at COMMIT (workers LISTEN)
 _APPEND = events.insert()
-_NOTIFY = sa.text(f"NOTIFY {NOTIFY_CHANNEL}")
+_LOCK_AND_NOTIFY = sa.text(f"SELECT pg_advisory_xact_lock(:key), pg_notify('{NOTIFY_CHANNEL}', '')")
 _HEAD = sa.select(sa.func.coalesce(sa.func.max(events.c.id), 0))
 _POSITION = sa.select(tracking.c.position).where(tracking.c.subscriber == sa.bindparam("subscriber"))
 _POSITION_FOR_UPDATE = _POSITION.with_for_update()

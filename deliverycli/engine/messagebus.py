@@ -105,6 +105,7 @@ class MessageBus:
     clock: Clock = SYSTEM_CLOCK
     batch_size: int = 500  # events per subscriber transaction: fewer statements; measured under 0.1 s of write lock each
     skip_busy: bool = False  # drain(): skip a subscriber another process is draining instead of waiting for it (a worker's)
+    skipped: set[str] = field(default_factory=set)  # subscribers a drain left to another process (a worker clears it)
     after_batch: Callable[[str, int], None] | None = None  # (subscriber, events) after each batch that applied some: a worker's heartbeat
     _positions: dict[str, int] = field(default_factory=dict)
     _backoff: dict[str, _Backoff] = field(default_factory=dict)
@@ -213,6 +214,7 @@ class MessageBus:
                         count = self._run(subscriber, skip)
                     except SubscriberBusy:
                         busy.add(subscriber.name)
+                        self.skipped.add(subscriber.name)
                         continue
                     if count:
                         if self.after_batch is not None:

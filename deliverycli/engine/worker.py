@@ -39,6 +39,7 @@ SQLITE_POLL_S = 0.05  # SQLite: how often to look at the log's head (one max(id)
 POSTGRES_POLL_S = 1.0  # PostgreSQL: the fallback poll when no notification arrives
 CATCH_UP_EVERY_S = 1.0  # a full catch-up (due timers, interrupted payments) at least this often, new events or not
 BEAT_INTERVAL_S = 5.0
+BUSY_BACKOFF_S = 0.02  # PostgreSQL: after a batch that found every subscriber with work drained by another process
 RETRY_AFTER_S = 2.0  # after the database failed a batch (locked, unreachable)
 WAIT_SLICE_S = 0.25  # the longest a wait goes without looking at the stop flag
 
@@ -183,6 +184,8 @@ class Worker:
                     break
                 if not did:
                     self.state = "idle"
+                    if self.engine.bus.skipped:  # others drain what is left: let their batches run before looking again
+                        self._pause(stop, BUSY_BACKOFF_S)
                     self._wait(stop, wakeups, self.poll_interval_s or POSTGRES_POLL_S)
         finally:
             self.state = "stopping"
@@ -197,6 +200,7 @@ class Worker:
         """Drain every subscriber -- with a full catch-up (what is due, interrupted payments) at least
         every ``CATCH_UP_EVERY_S`` -- and run each job once; returns the work done."""
         self._batch_drained = {}
+        self.engine.bus.skipped.clear()
         self.state = "draining"
         self._beat_if_due()
         if self.clock.monotonic() - self._last_catch_up >= CATCH_UP_EVERY_S:  # due timers, interrupted payments too
