@@ -22,9 +22,9 @@ def command(
     beat_interval: float = typer.Option(5.0, "--beat-interval", parser=decimal(0.1, 3600), metavar="S",
                                         help="Seconds between heartbeats (doctor flags a worker silent for 3 beats)."),
 ) -> None:
-    """Run a worker: drain every subscriber continuously and fire what is due.
+    """Settle sagas and fire deadlines, until stopped.
 
-    Sagas settle and deadlines fire even when no command runs. Stops on SIGTERM or Ctrl+C after
+    The worker drains every subscriber continuously and fires what is due, so sagas settle and deadlines fire even when no command runs. Stops on SIGTERM or Ctrl+C after
     finishing the batch in flight (exit 0). Run several on PostgreSQL to share the work (each
     subscriber is drained by one process at a time); on SQLite one drains while the others stand
     by. Progress is one line per batch that did something (a JSON line with --json), then a summary.
