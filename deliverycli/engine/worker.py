@@ -39,6 +39,7 @@ SQLITE_POLL_S = 0.05  # SQLite: how often to look at the log's head (one max(id)
 POSTGRES_POLL_S = 1.0  # PostgreSQL: the fallback poll when no notification arrives
 CATCH_UP_EVERY_S = 1.0  # a full catch-up (due timers, interrupted payments) at least this often, new events or not
 BEAT_INTERVAL_S = 5.0
+STANDBY_POLL_S = 1.0  # SQLite: how often a standby worker tries to take over (it reads nothing meanwhile)
 BUSY_BACKOFF_S = 0.02  # PostgreSQL: after a batch that found every subscriber with work drained by another process
 RETRY_AFTER_S = 2.0  # after the database failed a batch (locked, unreachable)
 WAIT_SLICE_S = 0.25  # the longest a wait goes without looking at the stop flag
@@ -167,7 +168,7 @@ class Worker:
             while not stop.is_set():
                 if not once and not lease.acquire():  # --once drains anyway: SQLite makes it wait its turn
                     self.state = "standby"
-                    self._wait(stop, wakeups, self.poll_interval_s or POSTGRES_POLL_S, catch_up_due=False)
+                    self._pause(stop, STANDBY_POLL_S)
                     continue
                 try:
                     did = self.batch()
@@ -240,6 +241,7 @@ class Worker:
     def _pause(self, stop: threading.Event, seconds: float) -> None:
         until = self.clock.monotonic() + seconds
         while not stop.is_set() and (left := until - self.clock.monotonic()) > 0:
+            self._beat_if_due()
             self.clock.sleep(min(left, WAIT_SLICE_S))
 
     def _drained(self, subscriber: str, count: int) -> None:

@@ -269,3 +269,22 @@ def test_a_worker_killed_mid_drain_leaves_every_event_to_take_effect_once_after_
     assert report["invariants"]["ok"] and report["backlog"] == 0, doctor.stdout
     # the only thing doctor may still say is that the killed workers went silent
     assert all("has not beaten" in p for p in report["problems"]), report["problems"]
+
+
+def test_on_sqlite_one_worker_drains_and_another_stands_by_until_it_stops(sqlite_db: str) -> None:
+    from deliverycli.engine.worker import DrainLease
+
+    demo_engine(sqlite_db).close()
+    with Engine.open(_settings(sqlite_db)) as first, Engine.open(_settings(sqlite_db)) as second:
+        leases = DrainLease(first), DrainLease(second)
+        assert leases[0].acquire() and leases[0].acquire()  # held: asking again keeps it
+        assert not leases[1].acquire()  # the single writer is taken: stand by
+        leases[0].release()
+        assert leases[1].acquire()  # it stopped: the standby takes over
+        leases[1].release()
+
+
+def _settings(db: str) -> Any:
+    from deliverycli.settings import load_settings
+
+    return load_settings(db=db)
