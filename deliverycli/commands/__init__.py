@@ -32,6 +32,7 @@ GROUPS = (
     ("payment_provider", "payment-provider"),
     ("tokens", "tokens"),
     ("serve", "serve"),
+    ("worker", "worker"),
 )
 
 

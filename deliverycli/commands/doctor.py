@@ -127,6 +127,13 @@ def _print(report: dict[str, Any]) -> None:
         line("subscribers", "events not yet applied:")
         for sub in report["subscribers"]:
             line(f"  {sub['id']}", "up to date" if not sub["lag"] else f"{sub['lag']} events behind")
+        line("backlog", f"{report.get('backlog', 0)} event(s) not yet applied, all subscribers")
+        running = report.get("workers", [])
+        line("workers", f"{sum(not w['stale'] for w in running)} live" + (f", {sum(w['stale'] for w in running)} STALE" if any(w["stale"] for w in running) else "")
+             + ("" if running else " (commands and the console settle sagas themselves; `deliverycli worker` keeps them on time)"))
+        for w in running:
+            line(f"  {w['id']}", f"{'STALE: ' if w['stale'] else ''}{w['state']}, last beat {w['silent_s']:.1f} s ago, "
+                                f"{w['applied']} applied" + (f", last drained {w['doing']}" if w["doing"] else ""))
         line("dead letters", report["dead_letters"])
         breaker = report["breaker"]
         line("breaker", f"{breaker['state']} ({breaker['fail_counter']}/{breaker['fail_max']} consecutive failures)")

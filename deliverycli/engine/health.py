@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from . import eventlog, storage, webhooks
+from . import eventlog, storage, webhooks, workers
 from . import status as status_view
 from .deadlines import timers
 from .ordering.repository import count_pending_payments
@@ -25,8 +25,10 @@ def breaker_state(conn: sa.Connection, fail_max: int, reset_timeout_s: float) ->
     return breaker.describe(breaker.read(conn), fail_max, reset_timeout_s)
 
 
-def health(db: sa.Engine, url: sa.URL, handled: Mapping[str, set[str]], fail_max: int, reset_timeout_s: float) -> Health:
-    """Reachability, schema, each subscriber's lag, dead letters and the breaker; ``problems`` says what is wrong."""
+def health(
+    db: sa.Engine, url: sa.URL, handled: Mapping[str, set[str]], fail_max: int, reset_timeout_s: float, now: datetime | None = None,
+) -> Health:
+    """Reachability, schema, each subscriber's lag, dead letters, the breaker and the workers; ``problems`` says what is wrong."""
     with database_errors():
         version = storage.schema_version(db)
         with db.connect() as conn, conn.execution_options(readonly=True).begin():
@@ -37,6 +39,7 @@ def health(db: sa.Engine, url: sa.URL, handled: Mapping[str, set[str]], fail_max
             head = eventlog.head(conn)
             parked = eventlog.list_dead_letters(conn)
             breaker_now = breaker_state(conn, fail_max, reset_timeout_s)
+            listed = workers.listing(conn, now or storage.utcnow()) if version == storage.SCHEMA_HEAD else []
     problems = []
     if version != storage.SCHEMA_HEAD:
         problems.append(f"schema is at {version}, expected {storage.SCHEMA_HEAD}")
@@ -45,6 +48,7 @@ def health(db: sa.Engine, url: sa.URL, handled: Mapping[str, set[str]], fail_max
         problems.append(f"{len(parked)} dead letter(s) waiting to be retried")
     if breaker_now.state != breaker.CLOSED:
         problems.append(f"payment circuit breaker is {breaker_now.state}")
+    problems += workers.stale_problems(listed)
 
     return Health(
         database=storage.describe(url),
@@ -58,6 +62,8 @@ def health(db: sa.Engine, url: sa.URL, handled: Mapping[str, set[str]], fail_max
         pending_payments=pending_payments,
         payments_to_reconcile=to_reconcile,
         orders_by_status=counts,
+        workers=listed,
+        backlog=sum(behind.values()),
         problems=problems,
         healthy=not problems,
     )
@@ -88,4 +94,6 @@ def operations(
             stuck_count=stuck_count,
             overdue_timers=overdue,
             overdue_timer_count=timers.count_due(conn, now) if len(overdue) == stuck_limit else len(overdue),
+            workers=workers.listing(conn, now),
+            backlog=sum(behind.values()),
         )

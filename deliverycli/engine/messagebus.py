@@ -68,6 +68,10 @@ class RetryPolicy:
         return min(self.backoff_s * (2 ** (attempts - 1)), self.max_backoff_s)
 
 
+class SubscriberBusy(Exception):
+    """Another process holds the subscriber's tracking row: it is draining it (PostgreSQL)."""
+
+
 class BatchFailed(Exception):
     """A batch handler raised: replay the batch one event at a time."""
 
@@ -101,6 +105,9 @@ class MessageBus:
     clock: Clock = SYSTEM_CLOCK
     on_commit: Sequence[CommitHook] = ()  # run by every unit of work at commit (the deadlines' scheduler)
     batch_size: int = 500  # events per subscriber transaction: fewer statements; measured under 0.1 s of write lock each
+    skip_busy: bool = False  # drain(): skip a subscriber another process is draining instead of waiting for it (a worker's)
+    skipped: set[str] = field(default_factory=set)  # subscribers a drain left to another process (a worker clears it)
+    after_batch: Callable[[str, int], None] | None = None  # (subscriber, events) after each batch that applied some: a worker's heartbeat
     _positions: dict[str, int] = field(default_factory=dict)
     _backoff: dict[str, _Backoff] = field(default_factory=dict)
     _deferring: int = 0
@@ -157,7 +164,7 @@ class MessageBus:
         Any other database failure (full, damaged, gone) after a successful command is the caller's
         to hear, with what stands: the command, and its effects still pending."""
         try:
-            self.drain()
+            self.drain(skip_busy=True)  # what another process (a worker) is draining, it settles: no queueing behind it
         except DatabaseUnavailable as exc:
             if not succeeded or exc.reason in CONTENTION:
                 log.warning("the sagas of this command are left to the next drain: %s", exc.message)
@@ -181,23 +188,38 @@ class MessageBus:
 
     # -- events ---------------------------------------------------------------------------------
 
-    def drain(self) -> int:
-        """Process every pending event in every subscriber until nothing is left; returns events applied."""
+    def drain(self, *, skip_busy: bool | None = None) -> int:
+        """Process every pending event in every subscriber until nothing is left; returns events applied.
+
+        With ``skip_busy`` (default: the bus's ``skip_busy``) a subscriber that another process is
+        draining right now is left to it (PostgreSQL; that process looks again after its batch, so it
+        also applies what was committed meanwhile): several workers share the subscribers instead of
+        queueing behind each other's locks. Without it the drain waits its turn.
+        """
+        skip = self.skip_busy if skip_busy is None else skip_busy
         applied = 0
         rechecks = 0
         with database_errors():
             self._load_positions()
             while True:
-                due = self._subscribers_with_work()
+                due = self._subscribers_with_work(skip)
                 progressed = False
+                busy: set[str] = set()
                 next_retry: float | None = None
                 for subscriber in due:
                     backoff = self._backoff.get(subscriber.name)
                     if backoff and backoff.retry_at > self.clock.monotonic():
                         next_retry = min(next_retry or backoff.retry_at, backoff.retry_at)
                         continue
-                    count = self._run(subscriber)
+                    try:
+                        count = self._run(subscriber, skip)
+                    except SubscriberBusy:
+                        busy.add(subscriber.name)
+                        self.skipped.add(subscriber.name)
+                        continue
                     if count:
+                        if self.after_batch is not None:
+                            self.after_batch(subscriber.name, count)
                         applied += count
                         progressed = True
                     backoff = self._backoff.get(subscriber.name)
@@ -209,14 +231,14 @@ class MessageBus:
                 if next_retry is None:
                     # The window and this process's cached positions may miss work another process
                     # made (a rebuild moving a position back): ask the database before returning.
-                    if rechecks < MAX_RECHECKS and self._pending_in_database():
+                    if rechecks < MAX_RECHECKS and set(self._pending_in_database()) - busy:
                         rechecks += 1
                         self._load_positions()
                         continue
                     return applied
                 self.clock.sleep(max(0.0, next_retry - self.clock.monotonic()))
 
-    def _subscribers_with_work(self) -> list[Subscriber]:
+    def _subscribers_with_work(self, skip_busy: bool = False) -> list[Subscriber]:
         """Subscribers with a relevant event after their position, from one look at the newest events.
 
         A subscriber with nothing relevant is not run at all; its position is moved forward only
@@ -239,7 +261,7 @@ class MessageBus:
             elif seen - position >= IDLE_ADVANCE:
                 idle.append(subscriber)
         if idle:
-            self._advance_idle(idle, seen)
+            self._advance_idle(idle, seen, skip_busy)
         return due
 
     def _pending_in_database(self) -> list[str]:
@@ -257,12 +279,14 @@ class MessageBus:
             checks.append(sa.select(sa.literal(s.name)).where(relevant.exists()))
         return sa.union_all(*checks)
 
-    def _advance_idle(self, idle: list[Subscriber], to: int) -> None:
+    def _advance_idle(self, idle: list[Subscriber], to: int, skip_busy: bool = False) -> None:
         with self.db.begin() as conn:
             now = self.clock.now()
             for subscriber in idle:
                 position = self._positions.get(subscriber.name, 0)
-                eventlog.lock_position(conn, subscriber.name, now)
+                if (eventlog.try_lock_position if skip_busy else eventlog.lock_position)(conn, subscriber.name, now) is None:
+                    self._positions.pop(subscriber.name, None)  # another process is draining it
+                    continue
                 moved = conn.execute(
                     eventlog.tracking.update()
                     .where(eventlog.tracking.c.subscriber == subscriber.name, eventlog.tracking.c.position == position)
@@ -286,12 +310,13 @@ class MessageBus:
         with self.db.connect() as conn, conn.execution_options(readonly=True).begin():
             self._positions.update(eventlog.positions(conn))
 
-    def _run(self, subscriber: Subscriber) -> int:
-        """One batch for one subscriber; returns how many events it took effect on (or skipped past)."""
+    def _run(self, subscriber: Subscriber, skip_busy: bool = False) -> int:
+        """One batch for one subscriber; returns how many events it took effect on (or skipped past).
+        Raises ``SubscriberBusy`` when ``skip_busy`` and another process is draining it."""
         one_by_one = False
         for _ in range(CONFLICT_RETRIES):
             try:
-                return self._process(subscriber, stop_before=None, one_by_one=one_by_one)
+                return self._process(subscriber, stop_before=None, one_by_one=one_by_one, skip_busy=skip_busy)
             except ConcurrencyConflict:
                 self._positions.pop(subscriber.name, None)
                 continue
@@ -302,9 +327,12 @@ class MessageBus:
                 return self._failed(subscriber, failure)
         return 0
 
-    def _process(self, subscriber: Subscriber, stop_before: int | None, one_by_one: bool = False) -> int:
+    def _process(self, subscriber: Subscriber, stop_before: int | None, one_by_one: bool = False, skip_busy: bool = False) -> int:
         with self.unit_of_work(f"system:{subscriber.name}") as uow:
-            position = eventlog.lock_position(uow.conn, subscriber.name, uow.now)
+            locked = (eventlog.try_lock_position if skip_busy else eventlog.lock_position)(uow.conn, subscriber.name, uow.now)
+            if locked is None:
+                raise SubscriberBusy(subscriber.name)
+            position = locked
             head = eventlog.head(uow.conn) if stop_before is None else stop_before - 1
             if head <= position:
                 self._positions[subscriber.name] = position

@@ -265,6 +265,45 @@ class SubscriberPosition(SubscriberLag):
     position: int = Field(description="the id of the last event it has passed")
 
 
+class WorkerView(ReadModel):
+    """A registered `deliverycli worker`: when it last beat and what it is doing."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    last_beat_at: datetime
+    beat_interval_s: float
+    state: str = Field(description="starting, idle, draining, standby (SQLite: another worker drains) or stopping")
+    doing: str = Field(description="the subscribers (and jobs) its last batch worked on")
+    applied: int = Field(description="events it applied since it started")
+    silent_s: float = Field(description="seconds since its last beat")
+    stale: bool = Field(description="it missed several beats: dead or hanging")
+
+
+class WorkerBatch(ReadModel):
+    """One batch of a worker that did something: events applied per subscriber, jobs done."""
+
+    id: str
+    at: datetime
+    events_applied: int
+    subscribers: dict[str, int]
+    jobs_done: int
+    payments_resolved: int
+
+
+class WorkerRun(ReadModel):
+    """What a worker did from start to exit."""
+
+    id: str
+    started_at: datetime
+    stopped_at: datetime
+    batches: int
+    events_applied: int
+    jobs_done: int
+    stopped_by: str = Field(description="once (--once finished), stop (SIGTERM, SIGINT)")
+
+
 class SchemaState(ReadModel):
     current: str | None
     expected: str
@@ -286,6 +325,8 @@ class Health(ReadModel):
     pending_payments: int
     payments_to_reconcile: int = Field(0, description="payments the provider has yet to confirm (a late charge is refunded)")
     orders_by_status: dict[str, int]
+    workers: list[WorkerView] = []
+    backlog: int = Field(0, description="events not yet applied, summed over subscribers: what an autoscaler reads")
     problems: list[str]
     healthy: bool
 
@@ -305,6 +346,8 @@ class Operations(ReadModel):
     stuck_count: int
     overdue_timers: list[TimerView] = Field(default=[], description="deadlines past due and not fired yet, most overdue first")
     overdue_timer_count: int = 0
+    workers: list[WorkerView] = []
+    backlog: int = Field(0, description="events not yet applied, summed over subscribers")
 
 
 class Readiness(ReadModel):

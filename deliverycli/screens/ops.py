@@ -1,7 +1,7 @@
 """The operations view: orders by status, events per minute as a sparkline, each subscriber's
-position and lag, dead letters (retry with t), the payment circuit breaker, and stuck orders:
-those in a non-final status for longer than a threshold (s changes it), with their deadlines that
-are past due and not fired yet."""
+position and lag, the workers with their heartbeats (stale ones flagged), dead letters (retry with
+t), the payment circuit breaker, and stuck orders: those in a non-final status for longer than a
+threshold (s changes it), with their deadlines that are past due and not fired yet."""
 
 from __future__ import annotations
 
@@ -49,6 +49,8 @@ class OpsScreen(ConsoleScreen):
                 yield ConsoleTable(("Status", "status"), ("Orders", "orders"), id="counts", cursor_type="none", show_cursor=False)
                 yield Static(id="breaker", markup=False)
                 yield Sparkline([], id="throughput")
+                yield ConsoleTable("Worker", "State", "Beat", id="workers", cursor_type="none", show_cursor=False,
+                                   empty="No worker: commands settle sagas themselves.")
             with Vertical(id="ops-right"):
                 yield ConsoleTable("Subscriber", "Position", "Lag", id="subscribers", cursor_type="none", show_cursor=False)
                 yield ConsoleTable("#", "Type", "Order", Column("Subscriber", "subscriber", True), Column("Tries", "tries", True), Column("Event", "event", True), "Error", id="dead-letters", order_column=2,
@@ -62,6 +64,7 @@ class OpsScreen(ConsoleScreen):
         self.query_one("#counts", ConsoleTable).border_title = "Orders by status"
         self.query_one("#subscribers", ConsoleTable).border_title = "Subscribers"
         self.query_one("#breaker", Static).border_title = "Payment circuit breaker"
+        self.query_one("#workers", ConsoleTable).border_title = "Workers"
         self.query_one("#stuck", ConsoleTable).focus()
         if self.console.poll_interval:
             self.set_interval(REFRESH_S, self.reload)
@@ -84,7 +87,9 @@ class OpsScreen(ConsoleScreen):
             (sub["id"], (sub["id"], f"{sub['position']:,}", Text("✔ 0") if not sub["lag"] else Text(f"⧗ {sub['lag']}", style="bold")))
             for sub in ops["subscribers"]
         ])
-        subscribers.border_subtitle = f"head #{ops['head']:,}"
+        running = ops.get("workers", [])
+        subscribers.border_subtitle = f"head #{ops['head']:,} · backlog {ops.get('backlog', 0):,} · workers {sum(not w['stale'] for w in running)}"
+        self._show_workers(ops.get("workers", []))
         self._show_dead_letters(ops["dead_letters"])
         self._show_stuck(now, ops["stuck"], ops["stuck_count"], ops.get("overdue_timers", []), ops.get("overdue_timer_count", 0))
 
@@ -102,6 +107,15 @@ class OpsScreen(ConsoleScreen):
         elif state == "half-open":
             text += "\nthe next payment is a trial call"
         self.query_one("#breaker", Static).update(text)
+
+    def _show_workers(self, running: list[dict[str, Any]]) -> None:
+        table = self.query_one("#workers", ConsoleTable)
+        table.show([
+            (w["id"], (w["id"], Text("✖ stale", style="bold") if w["stale"] else w["state"], age(w["silent_s"])))
+            for w in running
+        ])
+        stale = sum(w["stale"] for w in running)
+        table.border_subtitle = f"{len(running) - stale} live" + (f" · {stale} stale" if stale else "")
 
     def _show_dead_letters(self, dead: list[dict[str, Any]]) -> None:
         table = self.query_one("#dead-letters", ConsoleTable)

@@ -88,3 +88,29 @@ def test_a_0004_database_gains_the_tokens_table_and_keeps_its_orders(tmp_path: P
         token = engine.tokens.create("customer", "alice")
         actor = engine.tokens.authenticate(token.token)
         assert actor is not None and actor.actor_id == "alice"
+
+
+def test_a_0005_database_gains_the_workers_table_and_keeps_its_orders(tmp_path: Path) -> None:
+    """Revision 0006 (the worker registry) upgrades a database of the previous release in place."""
+    path = tmp_path / "before-workers.db"
+    settings = load_settings(db=str(path))
+    engine, _ = Engine.initialise(settings, demo=True)
+    with engine:
+        placed = engine.orders.place("alice", "pizza-palace", ["cola"], "1 Old St")
+    db = storage.make_engine(storage.database_url(str(path)))
+    config = storage.alembic_config()
+    with db.connect() as conn:  # back to 0005, as the previous release left it
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0005")
+        conn.commit()
+        assert not sa.inspect(conn).has_table("workers")
+    db.dispose()
+
+    engine, report = Engine.initialise(settings)
+    with engine:
+        assert (report.schema_before, report.schema_) == ("0005", storage.SCHEMA_HEAD)
+        assert engine.orders.get(placed.id).status == "PAID"
+        from deliverycli.engine.worker import Worker
+
+        run = Worker(engine).run(once=True)  # registers, drains, deregisters on the new table
+        assert run.stopped_by == "once" and engine.ops.workers() == []

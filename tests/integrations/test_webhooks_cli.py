@@ -172,3 +172,21 @@ def test_a_parked_webhook_event_shows_in_deadletters_and_doctor_and_a_retry_rese
         assert cli("--json", "deadletters", "list", db=sqlite_db).json == []
         tries = cli("--json", "webhooks", "deliveries", db=sqlite_db).json
         assert [(t["attempt"], t["status_code"]) for t in tries] == [(1, 503), (2, 503), (3, 503), (4, 200)]
+
+
+def test_the_worker_sends_webhooks_their_events(demo_db: str, cli: Any) -> None:
+    """`worker --once` drains, then sends what is pending (the continuous worker runs the same
+    dispatcher in a thread beside the drain); `--no-webhooks` leaves them to another sender."""
+    with Receiver() as receiver:
+        added = cli("--json", "webhooks", "add", receiver.url, db=demo_db)
+        assert added.code == 0, added.stderr
+        receiver.secret = added.json["secret"]
+        orders(demo_db, 1)
+        skipped = cli("--json", "worker", "--once", "--no-webhooks", db=demo_db, env=FAST_ENV)
+        assert skipped.code == 0, skipped.stderr
+        assert receiver.requests == []
+        worked = cli("--json", "worker", "--once", db=demo_db, env=FAST_ENV)
+        assert worked.code == 0, worked.stderr
+        assert worked.json["jobs_done"] > 0
+        assert all(r.valid for r in receiver.requests)
+        assert [r.body for r in receiver.accepted()] == tail_lines(cli, demo_db)

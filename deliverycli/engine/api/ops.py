@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .. import eventlog
-from ..views import DeadLetter, Health, Operations
+from ..views import DeadLetter, Health, Operations, WorkerView
 
 if TYPE_CHECKING:
     from ..invariants import CheckResult
@@ -23,7 +23,9 @@ class Ops(_Group):
         from .. import health
 
         engine, settings = self.engine, self.engine.settings
-        return health.health(engine.db, engine.url, engine.handled(), settings.breaker_fail_max, settings.breaker_reset_timeout_s)
+        return health.health(
+            engine.db, engine.url, engine.handled(), settings.breaker_fail_max, settings.breaker_reset_timeout_s, now=engine.clock.now()
+        )
 
     def overview(self, stuck_after_s: float = 600.0, now: datetime | None = None, minutes: int = 30, stuck_limit: int = 50) -> Operations:
         """What an operator watches: see ``health.operations``."""
@@ -34,6 +36,13 @@ class Ops(_Group):
             engine.db, engine.handled(), settings.breaker_fail_max, settings.breaker_reset_timeout_s,
             now=now or engine.clock.now(), stuck_after_s=stuck_after_s, minutes=minutes, stuck_limit=stuck_limit,
         )
+
+    def workers(self) -> list[WorkerView]:
+        """Every registered `deliverycli worker`, with its last beat and whether it is stale."""
+        from .. import workers
+
+        with self.engine.read() as conn:
+            return workers.listing(conn, self.engine.clock.now())
 
     def lag(self) -> dict[str, int]:
         """Events each subscriber has yet to take effect on, by subscriber."""

@@ -1,7 +1,7 @@
 """timers: durable deadlines (acceptance, pickup alert, auto-confirm), each written with the event that starts it
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-30
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import deliverycli.engine.storage
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
