@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from . import catalog
 from .errors import InvalidInput, NotFound
 from .storage import UTCDateTime, metadata
-from .views import Actor, IssuedToken, Role, Token
+from .outside_views import Actor, IssuedToken, Role, Token
 
 ROLES: tuple[str, ...] = get_args(Role)
 TOKEN_PREFIX = "dlv_"  # says what a leaked secret is (secret scanners match on prefixes)

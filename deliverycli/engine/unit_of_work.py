@@ -16,7 +16,6 @@ from . import eventlog
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import unavailable_database
 from .events import Event
-from .storage import first_line
 
 if TYPE_CHECKING:
     from .catalog import CatalogReader

@@ -29,7 +29,7 @@ from . import eventlog
 from .errors import InvalidInput, NotFound
 from .events import EVENT_TYPES, StoredEvent
 from .storage import JSONType, UTCDateTime, metadata
-from .views import IssuedWebhook, Webhook, WebhookDelivery
+from .outside_views import IssuedWebhook, Webhook, WebhookDelivery
 
 SUBSCRIBER_PREFIX = "webhook:"  # its tracking position and its dead letters are the subscriber webhook:<id>
 SECRET_PREFIX = "whsec_"

@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..engine.bootstrap import Engine
 from ..engine.errors import InvalidInput, NotFound, NotPermitted
-from ..engine.views import Actor
+from ..engine.outside_views import Actor
 from .errors import Unauthenticated
 
 bearer = HTTPBearer(auto_error=False, description="A token from `deliverycli tokens create` (customer, store, rider or ops).")

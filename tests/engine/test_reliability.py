@@ -23,10 +23,8 @@ from deliverycli.engine.clock import ManualClock
 from deliverycli.engine.commands import AcceptOrder, CancelOrder, MarkReady, PlaceOrder
 from deliverycli.engine.errors import Conflict, PaymentFailed
 from deliverycli.engine.messagebus import Subscriber
-from deliverycli.engine.ordering import checkout
 from deliverycli.engine.ordering.repository import orders
 from deliverycli.engine.payment import CardDeclined, GatewayUnavailable
-from deliverycli.engine.payment.service import ChargeOutcome
 from deliverycli.engine.payment.simulated import SimulatedGateway
 from deliverycli.engine.storage import utcnow
 from deliverycli.settings import load_settings

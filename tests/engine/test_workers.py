@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from deliverycli.engine import eventlog, workers
 from deliverycli.engine.bootstrap import Engine

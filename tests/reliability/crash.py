@@ -30,7 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from deliverycli.engine import eventlog, invariants, simulation
+from deliverycli.engine import eventlog, simulation
 from deliverycli.engine.ordering import repository as ordering
 from deliverycli.engine.bootstrap import Engine
 from deliverycli.engine.lifecycle import FINAL

@@ -4,9 +4,7 @@ a database keeps its prices in is recorded at init and holds for every later pro
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 
-from deliverycli.engine import storage
 
 from .procs import fork_cli, warm_up
 from .support import assert_invariants, demo, diff, downgrade, dump, open_engine

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from deliverycli.engine.errors import Conflict, DatabaseUnavailable, DeliveryError, IllegalTransition, InvalidInput, NotFound, NotPermitted, PaymentFailed
-from deliverycli.engine.views import Actor
+from deliverycli.engine.outside_views import Actor
 from deliverycli.server import auth
 from deliverycli.server.app import create_app
 from deliverycli.server.errors import status_of
@@ -138,5 +138,5 @@ def test_a_bug_is_a_500_problem_without_its_traceback(app_on_demo: Any) -> None:
     app.dependency_overrides[auth.current_actor] = lambda: Actor(role="ops", actor_id=None, token_id="tok_test")
     app.dependency_overrides[auth.get_engine] = lambda: Broken()
     response = TestClient(app, raise_server_exceptions=False).get("/statusChecks/ord-000001")
-    body = problem(response, 500, "internal")
+    problem(response, 500, "internal")
     assert "secret" not in response.text and "RuntimeError" not in response.text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..views import Actor, IssuedToken, Token
+from ..outside_views import Actor, IssuedToken, Token
 from ._base import _Group
 
 

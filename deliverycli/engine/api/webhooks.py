@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..views import IssuedWebhook, Webhook, WebhookDelivery
+from ..outside_views import IssuedWebhook, Webhook, WebhookDelivery
 from ._base import _Group
 
 

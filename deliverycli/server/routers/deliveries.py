@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from ...engine.errors import NotPermitted
-from ...engine.views import Actor, DeliveryState, DeliveryView
+from ...engine.outside_views import Actor
+from ...engine.views import DeliveryState, DeliveryView
 from ..auth import EngineDep, RiderActor, allow
 from ..errors import problem_responses
 from ..params import Id, OrderId

@@ -20,7 +20,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from ...engine.errors import DeliveryError, InvalidInput
-from ...engine.views import Actor
+from ...engine.outside_views import Actor
 from ..auth import ActorDep, EngineDep, check_sees
 from ..errors import Problem, engine_problem, problem_responses
 from ..params import ID_REGEX, MAX_OFFSET

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...engine.catalog import MAX_PRICE
-from ...engine.views import Actor, MenuItem
+from ...engine.outside_views import Actor
+from ...engine.views import MenuItem
 from ..auth import ActorDep, EngineDep, allow, own_id
 from ..errors import problem_responses
 from ..params import Id

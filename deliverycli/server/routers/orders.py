@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...engine.lifecycle import OrderStatus
 from ...engine.validation import MAX_LINES, MAX_QUANTITY
-from ...engine.views import Actor, OrderSummary, OrderView, TicketState
+from ...engine.outside_views import Actor
+from ...engine.views import OrderSummary, OrderView, TicketState
 from ..auth import CustomerActor, EngineDep, StoreActor, allow, check_sees, hidden_if_not_permitted, own_id
 from ..errors import problem_responses
 from ..params import Id, Limit, Offset, OrderId

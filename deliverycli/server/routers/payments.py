@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from ...engine.views import Actor, PaymentView
+from ...engine.outside_views import Actor
+from ...engine.views import PaymentView
 from ..auth import EngineDep, OpsActor, allow, check_sees
 from ..errors import problem_responses
 from ..params import OrderId

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Query
 
 from ...engine.errors import NotPermitted
 from ...engine.lifecycle import TicketStatus
-from ...engine.views import Actor, StoreTicket
+from ...engine.outside_views import Actor
+from ...engine.views import StoreTicket
 from ..auth import EngineDep, allow
 from ..errors import problem_responses
 from ..params import StoreId
