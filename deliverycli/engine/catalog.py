@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from .errors import Conflict, DeliveryError, InvalidInput, NotFound
 from .storage import UTCDateTime, insert_ignore, metadata
 from .views import Customer, MenuItem, Rider, Store
-from .validation import check_id, check_text
+from .validation import check_id, check_prep_min, check_text
 
 stores = sa.Table(
     "stores",
@@ -175,8 +175,6 @@ def _add_row(conn: sa.Connection, table: sa.Table, kind: str, values: dict[str, 
 
 
 def add_store(conn: sa.Connection, id: str, name: str, address: str, prep_min: int = DEFAULT_PREP_MIN) -> Store:
-    from .store import check_prep_min
-
     values = {
         "id": check_id("store", id), "name": check_text("name", name, 200), "address": check_text("address", address, 500),
         "prep_min": check_prep_min(prep_min),

@@ -186,3 +186,10 @@ def stuck_orders(conn: sa.Connection, cutoff: datetime, limit: int = 50) -> tupl
     rows = conn.execute(sa.select(order_status).where(*where).order_by(order_status.c.updated_at, order_status.c.order_id).limit(limit))
     count = conn.execute(sa.select(sa.func.count()).select_from(order_status).where(*where)).scalar_one()
     return [summary(r) for r in rows], count
+
+
+def cooking_orders(conn: sa.Connection, limit: int = 100) -> list[OrderSummary]:
+    """Orders being cooked, soonest ready first (orders without an estimate last)."""
+    query = sa.select(order_status).where(order_status.c.status == OrderStatus.COOKING.value)
+    query = query.order_by(order_status.c.ready_at.is_(None), order_status.c.ready_at, order_status.c.order_id).limit(limit)
+    return [summary(r) for r in conn.execute(query)]

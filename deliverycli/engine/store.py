@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from . import catalog, eventlog
 from .commands import AcceptOrder, MarkReady, RejectOrder
-from .errors import ConcurrencyConflict, Conflict, IllegalTransition, InvalidInput, NotFound, NotPermitted
+from .errors import ConcurrencyConflict, Conflict, IllegalTransition, NotFound, NotPermitted
 from .events import (
     CancellationRefused,
     CookingFinished,
@@ -23,7 +23,7 @@ from .events import (
     StoreOrderRejected,
 )
 from .lifecycle import TicketStatus
-from .validation import check_text
+from .validation import check_prep_min, check_text
 from .storage import JSONType, UTCDateTime, metadata
 from .views import StoreTicket, TicketState
 
@@ -60,15 +60,9 @@ store_orders = sa.Table(
     sa.Index("ix_store_orders_store_status", "store_id", "status", "received_at"),
 )
 
-MAX_PREP_MIN = 240  # four hours: a guard against typos
 # Ticket statuses the store's "done" list holds: the kitchen has handed the food over.
 HANDED_OVER = (T.PICKED_UP, T.DONE)
 
-
-def check_prep_min(prep_min: int) -> int:
-    if isinstance(prep_min, bool) or not isinstance(prep_min, int) or not 1 <= prep_min <= MAX_PREP_MIN:
-        raise InvalidInput(f"the preparation time must be a whole number of minutes from 1 to {MAX_PREP_MIN}", field="prep_min")
-    return prep_min
 
 
 @dataclass
@@ -95,11 +89,12 @@ class StoreOrder:
         if store_id != self.store_id:
             raise NotPermitted(f"order {self.order_id} belongs to store {self.store_id}, not {store_id}")
 
-    def accept(self, store_id: str, prep_min: int, now: datetime) -> None:
-        """Start cooking; the food should be ready ``prep_min`` minutes from ``now``."""
+    def accept(self, store_id: str, prep_min: int | None = None, now: datetime | None = None) -> None:
+        """Start cooking; the food should be ready ``prep_min`` minutes from ``now`` (no estimate without them)."""
         self._check_store(store_id)
         self._move(T.COOKING, "accept it (start cooking)")
-        self.prep_min, self.ready_at = prep_min, now + timedelta(minutes=prep_min)
+        if prep_min is not None and now is not None:
+            self.prep_min, self.ready_at = prep_min, now + timedelta(minutes=prep_min)
         self.events.append(CookingStarted(order_id=self.order_id, store_id=self.store_id, prep_min=prep_min, ready_at=self.ready_at))
 
     def reject(self, store_id: str, reason: str) -> None:

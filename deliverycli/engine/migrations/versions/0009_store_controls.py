@@ -43,15 +43,19 @@ def upgrade() -> None:
         )
 
 
+def _drop_columns(table: str, *columns: str) -> None:
+    """ALTER TABLE ... DROP COLUMN, also on SQLite (3.35+): a batch would copy the table, and
+    dropping ``stores`` to copy it breaks the menu items' foreign key."""
+    for column in columns:
+        if op.get_bind().dialect.name == "sqlite":
+            op.execute(sa.text(f'ALTER TABLE "{table}" DROP COLUMN "{column}"'))
+        else:
+            op.drop_column(table, column)
+
+
 def downgrade() -> None:
     op.execute(sa.text("UPDATE store_orders SET status = 'READY' WHERE status IN ('PICKED_UP', 'DONE')"))
     op.drop_index("ix_notification_orders_status_rider", table_name="notification_orders")
-    with op.batch_alter_table("order_status") as batch:
-        batch.drop_column("ready_at")
-    with op.batch_alter_table("store_orders") as batch:
-        batch.drop_column("ready_at")
-        batch.drop_column("prep_min")
-    with op.batch_alter_table("stores") as batch:
-        batch.drop_column("pause_reason")
-        batch.drop_column("paused_at")
-        batch.drop_column("prep_min")
+    _drop_columns("order_status", "ready_at")
+    _drop_columns("store_orders", "ready_at", "prep_min")
+    _drop_columns("stores", "pause_reason", "paused_at", "prep_min")
