@@ -12,7 +12,7 @@ from ..output import Column, emit, jsonable, money, print_fields, print_table
 stores_app = typer.Typer(help="List and add stores.", no_args_is_help=True)
 customers_app = typer.Typer(help="List and add customers.", no_args_is_help=True)
 riders_app = typer.Typer(help="List and add riders.", no_args_is_help=True)
-menus_app = typer.Typer(help="List and add menu items; mark them sold out or available.", no_args_is_help=True)
+menus_app = typer.Typer(help="List and add menu items; sell them out.", no_args_is_help=True)
 
 STORE_COLUMNS = [
     Column("id", "Store"), Column("name", "Name", wrap=True), Column("address", "Address", wrap=True), Column("prep_text", "Prep", drop=1),

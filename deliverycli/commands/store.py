@@ -9,7 +9,7 @@ import typer
 from ..cli import ctx_obj, whole_number
 from ..output import Column, emit, jsonable, money, print_fields, print_table, print_text
 
-app = typer.Typer(help="The store's order list: queue, accept, reject, ready; pause and resume taking orders.", no_args_is_help=True)
+app = typer.Typer(help="A store's orders: queue, accept, reject, ready, pause.", no_args_is_help=True)
 
 # Ticket statuses in kitchen order, each with the title of its group in the human queue.
 GROUP_TITLES = {
@@ -55,7 +55,7 @@ def _print_queue(store_id: str, tickets: list[dict[str, Any]], status: str | Non
         columns = QUEUE_COLUMNS if key in ("CANCELLED", "REJECTED") else QUEUE_COLUMNS[:-1]
         if key == "COOKING":
             rows = [r | {"ready_text": hour_minute(r.get("ready_at"))} for r in rows]
-            columns = [*columns, Column("ready_text", "Ready around")]
+            columns = [*columns, Column("ready_text", "ETA")]  # when it should be ready
         print_table(rows, columns, title=f"{title} ({len(rows)})", empty=f"{title}: none")
 
 

@@ -60,7 +60,7 @@ def test_accepting_with_a_preparation_time_shows_when_it_will_be_ready(cli, demo
     upcoming = cli("deliveries", "upcoming", "--json", db=demo_db)
     assert [(o["id"], o["ready_at"]) for o in upcoming.json] == [(order, ready_at)]
     queue = cli("store", "queue", "--store", STORE, db=demo_db)
-    assert "Ready around" in queue.stdout
+    assert "ETA" in queue.stdout
 
     # the refused cancellation, in people's words, recorded for the store
     cancel = cli("orders", "cancel", order, "--customer", "alice", "--json", db=demo_db)
