@@ -119,7 +119,7 @@ async def test_the_shop_shows_a_paused_store_and_sold_out_items_before_ordering(
         await press(pilot, "tab")
         await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "menu")
         await press(pilot, "plus")  # cola, sold out: not added
-        assert "Sold out: Cola is sold out right now." in notifications(app)
+        await wait_until(pilot, lambda: "Sold out: Cola is sold out right now." in notifications(app), what=lambda: str(notifications(app)))
         assert rows(app, "cart") == []
 
 
