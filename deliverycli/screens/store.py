@@ -47,6 +47,7 @@ LIMIT = 100
 CHANGES = 200  # store events read per look; more than that: read every tab again
 FRESH_S = 60.0  # how long a newly arrived or cancelled order stays marked
 FRESH_MARK = "●"
+NARROW = 70  # columns: below this the tab labels drop their key's number, so all five fit
 
 
 def touched_tabs(events: list[Any], known: dict[str, set[str]]) -> set[str]:
@@ -81,8 +82,8 @@ class StoreScreen(StoreActions, TabbedScreen):
         Binding("a", "accept", "Accept"),
         Binding("x", "reject", "Reject"),
         Binding("r", "ready", "Ready"),
-        Binding("p", "pause", "Pause/resume"),
-        Binding("m", "menu", "Sold out", key_display="m"),
+        Binding("p", "pause", "Pause"),
+        Binding("m", "menu", "Sold out / available", show=False),
     ]
 
     def __init__(self, store: dict[str, Any]) -> None:
@@ -93,6 +94,7 @@ class StoreScreen(StoreActions, TabbedScreen):
         self.seen_head: int | None = None  # the event log's head when the queue was last read
         self.stale: set[str] = set()  # tabs to read again (a read asked for while one runs reads them all)
         self.loads = 0  # tab reads so far (tests count them)
+        self.counts: dict[str, int] = {}  # tickets per status, as last read
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -111,10 +113,10 @@ class StoreScreen(StoreActions, TabbedScreen):
         """The store's line: its name, and whether it takes orders."""
         self.store = store
         if store.get("paused"):
-            state = "⏸ PAUSED: no new orders" + (f" ({store['pause_reason']})" if store.get("pause_reason") else "") + " · p resumes"
+            state = "⏸ PAUSED, no new orders" + (f" ({store['pause_reason']})" if store.get("pause_reason") else "") + " · p resumes"
         else:
-            state = f"taking orders · usual prep {store.get('prep_min', 15)} min"
-        self.query_one("#store-info", Static).update(f"{store['name']} · {state} · enter: order details")
+            state = f"{store.get('address', '')} · enter: order details"
+        self.query_one("#store-info", Static).update(f"{store['name']} · {state}")
 
     # -- reading: everything once, then what changed --------------------------------------------
 
@@ -176,15 +178,26 @@ class StoreScreen(StoreActions, TabbedScreen):
                     self.fresh[order_id] = now
             self.known[tab] = ids
         self.fresh = {k: v for k, v in self.fresh.items() if now - v < FRESH_S}
+        self.counts = counts
+        self._label_tabs()
+        for tab, _, statuses, _ in TABS:
+            if tab in tickets:
+                self._fill(self.query_one(f"#{tab}-table", ConsoleTable), tickets[tab], sum(counts.get(s, 0) for s in statuses))
+
+    def _label_tabs(self) -> None:
+        """Each tab's label and count ("2 Cooking (3)"); narrower than designed, without the key's number."""
         tabs = self.query_one("#tabs", TabbedContent)
+        numbered = self.app.size.width >= NARROW
         for number, (tab, label, statuses, _) in enumerate(TABS, start=1):
-            total = sum(counts.get(s, 0) for s in statuses)
+            total = sum(self.counts.get(s, 0) for s in statuses)
             marked = any(order_id in self.fresh for order_id in self.known.get(tab, ()))
-            text = f"{number} {label} ({total:,}){' ' + FRESH_MARK if marked else ''}"
+            text = f"{f'{number} ' if numbered else ''}{label} ({total:,}){' ' + FRESH_MARK if marked else ''}"
             if str(tabs.get_tab(tab).label) != text:
                 tabs.get_tab(tab).label = text
-            if tab in tickets:
-                self._fill(self.query_one(f"#{tab}-table", ConsoleTable), tickets[tab], total)
+
+    def on_resize(self, event: Any) -> None:
+        if self.counts:
+            self._label_tabs()
 
     def _fill(self, table: ConsoleTable, rows: list[dict[str, Any]], total: int) -> None:
         currency = self.console.settings.currency

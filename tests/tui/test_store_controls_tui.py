@@ -88,7 +88,7 @@ async def test_pausing_and_selling_out_from_the_store_view(demo_db: str) -> None
         with engine_on(demo_db) as engine:
             assert engine.catalog.store("pizza-palace").pause_reason == "back at 18:00"
         await press(pilot, "p")  # paused: p resumes at once
-        await wait_until(pilot, lambda: "taking orders" in info(), what=info)
+        await wait_until(pilot, lambda: "PAUSED" not in info() and "12 Olive St" in info(), what=info)
 
         await press(pilot, "m")
         await on_screen(pilot, "MenuDialog")
