@@ -21,6 +21,8 @@ GLYPHS = {
     "REJECTED": "✘",
     "CANCEL_PENDING": "⧗",
     "CANCELLED": "⊘",
+    "PICKED_UP": "➜",  # a store's ticket a rider took
+    "DONE": "✔",  # ... and delivered
 }
 
 # Digits after the decimal point per currency; KRW and JPY have none.

@@ -12,12 +12,15 @@ from ..output import Column, emit, jsonable, money, print_fields, print_table
 stores_app = typer.Typer(help="List and add stores.", no_args_is_help=True)
 customers_app = typer.Typer(help="List and add customers.", no_args_is_help=True)
 riders_app = typer.Typer(help="List and add riders.", no_args_is_help=True)
-menus_app = typer.Typer(help="List and add menu items.", no_args_is_help=True)
+menus_app = typer.Typer(help="List and add menu items; sell them out.", no_args_is_help=True)
 
-STORE_COLUMNS = [Column("id", "Store"), Column("name", "Name", wrap=True), Column("address", "Address", wrap=True)]
+STORE_COLUMNS = [
+    Column("id", "Store"), Column("name", "Name", wrap=True), Column("address", "Address", wrap=True), Column("prep_text", "Prep", drop=1),
+    Column("state", "Taking orders", wrap=True),
+]
 CUSTOMER_COLUMNS = [Column("id", "Customer"), Column("name", "Name", wrap=True), Column("address", "Address", wrap=True)]
 RIDER_COLUMNS = [Column("id", "Rider"), Column("name", "Name", wrap=True), Column("vehicle", "Vehicle", wrap=True)]
-MENU_COLUMNS = [Column("store_id", "Store"), Column("id", "Item"), Column("name", "Name", wrap=True), Column("price_text", "Price"), Column("available", "Available")]
+MENU_COLUMNS = [Column("store_id", "Store"), Column("id", "Item"), Column("name", "Name", wrap=True), Column("price_text", "Price"), Column("available_text", "Available")]
 
 
 def _menu_rows(items: list[dict[str, Any]], currency: str) -> list[dict[str, Any]]:
@@ -25,7 +28,7 @@ def _menu_rows(items: list[dict[str, Any]], currency: str) -> list[dict[str, Any
 
 
 def _with_money(item: dict[str, Any]) -> dict[str, Any]:
-    return item | {"price_text": money(item["price"], item["currency"])}
+    return item | {"price_text": money(item["price"], item["currency"]), "available_text": "yes" if item["available"] else "sold out"}
 
 
 # -- stores -------------------------------------------------------------------------------------
@@ -36,7 +39,12 @@ def stores_list(ctx: typer.Context) -> None:
     """List the stores."""
     cli = ctx_obj(ctx)
     rows = jsonable(cli.engine(catch_up=False).catalog.stores())
-    emit(cli.json, rows, lambda: print_table(rows, STORE_COLUMNS, empty="no stores; add one with `deliverycli stores add` or run `deliverycli init --demo`"))
+    emit(cli.json, rows, lambda: print_table([_store_row(r) for r in rows], STORE_COLUMNS, empty="no stores; add one with `deliverycli stores add` or run `deliverycli init --demo`"))
+
+
+def _store_row(row: dict[str, Any]) -> dict[str, Any]:
+    paused = f"no: {row['pause_reason']}" if row.get("pause_reason") else "no (paused)"
+    return row | {"prep_text": f"{row['prep_min']} min", "state": paused if row.get("paused") else "yes"}
 
 
 @stores_app.command("add")
@@ -45,11 +53,12 @@ def stores_add(
     id: str = typer.Option(..., "--id", metavar="ID", help="Store id: lowercase letters, digits, '-' or '_'."),
     name: str = typer.Option(..., "--name", metavar="TEXT", help="Display name."),
     address: str = typer.Option(..., "--address", metavar="TEXT", help="Street address."),
+    prep_min: int = typer.Option(15, "--prep-min", parser=whole_number(1, 240), metavar="MINUTES", help="Its usual preparation time (accepting without one uses it)."),
 ) -> None:
     """Add a store (then give it a menu with `menus add --store ID`)."""
     cli = ctx_obj(ctx)
-    row = jsonable(cli.engine().catalog.add_store(id, name, address))
-    emit(cli.json, row, lambda: print_fields(row, [("id", "store"), ("name", "name"), ("address", "address")], title=f"Store {row['id']} added"))
+    row = jsonable(cli.engine().catalog.add_store(id, name, address, prep_min))
+    emit(cli.json, row, lambda: print_fields(_store_row(row), [("id", "store"), ("name", "name"), ("address", "address"), ("prep_text", "preparation")], title=f"Store {row['id']} added"))
 
 
 # -- customers ----------------------------------------------------------------------------------
@@ -129,3 +138,32 @@ def menus_add(
         row,
         lambda: print_fields(_with_money(row), [("id", "item"), ("store_id", "store"), ("name", "name"), ("price_text", "price")], title=f"Menu item {row['id']} added"),
     )
+
+
+def _set_available(ctx: typer.Context, item: str, store: str, available: bool) -> None:
+    cli = ctx_obj(ctx)
+    engine = cli.engine()
+    change = engine.catalog.available if available else engine.catalog.sold_out
+    row = _menu_rows([jsonable(change(item, store))], engine.settings.currency)[0]
+    title = f"{row['name']} ({row['id']}) is {'available again' if available else 'sold out: ordering it is refused'}"
+    emit(cli.json, row, lambda: print_fields(_with_money(row), [("id", "item"), ("store_id", "store"), ("name", "name"), ("available_text", "available")], title=title))
+
+
+@menus_app.command("sold-out")
+def menus_sold_out(
+    ctx: typer.Context,
+    item: str = typer.Argument(..., metavar="ITEM", help="The menu item's id, e.g. margherita."),
+    store: str = typer.Option(..., "--store", metavar="STORE", help="The store that sells it."),
+) -> None:
+    """Mark a menu item sold out: customers see it, and ordering it is refused until `menus available`."""
+    _set_available(ctx, item, store, False)
+
+
+@menus_app.command("available")
+def menus_available(
+    ctx: typer.Context,
+    item: str = typer.Argument(..., metavar="ITEM", help="The menu item's id, e.g. margherita."),
+    store: str = typer.Option(..., "--store", metavar="STORE", help="The store that sells it."),
+) -> None:
+    """Mark a sold-out menu item available again."""
+    _set_available(ctx, item, store, True)

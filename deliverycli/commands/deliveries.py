@@ -9,7 +9,7 @@ import typer
 from ..cli import ctx_obj, whole_number
 from ..output import Column, emit, jsonable, print_fields, print_table
 
-app = typer.Typer(help="The delivery list: list, pick up, complete.", no_args_is_help=True)
+app = typer.Typer(help="The delivery list: list, upcoming, pick up, complete.", no_args_is_help=True)
 
 # On a narrow console the times go first (picked up, then completed, then requested); ids and statuses stay.
 DELIVERY_COLUMNS = [
@@ -66,3 +66,24 @@ def complete(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="OR
     cli = ctx_obj(ctx)
     delivery = jsonable(cli.engine().deliveries.complete(order_id, rider))
     emit(cli.json, delivery, lambda: _show(delivery, f"Order {delivery['id']} delivered by {delivery['rider_id']}"))
+
+
+UPCOMING_COLUMNS = [Column("id", "Order"), Column("store_id", "Store"), Column("ready_text", "Ready around"), Column("placed_text", "Placed", drop=1)]
+
+
+@app.command("upcoming")
+def upcoming(
+    ctx: typer.Context,
+    limit: int = typer.Option(100, "--limit", parser=whole_number(1, 10_000), metavar="N", help="At most this many, soonest ready first."),
+) -> None:
+    """Orders being cooked and when each should be ready: when to come to the store."""
+    from .status import hour_minute, local_time
+
+    cli = ctx_obj(ctx)
+    orders = jsonable(cli.engine(catch_up=False).deliveries.upcoming(limit))
+
+    def human() -> None:
+        rows = [o | {"ready_text": hour_minute(o.get("ready_at")) or "-", "placed_text": local_time(o["placed_at"])} for o in orders]
+        print_table(rows, UPCOMING_COLUMNS, empty="nothing is being cooked right now")
+
+    emit(cli.json, orders, human)

@@ -38,6 +38,20 @@ DEADLINE_WHAT = {
     "pickup": "the store and operations are alerted unless a rider picks it up",
     "confirm": "confirmed by the system unless the customer confirms",
 }
+
+
+def hour_minute(value: str | None) -> str | None:
+    """An ISO timestamp as local ``HH:MM``: how people say an estimate."""
+    return local_time(value)[:5] if value else None
+
+
+def ready_around(view: dict[str, Any]) -> str | None:
+    """"around 12:40" while the food is being cooked (the store's estimate), else None."""
+    if not view.get("ready_at") or view.get("status") not in ("COOKING", "CANCEL_PENDING"):
+        return None
+    return f"around {hour_minute(view['ready_at'])}"
+
+
 TIMELINE_COLUMNS = [Column("event_id", "#", drop=2), Column("at_text", "At"), Column("status_text", "Status"), Column("event", "Event"), Column("actor", "Actor", drop=1)]
 
 
@@ -47,8 +61,13 @@ def show_status(view: dict[str, Any]) -> None:
         "total_text": money(view["total"], view.get("currency") or "KRW"),
         "placed_text": local_time(view.get("placed_at"), with_date=True),
         "updated_text": local_time(view.get("updated_at"), with_date=True),
+        "ready_text": ready_around(view),
     }
-    keys = [("status_text", "status"), ("customer_id", "customer"), ("store_id", "store"), ("rider_id", "rider"), ("total_text", "total"), ("reason", "reason"), ("placed_text", "placed"), ("updated_text", "updated")]
+    keys = [
+        ("status_text", "status"), ("ready_text", "ready"), ("customer_id", "customer"), ("store_id", "store"), ("rider_id", "rider"),
+        ("total_text", "total"), ("reason", "reason"), ("placed_text", "placed"), ("updated_text", "updated"),
+    ]
+    keys = [k for k in keys if k[0] != "ready_text" or fields["ready_text"]]
     print_fields(fields, keys, title=f"Order {view['id']}")
     rows = [t | {"at_text": local_time(t.get("at"), with_date=True), "status_text": with_glyph(t.get("status"))} for t in view.get("timeline", [])]
     print_table(rows, TIMELINE_COLUMNS, title="Timeline", empty="no timeline yet")

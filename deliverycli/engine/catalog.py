@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from .errors import Conflict, DeliveryError, InvalidInput, NotFound
-from .storage import insert_ignore, metadata
+from .storage import UTCDateTime, insert_ignore, metadata
 from .views import Customer, MenuItem, Rider, Store
-from .validation import check_id, check_text
+from .validation import check_id, check_prep_min, check_text
 
 stores = sa.Table(
     "stores",
@@ -19,6 +20,9 @@ stores = sa.Table(
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("address", sa.String(500), nullable=False),
+    sa.Column("prep_min", sa.Integer, nullable=False, server_default="15"),  # usual preparation time in minutes
+    sa.Column("paused_at", UTCDateTime, nullable=True),  # set while the store takes no orders
+    sa.Column("pause_reason", sa.String(200), nullable=True),
 )
 
 menu_items = sa.Table(
@@ -48,6 +52,7 @@ riders = sa.Table(
 )
 
 MAX_PRICE = 10_000_000  # minor units; a guard against typos, not a business rule
+DEFAULT_PREP_MIN = 15
 
 
 _TABLES = {"store": stores, "customer": customers, "rider": riders}
@@ -72,9 +77,16 @@ def known_if_refused(conn: sa.Connection, kind: str, actor_id: str) -> Iterator[
         raise
 
 
+def store_view(row: Any) -> Store:
+    return Store(
+        id=row["id"], name=row["name"], address=row["address"], prep_min=row["prep_min"], paused=row["paused_at"] is not None,
+        pause_reason=row["pause_reason"],
+    )
+
+
 def get_store(conn: sa.Connection, store_id: str) -> Store:
     """The store ``store_id``; NotFound if there is none."""
-    return Store(**_one(conn, stores, "store", store_id))
+    return store_view(_one(conn, stores, "store", store_id))
 
 
 def get_customer(conn: sa.Connection, customer_id: str) -> Customer:
@@ -88,7 +100,7 @@ def get_rider(conn: sa.Connection, rider_id: str) -> Rider:
 
 
 def list_stores(conn: sa.Connection) -> list[Store]:
-    return [Store(**r) for r in conn.execute(sa.select(stores).order_by(stores.c.id)).mappings()]
+    return [store_view(r) for r in conn.execute(sa.select(stores).order_by(stores.c.id)).mappings()]
 
 
 def list_customers(conn: sa.Connection) -> list[Customer]:
@@ -162,9 +174,47 @@ def _add_row(conn: sa.Connection, table: sa.Table, kind: str, values: dict[str, 
     raise Conflict(f"{kind} {values['id']!r} already exists")
 
 
-def add_store(conn: sa.Connection, id: str, name: str, address: str) -> dict[str, Any]:
-    values = {"id": check_id("store", id), "name": check_text("name", name, 200), "address": check_text("address", address, 500)}
-    return _insert(conn, stores, "store", values)
+def add_store(conn: sa.Connection, id: str, name: str, address: str, prep_min: int = DEFAULT_PREP_MIN) -> Store:
+    values = {
+        "id": check_id("store", id), "name": check_text("name", name, 200), "address": check_text("address", address, 500),
+        "prep_min": check_prep_min(prep_min),
+    }
+    _insert(conn, stores, "store", values)
+    return get_store(conn, values["id"])
+
+
+def pause_store(conn: sa.Connection, store_id: str, reason: str | None, at: datetime) -> Store:
+    """Stop taking orders (the tickets already in the kitchen go on); pausing again replaces the reason."""
+    get_store(conn, store_id)
+    reason = check_text("reason", reason, 200) if reason is not None else None
+    conn.execute(stores.update().where(stores.c.id == store_id).values(paused_at=at, pause_reason=reason))
+    return get_store(conn, store_id)
+
+
+def resume_store(conn: sa.Connection, store_id: str) -> Store:
+    """Take orders again (a store that is not paused stays as it is)."""
+    get_store(conn, store_id)
+    conn.execute(stores.update().where(stores.c.id == store_id).values(paused_at=None, pause_reason=None))
+    return get_store(conn, store_id)
+
+
+def set_item_available(conn: sa.Connection, store_id: str, item_id: str, available: bool) -> MenuItem:
+    """Mark a store's menu item sold out (``available=False``) or available again."""
+    get_store(conn, store_id)
+    item = menu_items_by_id(conn, [item_id]).get(item_id)
+    if item is None:
+        raise NotFound(f"no menu item {item_id!r}")
+    if item["store_id"] != store_id:
+        raise InvalidInput(f"menu item {item_id!r} is sold by {item['store_id']}, not {store_id}", field="item")
+    conn.execute(menu_items.update().where(menu_items.c.id == item_id).values(available=available))
+    return MenuItem(**(item | {"available": available}))
+
+
+def closed_reason(store: Store) -> str | None:
+    """Why a store takes no orders now, in the customer's words; None when it does."""
+    if not store.paused:
+        return None
+    return f"{store.name} is not taking orders right now" + (f": {store.pause_reason}" if store.pause_reason else "")
 
 
 def add_customer(conn: sa.Connection, id: str, name: str, address: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ class ConfirmDelivery:
 class AcceptOrder:
     order_id: str
     store_id: str
+    prep_min: int | None = None  # minutes until the food is ready; None: the store's usual preparation time
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,15 @@ class NotYet(Conflict):
     (a deadline's timer fired before its subscriber ran). Try again a little later."""
 
 
+class CancellationRefused(IllegalTransition):
+    """A cancellation refused because the order is past the point of no return, said in people's
+    words ("the store has already started cooking, so it can't be cancelled now")."""
+
+    def __init__(self, order_id: str, current: str, why: str) -> None:
+        Conflict.__init__(self, f"Order {order_id} was not cancelled: {why}.")
+        self.subject_id, self.current, self.allowed, self.why = order_id, current, [], why
+
+
 class NotPermitted(DeliveryError):
     """The actor is not the one allowed to do this (wrong customer, store or rider)."""
 

@@ -68,6 +68,17 @@ class OrderCancelled(Event):
     reason: str
 
 
+class OrderCancellationRefused(Event):
+    """The ordering context refused a cancellation by itself: the order is past the point where the
+    store could still cancel it (cooking started). The status does not change; the store is told."""
+
+    context = "ordering"
+    customer_id: str
+    store_id: str
+    status: str
+    reason: str
+
+
 class DeliveryConfirmed(Event):
     context = "ordering"
     customer_id: str
@@ -103,6 +114,8 @@ class StoreOrderReceived(Event):
 class CookingStarted(Event):
     context = "store"
     store_id: str
+    prep_min: int | None = None  # the store's preparation time (absent in events of earlier releases)
+    ready_at: datetime | None = None  # when the food should be ready: accepted at + prep_min
 
 
 class CookingFinished(Event):

@@ -34,7 +34,9 @@ class TicketStatus(StrEnum):
 
     NEW = "NEW"
     COOKING = "COOKING"
-    READY = "READY"
+    READY = "READY"  # cooked, waiting for a rider
+    PICKED_UP = "PICKED_UP"  # a rider took it: the kitchen is done with it
+    DONE = "DONE"  # delivered
     CANCELLED = "CANCELLED"
     REJECTED = "REJECTED"
 
@@ -100,7 +102,19 @@ def follow(status: OrderStatus | None, resume: OrderStatus | None, event_type: s
 
 
 # The payload field that explains a status (a rejection, a cancellation, a refused cancellation).
-REASONS = {"OrderRejected": "reason", "OrderCancelled": "reason", "CancellationRefused": "reason"}
+REASONS = {"OrderRejected": "reason", "OrderCancelled": "reason", "CancellationRefused": "reason", "OrderCancellationRefused": "reason"}
+
+# Why an order in a status can no longer be cancelled, in people's words (not a list of transitions).
+CANNOT_CANCEL = {
+    S.PENDING_PAYMENT: "its payment is not settled yet, so it can't be cancelled now",
+    S.COOKING: "the store has already started cooking, so it can't be cancelled now",
+    S.READY_FOR_PICKUP: "the food is already cooked and waiting for a rider, so it can't be cancelled now",
+    S.DELIVERING: "a rider is already on the way with it, so it can't be cancelled now",
+    S.DELIVERED: "it has already been delivered, so it can't be cancelled now",
+    S.CONFIRMED: "its delivery was already confirmed, so there is nothing to cancel",
+    S.REJECTED: "it was rejected and never charged, so there is nothing to cancel",
+    S.CANCELLED: "it is already cancelled and refunded",
+}
 
 
 @dataclass(slots=True)
@@ -123,6 +137,7 @@ class OrderState:
     placed_at: datetime | None = None
     updated_at: datetime | None = None
     last_event_id: int = 0
+    ready_at: datetime | None = None  # the store's estimate of when the food is ready (set on accepting)
 
     @classmethod
     def placed(cls, event: StoredEvent) -> OrderState:
@@ -142,6 +157,8 @@ class OrderState:
             self.reason = event.payload[field]
         if event.event_type == "DeliveryPickedUp":
             self.rider_id = event.payload["rider_id"]
+        elif event.event_type == "CookingStarted" and event.payload.get("ready_at"):
+            self.ready_at = datetime.fromisoformat(event.payload["ready_at"])
         self.updated_at, self.last_event_id = event.occurred_at, event.id
         return self.status is not before
 

@@ -1,12 +1,16 @@
-"""Notifications: one to the customer every time an order's status changes (SPEC scenario 10), plus
-the store and the rider where it concerns them. Kept from events only."""
+"""Notifications: every time an order's status changes (SPEC scenario 10) each party it concerns is
+told: the customer always; the store for every change of its (paid) orders, cancellation attempts
+included; every available rider (none on the road) when an order is ready for pickup; the assigned
+rider for changes to their delivery. Kept from events only (riders are reference data)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from .catalog import riders, stores
 from .events import NotificationSent, StoredEvent
 from .lifecycle import STATUS_AFTER_EVENT, OrderState, OrderStatus, fold
 from .storage import UTCDateTime, metadata
@@ -43,6 +47,7 @@ notification_orders = sa.Table(
     sa.Column("rider_id", sa.String(64), nullable=True),
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("resume_status", sa.String(32), nullable=True),
+    sa.Index("ix_notification_orders_status_rider", "status", "rider_id"),  # the riders on the road
 )
 
 MESSAGES = {
@@ -58,14 +63,29 @@ MESSAGES = {
     S.CANCELLED: "Order {id} was cancelled and refunded: {reason}",
 }
 REFUSED_MESSAGE = "Your cancellation of order {id} was refused: {reason}. The order goes on as {status}."
+COOKING_MESSAGE = "The store started cooking order {id}; it should be ready around {ready}."
+# A cancellation the order refused by itself: the status does not change, but both are told.
+ORDER_REFUSED = {
+    "customer": "You asked to cancel order {id}: {reason}.",
+    "store": "The customer asked to cancel order {id}; it was refused: {reason}.",
+}
 
-# Who besides the customer hears of a status, and what they are told.
+# What the store hears of each status of its orders (an order is the store's once it is paid).
 STORE_STATUSES = {
     S.PAID: "New order {id} arrived.",
+    S.COOKING: "You are cooking order {id}.",
+    S.READY_FOR_PICKUP: "Order {id} is ready; riders were told.",
+    S.DELIVERING: "A rider picked up order {id}.",
+    S.DELIVERED: "Order {id} was delivered.",
+    S.CONFIRMED: "The customer confirmed order {id}.",
     S.CANCEL_PENDING: "The customer asked to cancel order {id}.",
     S.CANCELLED: "Order {id} was cancelled.",
 }
+STORE_REFUSED = "The customer's cancellation of order {id} was refused: {reason}."
+# The assigned rider, for changes to their delivery.
 RIDER_STATUSES = {S.DELIVERING: "You picked up order {id}.", S.DELIVERED: "You delivered order {id}.", S.CONFIRMED: "The customer confirmed order {id}."}
+# Every available rider (none on the road), when an order waits for one.
+WAITING_MESSAGE = "Order {id} is ready for pickup at {store}: first come, first served."
 
 # Alerts (no status change): who hears of them besides nobody else. ``operations`` is the ops team.
 ALERTS = {
@@ -75,7 +95,9 @@ ALERTS = {
     ),
 }
 
-HANDLED = set(STATUS_AFTER_EVENT) | {"CancellationRefused"} | set(ALERTS)
+# Events that tell people something without changing the status.
+NOTICES = {"OrderCancellationRefused"}
+HANDLED = set(STATUS_AFTER_EVENT) | {"CancellationRefused"} | NOTICES | set(ALERTS)
 
 
 _UPDATE = (
@@ -103,13 +125,14 @@ def apply_batch(events: list[StoredEvent], uow: UnitOfWork) -> None:
     created: set[str] = set()
     changed: set[str] = set()
     sent = []
+    waiting = _Riders(conn, states)
     for event in events:
         state, status_changed = fold(states, event)
         if state is None:
             continue  # placed before notifications existed: nobody to address
         (created if event.event_type == "OrderPlaced" else changed).add(event.order_id)
-        if status_changed:
-            sent.extend(_notify(event, state, uow))
+        if status_changed or event.event_type in NOTICES:
+            sent.extend(_notify(event, state, uow, waiting))
         elif event.event_type in ALERTS:
             sent.extend(_alert(event, state, uow))
     if created:
@@ -128,19 +151,67 @@ def _remembered(state: OrderState) -> dict[str, Any]:
     }
 
 
-def _notify(event: StoredEvent, order: OrderState, uow: UnitOfWork) -> list[dict[str, Any]]:
-    """The notification rows for one status change, and its NotificationSent event."""
+class _Riders:
+    """The riders to tell of an order waiting for one: every rider with no order on the road, as
+    this batch left them (read once per batch, and only if an order became ready)."""
+
+    def __init__(self, conn: sa.Connection, states: dict[str, OrderState]) -> None:
+        self.conn, self.states = conn, states
+        self.all: list[str] | None = None
+        self.on_road: dict[str, str] = {}
+        self.stores: dict[str, str] = {}
+
+    def available(self) -> list[str]:
+        if self.all is None:
+            n = notification_orders
+            self.all = list(self.conn.execute(sa.select(riders.c.id).order_by(riders.c.id)).scalars())
+            self.on_road = dict(self.conn.execute(sa.select(n.c.order_id, n.c.rider_id).where(n.c.status == S.DELIVERING.value)).all())
+        on_road = dict(self.on_road)
+        for order_id, state in self.states.items():  # as this batch left them (the table is written at its end)
+            if state.status is S.DELIVERING and state.rider_id:
+                on_road[order_id] = state.rider_id
+            else:
+                on_road.pop(order_id, None)
+        busy = set(on_road.values())
+        return [r for r in self.all if r not in busy]
+
+    def store_name(self, store_id: str) -> str:
+        if store_id not in self.stores:
+            name = self.conn.execute(sa.select(stores.c.name).where(stores.c.id == store_id)).scalar()
+            self.stores[store_id] = name or store_id
+        return self.stores[store_id]
+
+
+def around(moment: datetime | None) -> str:
+    """An estimate as people say it: local wall-clock hours and minutes ("12:40")."""
+    return moment.astimezone().strftime("%H:%M") if moment is not None else "soon"
+
+
+def _notify(event: StoredEvent, order: OrderState, uow: UnitOfWork, waiting: _Riders) -> list[dict[str, Any]]:
+    """The notification rows for one status change (or notice), and its NotificationSent event."""
     status = order.status
     reason = event.payload.get("reason", "")
-    if event.event_type == "CancellationRefused":
-        customer_message = REFUSED_MESSAGE.format(id=event.order_id, reason=reason, status=status.value)
+    oid = event.order_id
+    store_message = STORE_STATUSES.get(status, "").format(id=oid)
+    if event.event_type in NOTICES:
+        customer_message = ORDER_REFUSED["customer"].format(id=oid, reason=reason)
+        store_message = ORDER_REFUSED["store"].format(id=oid, reason=reason)
+    elif event.event_type == "CancellationRefused":
+        customer_message = REFUSED_MESSAGE.format(id=oid, reason=reason, status=status.value)
+        store_message = STORE_REFUSED.format(id=oid, reason=reason)
+    elif status is S.COOKING and order.ready_at is not None:
+        customer_message = COOKING_MESSAGE.format(id=oid, ready=around(order.ready_at))
+        store_message = f"You are cooking order {oid}; ready around {around(order.ready_at)}."
     else:
-        customer_message = MESSAGES[status].format(id=event.order_id, reason=reason)
+        customer_message = MESSAGES[status].format(id=oid, reason=reason)
     recipients = [("customer", order.customer_id, customer_message)]
-    if status in STORE_STATUSES:
-        recipients.append(("store", order.store_id, STORE_STATUSES[status].format(id=event.order_id)))
-    if status in RIDER_STATUSES and order.rider_id:
-        recipients.append(("rider", order.rider_id, RIDER_STATUSES[status].format(id=event.order_id)))
+    if store_message:
+        recipients.append(("store", order.store_id, store_message))
+    if status in RIDER_STATUSES and order.rider_id and event.event_type not in NOTICES:
+        recipients.append(("rider", order.rider_id, RIDER_STATUSES[status].format(id=oid)))
+    if status is S.READY_FOR_PICKUP and event.event_type == "CookingFinished":
+        message = WAITING_MESSAGE.format(id=oid, store=waiting.store_name(order.store_id))
+        recipients.extend(("rider", rider_id, message) for rider_id in waiting.available())
     uow.record(
         NotificationSent(
             order_id=event.order_id, status=status.value, recipients=[f"{kind}:{who}" for kind, who, _ in recipients], message=customer_message[:500]

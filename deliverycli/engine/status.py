@@ -32,6 +32,7 @@ order_status = sa.Table(
     sa.Column("placed_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("last_event_id", sa.BigInteger, nullable=False),
+    sa.Column("ready_at", UTCDateTime, nullable=True),  # the store's estimate, from CookingStarted
     sa.Index("ix_order_status_status_updated", "status", "updated_at"),
     sa.Index("ix_order_status_status_placed", "status", "placed_at", "order_id"),  # orders list --status: a page, not a sort
     sa.Index("ix_order_status_customer", "customer_id", "placed_at"),
@@ -60,6 +61,7 @@ _UPDATE = (
         rider_id=sa.bindparam("rider_id"),
         updated_at=sa.bindparam("updated_at"),
         last_event_id=sa.bindparam("last_event_id"),
+        ready_at=sa.bindparam("ready_at"),
     )
 )
 _LOAD = sa.select(order_status).where(order_status.c.order_id.in_(sa.bindparam("order_ids", expanding=True)))
@@ -70,6 +72,7 @@ def _state(row: sa.Row) -> OrderState:
         order_id=row.order_id, customer_id=row.customer_id, store_id=row.store_id, status=OrderStatus(row.status),
         resume_status=OrderStatus(row.resume_status) if row.resume_status else None, rider_id=row.rider_id, reason=row.reason,
         total=row.total, currency=row.currency, placed_at=row.placed_at, updated_at=row.updated_at, last_event_id=row.last_event_id,
+        ready_at=row.ready_at,
     )
 
 
@@ -79,7 +82,7 @@ def row_values(state: OrderState) -> dict[str, Any]:
         "order_id": state.order_id, "customer_id": state.customer_id, "store_id": state.store_id, "rider_id": state.rider_id,
         "status": state.status.value, "resume_status": state.resume_status.value if state.resume_status else None,
         "total": state.total, "currency": state.currency, "reason": state.reason, "placed_at": state.placed_at,
-        "updated_at": state.updated_at, "last_event_id": state.last_event_id,
+        "updated_at": state.updated_at, "last_event_id": state.last_event_id, "ready_at": state.ready_at,
     }
 
 
@@ -106,7 +109,7 @@ def apply_batch(events: list[StoredEvent], uow: UnitOfWork) -> None:
         conn.execute(order_status.insert(), [row_values(states[o]) for o in created])
     updates = [row_values(states[o]) | {"key": o} for o in changed - created]
     if updates:
-        conn.execute(_UPDATE, [{k: row[k] for k in ("key", "status", "resume_status", "reason", "rider_id", "updated_at", "last_event_id")} for row in updates])
+        conn.execute(_UPDATE, [{k: row[k] for k in ("key", "status", "resume_status", "reason", "rider_id", "updated_at", "last_event_id", "ready_at")} for row in updates])
     conn.execute(order_timeline.insert(), timeline)
 
 
@@ -120,7 +123,7 @@ HANDLERS = {event_type: _apply for event_type in EVENT_TYPES if event_type != "N
 def summary(row: sa.Row) -> OrderSummary:
     return OrderSummary(
         id=row.order_id, status=row.status, customer_id=row.customer_id, store_id=row.store_id, rider_id=row.rider_id,
-        total=row.total, currency=row.currency, reason=row.reason, placed_at=row.placed_at, updated_at=row.updated_at,
+        total=row.total, currency=row.currency, reason=row.reason, placed_at=row.placed_at, updated_at=row.updated_at, ready_at=row.ready_at,
     )
 
 
@@ -183,3 +186,10 @@ def stuck_orders(conn: sa.Connection, cutoff: datetime, limit: int = 50) -> tupl
     rows = conn.execute(sa.select(order_status).where(*where).order_by(order_status.c.updated_at, order_status.c.order_id).limit(limit))
     count = conn.execute(sa.select(sa.func.count()).select_from(order_status).where(*where)).scalar_one()
     return [summary(r) for r in rows], count
+
+
+def cooking_orders(conn: sa.Connection, limit: int = 100) -> list[OrderSummary]:
+    """Orders being cooked, soonest ready first (orders without an estimate last)."""
+    query = sa.select(order_status).where(order_status.c.status == OrderStatus.COOKING.value)
+    query = query.order_by(order_status.c.ready_at.is_(None), order_status.c.ready_at, order_status.c.order_id).limit(limit)
+    return [summary(r) for r in conn.execute(query)]

@@ -4,6 +4,7 @@ started, so it decides every cancellation request."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -22,7 +23,7 @@ from .events import (
     StoreOrderRejected,
 )
 from .lifecycle import TicketStatus
-from .validation import check_text
+from .validation import check_prep_min, check_text
 from .storage import JSONType, UTCDateTime, metadata
 from .views import StoreTicket, TicketState
 
@@ -34,7 +35,9 @@ T = TicketStatus
 TICKET_ALLOWED = {
     T.NEW: (T.COOKING, T.REJECTED, T.CANCELLED),
     T.COOKING: (T.READY,),
-    T.READY: (),
+    T.READY: (T.PICKED_UP,),  # the delivery context's events move it on: a rider took it ...
+    T.PICKED_UP: (T.DONE,),  # ... and delivered it
+    T.DONE: (),
     T.CANCELLED: (),
     T.REJECTED: (),
 }
@@ -52,8 +55,14 @@ store_orders = sa.Table(
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("prep_min", sa.Integer, nullable=True),
+    sa.Column("ready_at", UTCDateTime, nullable=True),
     sa.Index("ix_store_orders_store_status", "store_id", "status", "received_at"),
 )
+
+# Ticket statuses the store's "done" list holds: the kitchen has handed the food over.
+HANDED_OVER = (T.PICKED_UP, T.DONE)
+
 
 
 @dataclass
@@ -65,6 +74,8 @@ class StoreOrder:
     status: TicketStatus
     version: int
     reason: str | None = None
+    prep_min: int | None = None
+    ready_at: datetime | None = None
     events: list[Event] = field(default_factory=list)
 
     def _move(self, target: TicketStatus, attempted: str) -> None:
@@ -80,11 +91,13 @@ class StoreOrder:
         if store_id != self.store_id:
             raise NotPermitted(f"order {self.order_id} belongs to store {self.store_id}, not {store_id}")
 
-    def accept(self, store_id: str) -> None:
-        """Start cooking."""
+    def accept(self, store_id: str, prep_min: int | None = None, now: datetime | None = None) -> None:
+        """Start cooking; the food should be ready ``prep_min`` minutes from ``now`` (no estimate without them)."""
         self._check_store(store_id)
         self._move(T.COOKING, "accept it (start cooking)")
-        self.events.append(CookingStarted(order_id=self.order_id, store_id=self.store_id))
+        if prep_min is not None and now is not None:
+            self.prep_min, self.ready_at = prep_min, now + timedelta(minutes=prep_min)
+        self.events.append(CookingStarted(order_id=self.order_id, store_id=self.store_id, prep_min=prep_min, ready_at=self.ready_at))
 
     def reject(self, store_id: str, reason: str) -> None:
         """Refuse the order (it is then refunded)."""
@@ -99,6 +112,13 @@ class StoreOrder:
         self._move(T.READY, "mark it ready (cooking has not started)" if self.status is T.NEW else "mark it ready")
         self.events.append(CookingFinished(order_id=self.order_id, store_id=self.store_id))
 
+    def follow_delivery(self, target: TicketStatus) -> None:
+        """A rider picked the food up (PICKED_UP) or delivered it (DONE): the kitchen is done with it.
+        A ticket already there (or past it) stays as it is."""
+        order = list(T)
+        if self.status in (T.READY, T.PICKED_UP) and order.index(target) > order.index(self.status):
+            self.status = target
+
     def decide_cancellation(self) -> None:
         """Cancel if cooking has not started; otherwise refuse and say why."""
         if self.status is T.NEW:
@@ -109,8 +129,12 @@ class StoreOrder:
         why = {
             T.COOKING: "the store has already started cooking",
             T.READY: "the food is already cooked and waiting for a rider",
+            T.PICKED_UP: "a rider is already on the way with it",
+            T.DONE: "it has already been delivered",
             T.REJECTED: "the store had already rejected the order",
         }.get(self.status, f"the store order is {self.status}")
+        if self.status is not T.REJECTED:
+            why += ", so it can't be cancelled now"
         self.events.append(CancellationRefused(order_id=self.order_id, store_id=self.store_id, reason=why))
 
 
@@ -119,7 +143,10 @@ _ADD = store_orders.insert()
 _SAVE = (
     store_orders.update()
     .where(store_orders.c.order_id == sa.bindparam("key_id"), store_orders.c.version == sa.bindparam("key_version"))
-    .values(status=sa.bindparam("status"), reason=sa.bindparam("reason"), updated_at=sa.bindparam("updated_at"), version=sa.bindparam("version"))
+    .values(
+        status=sa.bindparam("status"), reason=sa.bindparam("reason"), prep_min=sa.bindparam("prep_min"), ready_at=sa.bindparam("ready_at"),
+        updated_at=sa.bindparam("updated_at"), version=sa.bindparam("version"),
+    )
 )
 
 
@@ -134,7 +161,7 @@ class TicketRepository:
         row = self.uow.conn.execute(_GET, {"order_id": order_id}).first()
         if row is None:
             raise NotFound(f"no store order {order_id!r} (unknown, or its payment was not approved)")
-        return StoreOrder(row.order_id, row.store_id, T(row.status), row.version, row.reason)
+        return StoreOrder(row.order_id, row.store_id, T(row.status), row.version, row.reason, row.prep_min, row.ready_at)
 
     def save(self, ticket: StoreOrder) -> None:
         """Write the ticket if nobody changed it since it was read (optimistic concurrency)."""
@@ -142,7 +169,8 @@ class TicketRepository:
             _SAVE,
             {
                 "key_id": ticket.order_id, "key_version": ticket.version, "status": ticket.status.value,
-                "reason": ticket.reason, "updated_at": self.uow.now, "version": ticket.version + 1,
+                "reason": ticket.reason, "prep_min": ticket.prep_min, "ready_at": ticket.ready_at, "updated_at": self.uow.now,
+                "version": ticket.version + 1,
             },
         )
         if result.rowcount != 1:
@@ -163,7 +191,8 @@ class TicketRepository:
             rows.append(
                 {
                     "order_id": order_id, "store_id": p["store_id"], "status": T.NEW.value, "items": p["lines"], "total": p["total"],
-                    "address": p["address"], "reason": None, "received_at": now, "updated_at": now, "version": 1,
+                    "address": p["address"], "reason": None, "received_at": now, "updated_at": now, "version": 1, "prep_min": None,
+                    "ready_at": None,
                 }
             )
             self.uow.record(StoreOrderReceived(order_id=order_id, store_id=p["store_id"]))
@@ -172,16 +201,22 @@ class TicketRepository:
 
 def _act(unit_of_work: UnitOfWorkFactory, order_id: str, store_id: str, action: str, *args: Any) -> TicketState:
     with unit_of_work(f"store:{store_id}") as uow:
+        if action == "accept":  # the store's own preparation time unless one was given
+            args = (args[0] if args[0] is not None else uow.catalog.store(store_id).prep_min, uow.now)
         with uow.catalog.known_if_refused("store", store_id):  # a ticket accepts only its own store
             ticket = uow.tickets.get(order_id)
             getattr(ticket, action)(store_id, *args)
         uow.tickets.save(ticket)
         uow.commit()
-    return TicketState(id=ticket.order_id, order_id=ticket.order_id, store_id=ticket.store_id, status=ticket.status, reason=ticket.reason)
+    return TicketState(
+        id=ticket.order_id, order_id=ticket.order_id, store_id=ticket.store_id, status=ticket.status, reason=ticket.reason,
+        prep_min=ticket.prep_min, ready_at=ticket.ready_at,
+    )
 
 
 def accept_order(cmd: AcceptOrder, unit_of_work: UnitOfWorkFactory) -> TicketState:
-    return _act(unit_of_work, cmd.order_id, cmd.store_id, "accept")
+    prep_min = check_prep_min(cmd.prep_min) if cmd.prep_min is not None else None
+    return _act(unit_of_work, cmd.order_id, cmd.store_id, "accept", prep_min)
 
 
 def reject_order(cmd: RejectOrder, unit_of_work: UnitOfWorkFactory) -> TicketState:
@@ -220,7 +255,18 @@ def _cancellation_requested(event: StoredEvent, uow: UnitOfWork) -> None:
     uow.tickets.save(ticket)
 
 
-HANDLERS = {"PaymentApproved": _received, "OrderCancellationRequested": _cancellation_requested}
+def _delivery_moved(event: StoredEvent, uow: UnitOfWork) -> None:
+    ticket = uow.tickets.get(event.order_id)
+    before = ticket.status
+    ticket.follow_delivery(T.PICKED_UP if event.event_type == "DeliveryPickedUp" else T.DONE)
+    if ticket.status is not before:
+        uow.tickets.save(ticket)
+
+
+HANDLERS = {
+    "PaymentApproved": _received, "OrderCancellationRequested": _cancellation_requested,
+    "DeliveryPickedUp": _delivery_moved, "DeliveryCompleted": _delivery_moved,
+}
 
 
 def apply_batch(events: list[StoredEvent], uow: UnitOfWork) -> None:
@@ -240,26 +286,36 @@ def apply_batch(events: list[StoredEvent], uow: UnitOfWork) -> None:
 # -- queries ------------------------------------------------------------------------------------
 
 
-def queue(conn: sa.Connection, store_id: str, status: str | None = None, limit: int = 200) -> list[StoreTicket]:
-    """The store's tickets, newest first (only those in ``status`` if given); NotFound for an unknown store."""
+def queue(
+    conn: sa.Connection, store_id: str, status: str | None = None, limit: int = 200, since: datetime | None = None
+) -> list[StoreTicket]:
+    """The store's tickets, newest first (only those in ``status`` if given, and with ``since`` only
+    those handed over since then); NotFound for an unknown store."""
     catalog.get_store(conn, store_id)
     query = sa.select(store_orders).where(store_orders.c.store_id == store_id)
     if status is not None:
         query = query.where(store_orders.c.status == status)
+    if since is not None:
+        query = query.where(sa.or_(store_orders.c.status.not_in([s.value for s in HANDED_OVER]), store_orders.c.updated_at >= since))
     query = query.order_by(store_orders.c.received_at.desc(), store_orders.c.order_id.desc()).limit(limit)
     return [
         StoreTicket(
             id=r.order_id, order_id=r.order_id, store_id=r.store_id, status=r.status, items=r.items, total=r.total,
-            address=r.address, reason=r.reason, received_at=r.received_at, updated_at=r.updated_at,
+            address=r.address, reason=r.reason, received_at=r.received_at, updated_at=r.updated_at, prep_min=r.prep_min,
+            ready_at=r.ready_at,
         )
         for r in conn.execute(query)
     ]
 
 
-def queue_counts(conn: sa.Connection, store_id: str) -> dict[str, int]:
-    """How many of a store's tickets are in each status (every status present, zero when none)."""
+def queue_counts(conn: sa.Connection, store_id: str, since: datetime | None = None) -> dict[str, int]:
+    """How many of a store's tickets are in each status (every status present, zero when none);
+    with ``since``, the handed-over ones (PICKED_UP, DONE) only since then ("today's").
+
+    The one place the store's tab counts come from: whatever keeps them cheaper goes here."""
     catalog.get_store(conn, store_id)
-    rows = conn.execute(
-        sa.select(store_orders.c.status, sa.func.count()).where(store_orders.c.store_id == store_id).group_by(store_orders.c.status)
-    )
+    query = sa.select(store_orders.c.status, sa.func.count()).where(store_orders.c.store_id == store_id)
+    if since is not None:
+        query = query.where(sa.or_(store_orders.c.status.not_in([s.value for s in HANDED_OVER]), store_orders.c.updated_at >= since))
+    rows = conn.execute(query.group_by(store_orders.c.status))
     return {status.value: 0 for status in TicketStatus} | {status: count for status, count in rows}

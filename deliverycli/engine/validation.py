@@ -171,3 +171,13 @@ def check_currency(code: str) -> str:
     if normalised not in ISO_4217:
         raise InvalidInput(f"currency {code!r} is not an ISO 4217 currency code (e.g. KRW, USD, EUR)", field="currency")
     return normalised
+
+
+MAX_PREP_MIN = 240  # four hours: a guard against typos
+
+
+def check_prep_min(prep_min: int) -> int:
+    """A preparation time in whole minutes, 1 to MAX_PREP_MIN."""
+    if isinstance(prep_min, bool) or not isinstance(prep_min, int) or not 1 <= prep_min <= MAX_PREP_MIN:
+        raise InvalidInput(f"the preparation time must be a whole number of minutes from 1 to {MAX_PREP_MIN}", field="prep_min")
+    return prep_min

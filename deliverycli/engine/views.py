@@ -35,6 +35,9 @@ class Store(ReadModel):
     id: str
     name: str
     address: str
+    prep_min: int = Field(15, description="the store's usual preparation time in minutes (accepting without one uses it)")
+    paused: bool = Field(False, description="the store takes no orders while paused")
+    pause_reason: str | None = None
 
 
 class Customer(ReadModel):
@@ -88,6 +91,7 @@ class OrderSummary(ReadModel):
     reason: str | None
     placed_at: Timestamp
     updated_at: Timestamp
+    ready_at: Timestamp | None = Field(None, description="when the store expects the food to be ready (set when it accepts)")
 
 
 class TimelineEntry(ReadModel):
@@ -130,6 +134,8 @@ class TicketState(ReadModel):
     store_id: str
     status: TicketStatus
     reason: str | None
+    prep_min: int | None = None
+    ready_at: Timestamp | None = None
 
 
 class StoreTicket(ReadModel):
@@ -146,6 +152,8 @@ class StoreTicket(ReadModel):
     received_at: Timestamp
     updated_at: Timestamp
     accept_by: Timestamp | None = Field(default=None, description="a NEW ticket's acceptance deadline: rejected by the system after it")
+    prep_min: int | None = Field(None, description="the preparation time the store gave when accepting")
+    ready_at: Timestamp | None = Field(None, description="when the food should be ready")
 
 
 # -- deliveries -------------------------------------------------------------------------------------

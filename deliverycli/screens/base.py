@@ -312,6 +312,7 @@ class TabbedScreen(ConsoleScreen):
         for binding in self.declared_bindings():
             tab = self.TAB_ACTIONS.get(binding.action.partition("(")[0])
             if tab and tab != self.active_tab():
-                label = str(tabs.get_tab(tab).label).split(" (")[0].partition(" ")[2]  # "2 Cooking (3)" -> "Cooking"
+                label = str(tabs.get_tab(tab).label).split(" (")[0]  # "2 Cooking (3)" -> "Cooking" (also unnumbered, when narrow)
+                label = label.partition(" ")[2] if label[:1].isdigit() else label
                 rows.append((self.app.get_key_display(binding), f"{binding.description} (on the {label} tab)", "this view"))
         return rows

@@ -29,6 +29,15 @@ if TYPE_CHECKING:
 PAGE = 50  # orders per page: a page is one indexed query, whatever the customer's history
 
 
+def store_closed(store: dict[str, Any]) -> str:
+    return "paused: not taking orders" + (f" ({store['pause_reason']})" if store.get("pause_reason") else "")
+
+
+def store_prompt(store: dict[str, Any]) -> str:
+    """A store in the shop's list: its name, and ⏸ while it takes no orders."""
+    return f"⏸ {store['name']} (paused)" if store.get("paused") else store["name"]
+
+
 def my_orders(engine: Backend, customer_id: str, page: int) -> tuple[list[dict[str, Any]], int]:
     """One page of the customer's orders (one more than a page: is there another?) and how many
     they have in all."""
@@ -98,7 +107,7 @@ class CustomerScreen(CustomerActions, TabbedScreen):
         cart = self.query_one("#cart", ConsoleTable)
         stores = self.query_one("#stores", OptionList)
         stores.border_title = "Stores"
-        stores.set_options([Option(s["name"], id=s["id"]) for s in self.console.catalog["store"]])
+        stores.set_options([Option(store_prompt(s), id=s["id"]) for s in self.console.catalog["store"]])
         if stores.option_count:
             stores.highlighted = 0
         menu.border_title = "Menu"
@@ -148,18 +157,21 @@ class CustomerScreen(CustomerActions, TabbedScreen):
         self.store_id = event.option.id
         if self.store_id in self.menus:
             self._show_menu()
-        else:
-            store_id = self.store_id
-            self.load("menu", lambda engine: (store_id, jsonable(engine.catalog.menu(store_id))), self._menu_loaded)
+        store_id = self.store_id  # read again each time: sold-out items and a paused store show before ordering
+        self.load("menu", lambda engine: (store_id, jsonable(engine.catalog.menu(store_id)), jsonable(engine.catalog.store(store_id))), self._menu_loaded)
         self._show_cart()
 
     @on(OptionList.OptionSelected, "#stores")
     def _store_selected(self, event: OptionList.OptionSelected) -> None:
         self.query_one("#menu", DataTable).focus()
 
-    def _menu_loaded(self, loaded: tuple[str, list[dict[str, Any]]]) -> None:
-        store_id, items = loaded
+    def _menu_loaded(self, loaded: tuple[str, list[dict[str, Any]], dict[str, Any]]) -> None:
+        store_id, items, store = loaded
         self.menus[store_id] = items
+        known = next((s for s in self.console.catalog["store"] if s["id"] == store_id), None)
+        if known is not None and (known.get("paused"), known.get("pause_reason")) != (store.get("paused"), store.get("pause_reason")):
+            known.update(store)
+            self.query_one("#stores", OptionList).replace_option_prompt(store_id, store_prompt(store))
         if store_id == self.store_id:
             self._show_menu()
 
@@ -168,6 +180,8 @@ class CustomerScreen(CustomerActions, TabbedScreen):
         items = self.menus.get(self.store_id or "", [])
         table = self.query_one("#menu", ConsoleTable)
         table.empty_text = "This store has nothing on its menu yet." if self.store_id else "Pick a store on the left: its menu shows here."
+        store = next((s for s in self.console.catalog["store"] if s["id"] == self.store_id), {})
+        table.border_title = f"Menu · ⏸ {store_closed(store)}" if store.get("paused") else "Menu"
         table.show([
             (item["id"], (item["name"] if item.get("available", True) else f"{item['name']} (sold out)", Text(money(item["price"], currency), justify="right")))
             for item in items
@@ -214,6 +228,10 @@ class CustomerScreen(CustomerActions, TabbedScreen):
     def action_add_item(self) -> None:
         item_id = self._focused_item()
         if item_id is None:
+            return
+        item = self._item(item_id)
+        if item is not None and not item.get("available", True):
+            self.notify(f"{item['name']} is sold out right now.", title="Sold out", severity="warning")
             return
         cart = self._cart()
         cart[item_id] = cart.get(item_id, 0) + 1

@@ -12,7 +12,7 @@ from textual.widgets import Header, Static
 
 from ..output import jsonable
 from ..widgets.footer import ConsoleFooter
-from ..widgets.format import money, status_text
+from ..widgets.format import hour_minute, money, status_text
 from ..widgets.table import ConsoleTable
 from .actions import CustomerActions, RiderActions, StoreActions
 
@@ -70,7 +70,9 @@ class OrderDetailScreen(CustomerActions, StoreActions, RiderActions):
         self._shown = True
         store = self.console.person("store", view["store_id"])["name"]
         lines = [
-            f"Status    {status_text(view['status'])}",
+            f"Status    {status_text(view['status'])}" + (
+                f" · ready around {hour_minute(view['ready_at'], self.console.mask_times)}" if view.get("ready_at") and view["status"] in ("COOKING", "CANCEL_PENDING") else ""
+            ),
             f"Customer  {view['customer_id']}",
             f"Store     {store}",
             f"Rider     {view['rider_id'] or '-'}",

@@ -38,6 +38,13 @@ def clock_time(value: str | datetime | None, masked: bool = False) -> str:
     return moment.astimezone().strftime("%H:%M:%S")
 
 
+def hour_minute(value: str | datetime | None, masked: bool = False) -> str:
+    """An estimate as local ``HH:MM`` ("ready around 12:40"), masked in snapshot tests."""
+    if value is None:
+        return "-"
+    return MASKED_TIME[:5] if masked else clock_time(value)[:5]
+
+
 def age(seconds: float) -> str:
     """A duration for people: ``45s``, ``12m``, ``3h05m``, ``2d04h``."""
     seconds = max(0, int(seconds))

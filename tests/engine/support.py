@@ -90,13 +90,16 @@ def replay(events: list[Any]) -> dict[str, OrderState]:
     return states
 
 
-def status_changes(events: list[Any]) -> dict[str, list[tuple[int, OrderStatus]]]:
-    """Per order, the (event id, new status) of every event that changed the customer-visible status."""
+def status_changes(events: list[Any], notices: bool = False) -> dict[str, list[tuple[int, OrderStatus]]]:
+    """Per order, the (event id, new status) of every event that changed the customer-visible status
+    (with ``notices``, also of the events told to people without a change: a refused cancellation)."""
+    from deliverycli.engine.notification import NOTICES
+
     changes: dict[str, list[tuple[int, OrderStatus]]] = defaultdict(list)
     states: dict[str, OrderState] = {}
     for event in events:
         state, changed = fold(states, event)
-        if changed:
+        if changed or (notices and state is not None and event.event_type in NOTICES):
             changes[event.order_id].append((event.id, state.status))
     return dict(changes)
 
@@ -137,7 +140,7 @@ def check_invariants(engine: Any) -> dict[str, Any]:
     assert len(keys) == len(set(keys))
     replayed = replay(log)
     assert view == {order_id: state.status.value for order_id, state in replayed.items()}
-    changes = status_changes(log)
+    changes = status_changes(log, notices=True)
     customer_notes = sorted((r.event_id, r.status) for r in notes if r.recipient_type == "customer")
     assert customer_notes == sorted((eid, s.value) for ch in changes.values() for eid, s in ch)
     assert by_type["NotificationSent"] == len({r.event_id for r in notes})

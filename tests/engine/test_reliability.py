@@ -294,7 +294,7 @@ def test_a_handler_that_keeps_failing_is_parked_and_the_rest_flows(engine: Engin
     assert [n.status for n in notes] == ["PENDING_PAYMENT", "PAID", "COOKING"]
     with pytest.raises(Conflict, match="already"):
         engine.ops.retry_dead_letter(dead.id)
-    assert count(engine, notification.notifications, notification.notifications.c.event_id == cooking.id) == 1
+    assert count(engine, notification.notifications, notification.notifications.c.event_id == cooking.id) == 2  # the customer and the store, once each
 
     engine.store.ready(oid, "pizza-palace")
     engine.deliveries.pick_up(oid, "rider-lee")

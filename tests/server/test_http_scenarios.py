@@ -137,3 +137,29 @@ def test_only_the_rider_who_picked_up_completes_and_a_second_pickup_loses(served
     assert ok(served.call("POST", f"/deliveries/{oid}/complete", "lee"))["status"] == "COMPLETED"
     problem(served.call("POST", f"/orders/{oid}/confirm", "alice"), 404, "not_found")  # not alice's
     assert ok(served.call("POST", f"/orders/{oid}/confirm", "bob"))["status"] == "CONFIRMED"
+
+
+def test_a_paused_store_and_a_sold_out_item_are_refused_with_the_reason(served: Shop) -> None:
+    """Issue 10: the gateway goes through the same engine call, so it refuses as the CLI does (409)."""
+    served.engine.store.pause("pizza-palace", "out of flour until 18:00")
+    head = served.engine.events.head()
+    refused = problem(served.place("alice"), 409, "conflict")
+    assert "Pizza Palace is not taking orders right now: out of flour until 18:00" in refused["detail"]
+    served.engine.store.resume("pizza-palace")
+    served.engine.catalog.sold_out("cola", "pizza-palace")
+    assert "Cola (cola) is sold out" in problem(served.place("alice"), 409, "conflict")["detail"]
+    assert served.engine.events.head() == head  # nothing placed, nothing charged
+    menu = ok(served.call("GET", "/menus", "alice", params={"store_id": "pizza-palace"}))
+    assert [item["available"] for item in menu if item["id"] == "cola"] == [False]  # the shop shows it before they try
+    assert ok(served.place("alice", items=[{"menu_item_id": "margherita"}]), 201)["status"] == "PAID"
+    served.engine.catalog.available("cola", "pizza-palace")  # the shop is shared by this module's tests
+
+
+def test_a_refused_cancellation_says_why_in_words_and_shows_the_estimate(served: Shop) -> None:
+    oid = ok(served.place("alice", items=[{"menu_item_id": "margherita"}]), 201)["id"]
+    accepted = ok(served.call("POST", f"/orders/{oid}/accept", "pizza", params={"prep_min": 25}))
+    assert accepted["prep_min"] == 25
+    refused = problem(served.call("POST", f"/orders/{oid}/cancel", "alice"), 409, "illegal_transition")
+    assert refused["detail"] == f"Order {oid} was not cancelled: the store has already started cooking, so it can't be cancelled now."
+    view = ok(served.call("GET", f"/statusChecks/{oid}", "alice"))
+    assert view["ready_at"] == accepted["ready_at"] and view["timeline"][-1]["event"] == "OrderCancellationRefused"

@@ -33,7 +33,8 @@ def test_events_per_interval_match_a_full_count(tmp_path) -> None:  # noqa: ANN0
 def test_store_counts_rider_deliveries_and_feed_filters(tmp_path) -> None:  # noqa: ANN001
     with deliverycli.initialise(str(tmp_path / "q.db"), demo=True) as engine:
         seed(engine)
-        assert engine.store.counts("pizza-palace") == {"NEW": 2, "COOKING": 1, "READY": 1, "CANCELLED": 1, "REJECTED": 1}
+        counts = {"NEW": 2, "COOKING": 1, "READY": 0, "PICKED_UP": 0, "DONE": 1, "CANCELLED": 1, "REJECTED": 1}  # delivered: past READY
+        assert engine.store.counts("pizza-palace") == counts
         kim = engine.deliveries.of_rider("rider-kim")
         assert [(d.id, d.status) for d in kim] == [("ord-000009", "COMPLETED"), ("ord-000001", "COMPLETED")]
         engine.deliveries.pick_up("ord-000003", "rider-kim")

@@ -51,7 +51,9 @@ async def test_customer_store_and_rider_consoles_see_each_other(demo_db: str) ->
         await wait_until(everyone, lambda: row_of(store, "new-table", "ord-000001"), what="the store to see the order")
         assert row_of(store, "new-table", "ord-000001")[0] == "●"
         await wait_until(everyone, lambda: any("New order ord-000001 arrived" in n for n in notifications(store)), what="the store's toast")
-        await press(s, "a")
+        await press(s, "a")  # asks how long cooking takes: the store's usual time is filled in
+        await on_screen(s, "ReasonDialog")
+        await press(s, "enter")
         await wait_until(everyone, lambda: "COOKING" in status_of(customer, "order-table", "ord-000001"), what="the customer to see COOKING")
         await press(s, "2")
         await wait_until(everyone, lambda: row_of(store, "cooking-table", "ord-000001"))

@@ -165,7 +165,7 @@ async def test_the_store_view_reads_again_only_the_tabs_its_own_new_events_touch
     async with app.run_test(size=(100, 30)) as pilot:
         store = await started(pilot, "StoreScreen")
         await wait_until(pilot, lambda: rows(app, "new-table"))
-        assert store.loads == 4  # every tab, once
+        assert store.loads == 5  # every tab, once
         await press(pilot, "enter")  # the order's detail, and back: nothing changed, nothing read
         await on_screen(pilot, "OrderDetailScreen")
         await press(pilot, "escape")
@@ -174,15 +174,15 @@ async def test_the_store_view_reads_again_only_the_tabs_its_own_new_events_touch
             engine.orders.place("bob", "seoul-bbq", ["bibimbap"], "22 Pine St")  # another store's
             await wait_until(pilot, lambda: app.head >= engine.events.head())
             await settle(pilot)
-            assert store.loads == 4
+            assert store.loads == 5
             second = engine.orders.place("carol", "pizza-palace", ["cola"], "7 Birch Ln").id
             await wait_until(pilot, lambda: len(rows(app, "new-table")) == 2, what="the new order")
-            assert store.loads == 5  # the New tab only
+            assert store.loads == 6  # the New tab only
             engine.store.accept(first, "pizza-palace")
         await wait_until(pilot, lambda: [r[1] for r in rows(app, "new-table")] == [second], what="the accepted order gone from New")
-        await wait_until(pilot, lambda: store.loads == 7)  # New and Cooking
+        await wait_until(pilot, lambda: store.loads == 8)  # New and Cooking
         await settle(pilot)
-        assert store.loads == 7 and str(store.query_one("#tabs").get_tab("cooking").label) == "2 Cooking (1)"
+        assert store.loads == 8 and str(store.query_one("#tabs").get_tab("cooking").label) == "2 Cooking (1)"
 
 
 @async_test
@@ -192,8 +192,8 @@ async def test_store_tab_counts_have_thousands_separators(demo_db: str) -> None:
         store = await started(pilot, "StoreScreen")
         counts = {"NEW": 1234, "COOKING": 0, "READY": 30500, "CANCELLED": 999, "REJECTED": 1}
         store.show_queue({"head": app.head, "counts": counts, "tickets": {}})  # as a store with 32,734 tickets reads
-        labels = [str(store.query_one("#tabs").get_tab(tab).label) for tab in ("new", "cooking", "ready", "cancelled")]
-        assert labels == ["1 New (1,234)", "2 Cooking (0)", "3 Ready (30,500)", "4 Cancelled (1,000)"]
+        labels = [str(store.query_one("#tabs").get_tab(tab).label) for tab in ("new", "cooking", "ready", "done", "cancelled")]
+        assert labels == ["1 New (1,234)", "2 Cooking (0)", "3 Ready (30,500)", "4 Done (0)", "5 Cancelled (1,000)"]
 
 
 def test_the_console_without_a_terminal_exits_2_and_points_to_the_commands(demo_db: str, cli: Any) -> None:

@@ -83,7 +83,9 @@ def test_the_real_console_in_a_terminal(tmux_session, demo_db: str) -> None:  # 
     term.wait_for("Keys · Store owner")
     term.keys("Escape")
     term.wait_for_gone("Keys · Store owner")  # a key right after Escape would read as Alt+key
-    term.keys("a")  # accept: the order moves to Cooking
+    term.keys("a")  # accept: asks how long cooking takes (the usual time filled in), then the order moves to Cooking
+    term.wait_for("Accept order ord-000001?")
+    term.keys("Enter")
     term.wait_for("2 Cooking (1)")
     with deliverycli.open_engine(demo_db) as engine:
         engine.orders.place("bob", "pizza-palace", ["cola"], "22 Pine St")  # another process: shows within a second

@@ -30,8 +30,25 @@ class Catalog(_Group):
         with self.engine.read() as conn:
             return catalog.list_menu(conn, store_id)
 
-    def add_store(self, id: str, name: str, address: str) -> Store:
-        return Store(**self._write(catalog.add_store, id, name, address))
+    def add_store(self, id: str, name: str, address: str, prep_min: int = catalog.DEFAULT_PREP_MIN) -> Store:
+        """Add a store; ``prep_min`` is its usual preparation time (used when accepting without one)."""
+        with self.engine.write() as conn:
+            return catalog.add_store(conn, id, name, address, prep_min)
+
+    def store(self, store_id: str) -> Store:
+        """One store, with whether it is paused."""
+        with self.engine.read() as conn:
+            return catalog.get_store(conn, store_id)
+
+    def sold_out(self, item_id: str, store_id: str) -> MenuItem:
+        """Mark a store's menu item sold out: ordering it is refused until it is available again."""
+        with self.engine.write() as conn:
+            return catalog.set_item_available(conn, store_id, item_id, False)
+
+    def available(self, item_id: str, store_id: str) -> MenuItem:
+        """Mark a sold-out menu item available again."""
+        with self.engine.write() as conn:
+            return catalog.set_item_available(conn, store_id, item_id, True)
 
     def add_customer(self, id: str, name: str, address: str) -> Customer:
         return Customer(**self._write(catalog.add_customer, id, name, address))

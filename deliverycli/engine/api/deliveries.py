@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..commands import CompleteDelivery, PickUpDelivery
 from ..views import DeliveryState
-from ._base import DeliveryViews, _Group
+from ._base import DeliveryViews, OrderSummaries, _Group
 
 
 class Deliveries(_Group):
@@ -31,3 +31,10 @@ class Deliveries(_Group):
 
         with self.engine.read() as conn:
             return list_deliveries(conn, available, rider_id, limit)
+
+    def upcoming(self, limit: int = 100) -> OrderSummaries:
+        """Orders being cooked, soonest ready first (the store's estimate, ``ready_at``): when a rider should come."""
+        from ..status import cooking_orders
+
+        with self.engine.read() as conn:
+            return cooking_orders(conn, limit)

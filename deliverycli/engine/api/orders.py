@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import catalog
 from .. import status as status_view
 from ..commands import CancelOrder, ConfirmDelivery, PlaceOrder
-from ..errors import Conflict
+from ..errors import CancellationRefused
 from ..lifecycle import OrderStatus
 from ..views import OrderView, StatusView
 from ._base import Items, OrderSummaries, _Group
@@ -33,7 +33,7 @@ class Orders(_Group):
         order = self.get(order_id)
         if order.status not in (OrderStatus.CANCELLED, OrderStatus.CANCEL_PENDING):
             reason = self.status(order_id).reason or "the store refused"  # the status view keeps the refusal's reason
-            raise Conflict(f"cancellation of order {order_id} was refused: {reason}; the order is {order.status}")
+            raise CancellationRefused(order_id, order.status.value, reason)
         return order
 
     def confirm(self, order_id: str, customer_id: str) -> OrderView:

@@ -174,7 +174,7 @@ class Checker:
         if ticket is not None:
             expected = (
                 "CANCELLED" if facts.types["StoreOrderCancelled"] else "REJECTED" if facts.types["StoreOrderRejected"]
-                else "READY" if facts.types["CookingFinished"] else "COOKING" if facts.types["CookingStarted"] else "NEW"
+                else self._handed_over(facts) or "READY" if facts.types["CookingFinished"] else "COOKING" if facts.types["CookingStarted"] else "NEW"
             )
             if ticket.status != expected:
                 self.add(order_id, "ticket-status", f"the store's ticket is {ticket.status}, the log says {expected}")
@@ -196,6 +196,14 @@ class Checker:
             if ride.status != expected or ride.rider_id != facts.rider:
                 self.add(order_id, "delivery-state", f"the delivery is {ride.status} with rider {ride.rider_id}, the log says {expected} with rider {facts.rider}")
 
+    def _handed_over(self, facts: OrderFacts) -> str | None:
+        """DONE or PICKED_UP once the store has followed the delivery's events (None before)."""
+        for event_type, status in (("DeliveryCompleted", "DONE"), ("DeliveryPickedUp", "PICKED_UP")):
+            ids = facts.ids.get(event_type, [])
+            if ids and self.took_effect("store", ids[0]):
+                return status
+        return None
+
     def status_view(self, order_id: str) -> None:
         expected = self.view_rows.get(order_id)
         row = self.snap.view.get(order_id)
@@ -204,7 +212,7 @@ class Checker:
         if row is None:
             self.add(order_id, "status-view", f"is missing from the status view (a rebuild of the log says {expected['status']})")
             return
-        for column in ("status", "resume_status", "customer_id", "store_id", "rider_id", "total", "currency", "reason", "last_event_id"):
+        for column in ("status", "resume_status", "customer_id", "store_id", "rider_id", "total", "currency", "reason", "last_event_id", "ready_at"):
             if getattr(row, column) != expected[column]:
                 self.add(order_id, "status-view", f"status view has {column}={getattr(row, column)!r}, a rebuild of the log has {expected[column]!r}")
                 return

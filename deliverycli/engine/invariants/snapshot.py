@@ -12,7 +12,7 @@ from .. import eventlog
 from ..delivery import deliveries
 from ..events import StoredEvent
 from ..lifecycle import ALLOWED, FINAL, OrderState, OrderStatus
-from ..notification import notifications
+from ..notification import NOTICES, notifications
 from ..ordering.repository import orders
 from ..payment.port import GatewayCharge
 from ..payment.records import payments
@@ -38,7 +38,7 @@ class OrderFacts:
     ids: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     placed: dict[str, Any] | None = None
     state: OrderState | None = None
-    changes: list[tuple[int, str]] = field(default_factory=list)  # (event id, new status) of each status change
+    changes: list[tuple[int, str]] = field(default_factory=list)  # (event id, new status) of each status change or notice
     illegal: list[str] = field(default_factory=list)
     approved_amount: int | None = None
     refunded_amount: int | None = None
@@ -149,6 +149,8 @@ def _follow_log(known: dict[str, OrderFacts], orphans: dict[str, list[int]], eve
         if not _allowed(before, after):
             facts.illegal.append(f"{before.value} -> {after.value} on {event.event_type} (event {event.id})")
         facts.changes.append((event.id, after.value))
+    elif event.event_type in NOTICES:  # told to the customer (and the store) without a status change
+        facts.changes.append((event.id, facts.state.status.value))
 
 
 def _allowed(before: OrderStatus, after: OrderStatus) -> bool:

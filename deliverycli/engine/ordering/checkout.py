@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from ..catalog import closed_reason
 from ..commands import PlaceOrder
 from ..errors import ConcurrencyConflict, Conflict, InvalidInput, NotFound, PaymentFailed
 from ..events import OrderLine
@@ -47,7 +48,7 @@ def _lines(uow: UnitOfWork, store_id: str, items: list[tuple[str, int]]) -> list
         if item["store_id"] != store_id:
             raise InvalidInput(f"menu item {menu_item_id!r} is sold by {item['store_id']}, not {store_id}")
         if not item["available"]:
-            raise Conflict(f"menu item {menu_item_id!r} is not available right now")
+            raise Conflict(f"{item['name']} ({menu_item_id}) is sold out right now; order it again once the store has more")
         lines.append(OrderLine(menu_item_id=menu_item_id, name=item["name"], unit_price=item["price"], quantity=quantity))
     return lines
 
@@ -64,7 +65,9 @@ def place_order(cmd: PlaceOrder, unit_of_work: UnitOfWorkFactory, payments: Paym
         if existing is None:
             admission = payments.ensure_available(uow.conn)
             uow.catalog.customer(cmd.customer_id)
-            uow.catalog.store(cmd.store_id)
+            closed = closed_reason(uow.catalog.store(cmd.store_id))
+            if closed is not None:
+                raise Conflict(f"{closed}; no order was placed and nothing was charged")
             lines = _lines(uow, cmd.store_id, list(cmd.items))
             order = Order.place(uow.orders.next_id(), cmd.customer_id, cmd.store_id, address, lines, currency, uow.now, key, fingerprint)
             try:

@@ -23,9 +23,11 @@ def cancel_order(cmd: CancelOrder, unit_of_work: UnitOfWorkFactory) -> OrderView
     with unit_of_work(f"customer:{cmd.customer_id}") as uow:
         with uow.catalog.known_if_refused("customer", cmd.customer_id):  # only its customer cancels an order
             order = uow.orders.get(cmd.order_id, with_lines=True)
-            order.request_cancellation(cmd.customer_id)
+            refusal = order.request_cancellation(cmd.customer_id)
         uow.orders.save(order)
         uow.commit()
+    if refusal is not None:  # recorded (the store hears of it); the customer is told why
+        raise refusal
     return order.view()
 
 

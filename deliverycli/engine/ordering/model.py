@@ -5,9 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..errors import Conflict, IllegalTransition, NotPermitted
-from ..events import DeliveryConfirmed, Event, OrderCancellationRequested, OrderCancelled, OrderLine, OrderPlaced, OrderRejected
-from ..lifecycle import ALLOWED, OrderStatus, follow
+from ..errors import CancellationRefused, Conflict, IllegalTransition, NotPermitted
+from ..events import (
+    DeliveryConfirmed,
+    Event,
+    OrderCancellationRefused,
+    OrderCancellationRequested,
+    OrderCancelled,
+    OrderLine,
+    OrderPlaced,
+    OrderRejected,
+)
+from ..lifecycle import ALLOWED, CANNOT_CANCEL, FINAL, OrderStatus, follow
 from ..views import OrderView
 
 S = OrderStatus
@@ -63,19 +72,31 @@ class Order:
         self.reason = reason
         self.events.append(OrderRejected(order_id=self.id, reason=reason))
 
-    def request_cancellation(self, customer_id: str) -> None:
-        """The customer asks to cancel; the store decides (it knows whether cooking started)."""
+    def request_cancellation(self, customer_id: str) -> CancellationRefused | None:
+        """The customer asks to cancel; the store decides (it knows whether cooking started).
+
+        Once the order is past the point the store could still cancel it (cooking started), the
+        order refuses by itself: it records ``OrderCancellationRefused`` (the store is told; the
+        timeline shows it) and returns the refusal, for the caller to raise once that is committed.
+        """
         if customer_id != self.customer_id:
             raise NotPermitted(f"only the customer who placed order {self.id} may cancel it")
         if self.status is S.CANCEL_PENDING:
             raise Conflict(f"order {self.id} already has a cancellation pending; the store has not answered yet")
-        if self.status in (S.COOKING, S.READY_FOR_PICKUP, S.DELIVERING, S.DELIVERED):
-            raise IllegalTransition(
-                "order", self.id, self.status, "cancel it: the store has already started cooking", [s.value for s in ALLOWED[self.status]]
+        if self.status not in (S.PAID,):
+            refusal = CancellationRefused(self.id, self.status.value, CANNOT_CANCEL[self.status])
+            if self.status in FINAL or self.status is S.PENDING_PAYMENT:
+                raise refusal  # nothing goes on for the store to hear about
+            self.events.append(
+                OrderCancellationRefused(
+                    order_id=self.id, customer_id=customer_id, store_id=self.store_id, status=self.status.value, reason=CANNOT_CANCEL[self.status]
+                )
             )
+            return refusal
         self._move(S.CANCEL_PENDING, "cancel it")
         self.resume_status = S.PAID
         self.events.append(OrderCancellationRequested(order_id=self.id, customer_id=customer_id))
+        return None
 
     def confirm_delivery(self, customer_id: str) -> None:
         """The customer confirms the food arrived."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...engine.lifecycle import OrderStatus
-from ...engine.validation import MAX_LINES, MAX_QUANTITY
+from ...engine.validation import MAX_LINES, MAX_PREP_MIN, MAX_QUANTITY
 from ...engine.outside_views import Actor
 from ...engine.views import OrderSummary, OrderView, TicketState
 from ..auth import CustomerActor, EngineDep, StoreActor, allow, check_sees, hidden_if_not_permitted, own_id
@@ -97,10 +97,13 @@ def confirm_order(order_id: OrderId, actor: CustomerActor, engine: EngineDep) ->
 
 
 @router.post("/orders/{order_id}/accept", responses=problem_responses(409))
-def accept_order(order_id: OrderId, actor: StoreActor, engine: EngineDep) -> TicketState:
-    """The order's store starts cooking."""
+def accept_order(
+    order_id: OrderId, actor: StoreActor, engine: EngineDep,
+    prep_min: Annotated[int | None, Query(ge=1, le=MAX_PREP_MIN, description="minutes until ready (default: the store's usual time)")] = None,
+) -> TicketState:
+    """The order's store starts cooking; the customer and riders see when it should be ready."""
     with hidden_if_not_permitted(order_id):
-        return engine.store.accept(order_id, actor.actor_id or "")
+        return engine.store.accept(order_id, actor.actor_id or "", prep_min)
 
 
 @router.post("/orders/{order_id}/reject", responses=problem_responses(409, 413))
