@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from . import counters
 from .errors import InvalidInput, NotFound
 from .events import EVENT_TYPES, StoredEvent
 from .lifecycle import FINAL, OrderState, OrderStatus, fold
@@ -93,6 +94,7 @@ def apply_batch(events: list[StoredEvent], uow: UnitOfWork) -> None:
     conn = uow.conn
     known = {e.order_id for e in events if e.event_type != "OrderPlaced"}
     states = {row.order_id: _state(row) for row in conn.execute(_LOAD, {"order_ids": list(known)})} if known else {}
+    before = {order_id: state.status for order_id, state in states.items()}
     created: set[str] = set()
     changed: set[str] = set()
     timeline = []
@@ -108,6 +110,20 @@ def apply_batch(events: list[StoredEvent], uow: UnitOfWork) -> None:
     if updates:
         conn.execute(_UPDATE, [{k: row[k] for k in ("key", "status", "resume_status", "reason", "rider_id", "updated_at", "last_event_id")} for row in updates])
     conn.execute(order_timeline.insert(), timeline)
+    count_changes(uow, states, before, created | changed)
+
+
+def count_changes(uow: UnitOfWork, states: dict[str, OrderState], before: dict[str, OrderStatus], touched: set[str]) -> None:
+    """Move the view's counters (``counters``) from each touched order's status before the batch to its status after."""
+    for order_id in touched:
+        state, was = states[order_id], before.get(order_id)
+        if was is state.status:
+            continue
+        if was is not None:
+            for key in counters.order_keys(state.customer_id, state.store_id, was.value):
+                uow.count(key, -1)
+        for key in counters.order_keys(state.customer_id, state.store_id, state.status.value):
+            uow.count(key, +1)
 
 
 def _apply(event: StoredEvent, uow: UnitOfWork) -> None:
@@ -168,13 +184,21 @@ def list_orders(
 
 
 def count_orders(conn: sa.Connection, customer_id: str | None = None, store_id: str | None = None, status: str | None = None) -> int:
-    """How many orders match, from the status view's indexes."""
-    return conn.execute(sa.select(sa.func.count()).select_from(order_status).where(*_filters(customer_id, store_id, status))).scalar_one()
+    """How many orders match: from the counters (``counters``) for every order, a customer's or a
+    store's; a customer's orders at one store are counted from the status view's index."""
+    where = _filters(customer_id, store_id, status)  # validates the status
+    if customer_id is not None and store_id is not None:
+        return conn.execute(sa.select(sa.func.count()).select_from(order_status).where(*where)).scalar_one()
+    scope, key = (
+        (counters.CUSTOMER, customer_id) if customer_id is not None else (counters.STORE, store_id) if store_id is not None else (counters.ORDERS, "")
+    )
+    counts = counters.read(conn, scope, key)
+    return counts.get(OrderStatus(status.upper()).value, 0) if status is not None else sum(counts.values())
 
 
 def counts_by_status(conn: sa.Connection) -> dict[str, int]:
-    rows = conn.execute(sa.select(order_status.c.status, sa.func.count()).group_by(order_status.c.status))
-    return {status: count for status, count in rows}
+    """Orders by status (statuses with none left out), from the counters: no scan."""
+    return counters.read(conn, counters.ORDERS)
 
 
 def stuck_orders(conn: sa.Connection, cutoff: datetime, limit: int = 50) -> tuple[list[OrderSummary], int]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from . import catalog, eventlog
+from . import catalog, counters, eventlog
 from .commands import AcceptOrder, MarkReady, RejectOrder
 from .errors import ConcurrencyConflict, Conflict, IllegalTransition, NotFound, NotPermitted
 from .events import (
@@ -126,12 +126,14 @@ class TicketRepository:
 
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
+        self._stored: dict[str, TicketStatus] = {}  # each ticket's status as written, to move the store's counters
 
     def get(self, order_id: str) -> StoreOrder:
         """The ticket, locked for this unit; NotFound for an unknown or unpaid order."""
         row = self.uow.conn.execute(_GET, {"order_id": order_id}).first()
         if row is None:
             raise NotFound(f"no store order {order_id!r} (unknown, or its payment was not approved)")
+        self._stored[row.order_id] = T(row.status)
         return StoreOrder(row.order_id, row.store_id, T(row.status), row.version, row.reason)
 
     def save(self, ticket: StoreOrder) -> None:
@@ -146,6 +148,11 @@ class TicketRepository:
         if result.rowcount != 1:
             raise ConcurrencyConflict(f"store order {ticket.order_id} changed meanwhile")
         ticket.version += 1
+        was = self._stored.get(ticket.order_id, ticket.status)
+        if was is not ticket.status:  # the store's counts by status, in this transaction (``counters``)
+            self.uow.count((counters.TICKET, ticket.store_id, was.value), -1)
+            self.uow.count((counters.TICKET, ticket.store_id, ticket.status.value), +1)
+            self._stored[ticket.order_id] = ticket.status
         self.uow.collect(ticket)
 
     def open(self, order_ids: list[str], placed: dict[str, dict]) -> None:
@@ -165,6 +172,7 @@ class TicketRepository:
                 }
             )
             self.uow.record(StoreOrderReceived(order_id=order_id, store_id=p["store_id"]))
+            self.uow.count((counters.TICKET, p["store_id"], T.NEW.value), +1)
         self.uow.conn.execute(_ADD, rows)
 
 
@@ -241,9 +249,7 @@ def queue(conn: sa.Connection, store_id: str, status: str | None = None, limit: 
 
 
 def queue_counts(conn: sa.Connection, store_id: str) -> dict[str, int]:
-    """How many of a store's tickets are in each status (every status present, zero when none)."""
+    """How many of a store's tickets are in each status (every status present, zero when none), from
+    the store's counters (``counters``): no scan of its tickets."""
     catalog.get_store(conn, store_id)
-    rows = conn.execute(
-        sa.select(store_orders.c.status, sa.func.count()).where(store_orders.c.store_id == store_id).group_by(store_orders.c.status)
-    )
-    return {status.value: 0 for status in TicketStatus} | {status: count for status, count in rows}
+    return {status.value: 0 for status in TicketStatus} | counters.read(conn, counters.TICKET, store_id)
