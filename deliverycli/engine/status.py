@@ -3,7 +3,7 @@ so it can be rebuilt from the log at any time."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from .errors import InvalidInput, NotFound
 from .events import EVENT_TYPES, StoredEvent
 from .lifecycle import FINAL, OrderState, OrderStatus, fold
 from .storage import UTCDateTime, metadata
-from .views import OrderSummary, StatusView, TimelineEntry
+from .views import OrderPage, OrderSummary, StatusView, TimelineEntry
 
 if TYPE_CHECKING:
     from .unit_of_work import UnitOfWork
@@ -37,6 +37,7 @@ order_status = sa.Table(
     sa.Index("ix_order_status_status_placed", "status", "placed_at", "order_id"),  # orders list --status: a page, not a sort
     sa.Index("ix_order_status_customer", "customer_id", "placed_at"),
     sa.Index("ix_order_status_store", "store_id", "placed_at"),
+    sa.Index("ix_order_status_placed", "placed_at", "order_id"),  # orders list, unfiltered: a page, not a sort
 )
 
 order_timeline = sa.Table(
@@ -181,6 +182,46 @@ def list_orders(
     query = sa.select(order_status).where(*_filters(customer_id, store_id, status))
     query = query.order_by(order_status.c.placed_at.desc(), order_status.c.order_id.desc()).limit(limit).offset(offset)
     return [summary(r) for r in conn.execute(query)]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def cursor(order: OrderSummary) -> str:
+    """The keyset position just after ``order`` (newest first): its placed_at (microseconds since
+    the epoch) and its id, e.g. ``1796392658558927.ord-000030``."""
+    micros = (order.placed_at - _EPOCH) // timedelta(microseconds=1)
+    return f"{micros}.{order.id}"
+
+
+def parse_cursor(value: str) -> tuple[datetime, str]:
+    """(placed_at, order id) from a cursor; InvalidInput for anything ``cursor`` did not make."""
+    micros, _, order_id = value.partition(".")
+    if not (micros.isdigit() and order_id and len(micros) <= 18):
+        raise InvalidInput(f"not a page cursor: {value[:40]!r} (use the one the previous page printed)", field="after")
+    return _EPOCH + timedelta(microseconds=int(micros)), order_id
+
+
+def page_query(
+    customer_id: str | None = None, store_id: str | None = None, status: str | None = None, limit: int = 50, after: str | None = None,
+) -> sa.Select:
+    """One more than a page of orders after the cursor ``after``, newest first: an index range."""
+    c = order_status.c
+    query = sa.select(order_status).where(*_filters(customer_id, store_id, status))
+    if after is not None:
+        placed_at, order_id = parse_cursor(after)
+        query = query.where(c.placed_at <= placed_at, sa.or_(c.placed_at < placed_at, c.order_id < order_id))
+    return query.order_by(c.placed_at.desc(), c.order_id.desc()).limit(limit + 1)
+
+
+def page_orders(
+    conn: sa.Connection, customer_id: str | None = None, store_id: str | None = None, status: str | None = None,
+    limit: int = 50, after: str | None = None,
+) -> OrderPage:
+    """A page of orders, newest first, starting after the cursor ``after`` (keyset pagination: one
+    index range whatever page it is; orders placed meanwhile never shift a page)."""
+    rows = [summary(r) for r in conn.execute(page_query(customer_id, store_id, status, limit, after))]
+    return OrderPage(orders=rows[:limit], next=cursor(rows[limit - 1]) if len(rows) > limit else None)
 
 
 def count_orders(conn: sa.Connection, customer_id: str | None = None, store_id: str | None = None, status: str | None = None) -> int:

@@ -1,4 +1,5 @@
-"""status_counts: counts by status that do not scan (status view and store tickets), backfilled from the rows
+"""status_counts: counts by status that do not scan (status view and store tickets), backfilled from the
+rows; ix_order_status_placed: an unfiltered page of orders (keyset pagination) is an index range
 
 Revision ID: 0010
 Revises: 0005
@@ -34,7 +35,11 @@ def upgrade() -> None:
     )
     for sql in BACKFILL:
         op.execute(sql)
+    with op.batch_alter_table("order_status", schema=None) as batch_op:
+        batch_op.create_index("ix_order_status_placed", ["placed_at", "order_id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("order_status", schema=None) as batch_op:
+        batch_op.drop_index("ix_order_status_placed")
     op.drop_table("status_counts")
