@@ -13,8 +13,8 @@ so later runs skip the build; the build time of each is printed.
 
 Each figure is one launch of the real `deliverycli --db DB tui --role R --as ID` in a fresh tmux
 server; the screen is read with `tmux capture-pane` (with colours: a moved cursor changes only
-them) every ~3 ms, so a figure is the time until the terminal shows the painted result, +- one
-look. Per launch, in order:
+them) every ~10 ms plus the look itself (2-5 ms), so a figure is the time until the terminal shows
+the painted result, +- one look. Per launch, in order:
   store:    launch (its queue and tab counts on screen), cursor (down), tab (3: the Ready tab's newest
             ticket on screen), detail (enter: the order's timeline on screen), back (esc: the Ready
             tab again);
@@ -45,7 +45,7 @@ import _machine as m  # noqa: E402
 from bench_scale import build_template, replicate  # noqa: E402
 
 SIZE = (120, 40)
-LOOK_S = 0.003
+LOOK_S = 0.01  # between looks: each look is a tmux client process, which competes with the console for the CPU
 TIMEOUT_S = 60.0
 STORE_STEPS = ("launch", "cursor", "tab", "detail", "back")
 CUSTOMER_STEPS = ("launch", "tab", "cursor", "detail", "back", "page")
