@@ -206,6 +206,8 @@ def page_query(
     customer_id: str | None = None, store_id: str | None = None, status: str | None = None, limit: int = 50, after: str | None = None,
 ) -> sa.Select:
     """One more than a page of orders after the cursor ``after``, newest first: an index range."""
+    if limit < 1:
+        raise InvalidInput(f"a page holds at least one order, not {limit}", field="limit")
     c = order_status.c
     query = sa.select(order_status).where(*_filters(customer_id, store_id, status))
     if after is not None:

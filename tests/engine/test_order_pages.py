@@ -69,6 +69,8 @@ def test_bad_cursors_and_unknown_parties_are_refused(engine: Any) -> None:
     for bad in ("", "x", "12.", ".ord-000001", "-5.ord-1", "1e5.ord-1", "9" * 19 + ".ord-1"):
         with pytest.raises(InvalidInput):
             engine.orders.page(after=bad)
+    with pytest.raises(InvalidInput):
+        engine.orders.page(limit=0)
     with pytest.raises(NotFound):
         engine.orders.page(customer_id="zed")
     with pytest.raises(InvalidInput):
