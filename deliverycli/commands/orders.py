@@ -75,7 +75,7 @@ def list_(
     offset: int = typer.Option(0, "--offset", parser=whole_number(min=0), metavar="N", help="Skip this many first (slower the further it goes: prefer --after)."),
     after: str = typer.Option(None, "--after", metavar="CURSOR", help="Start after this order: the cursor printed with the previous page (keyset pagination)."),
 ) -> None:
-    """List orders, newest first (from the status view), a page at a time.
+    """List orders, newest first, a page at a time.
 
     With --json each order carries its `cursor`; when more orders follow, the command tells (on
     stderr) the --after that lists them.
