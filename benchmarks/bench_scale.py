@@ -37,6 +37,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _machine as m  # noqa: E402
+from deliverycli.engine.counters import backfill_sql  # noqa: E402
 
 # Reference data and bookkeeping: copied once, not per order.
 REFERENCE_TABLES = ("stores", "menu_items", "customers", "riders", "simulation_runs", "circuit_breakers")
@@ -139,6 +140,11 @@ def replicate(template: Path, target: Path, size: int, per_copy: int, log: Any) 
         log(f"    {table}: {per_table[table]} s")
     head = conn.execute("SELECT max(id) FROM main.events").fetchone()[0]
     conn.execute("UPDATE order_numbers SET last = :size WHERE name = 'order'", params)
+    t0 = time.perf_counter()
+    conn.execute("DELETE FROM status_counts")  # counts by status (engine/counters.py): recounted from the copied rows
+    for sql in backfill_sql():
+        conn.execute(sql)
+    per_table["status_counts"] = round(time.perf_counter() - t0, 1)
     subscribers = [r[0] for r in conn.execute("SELECT subscriber FROM t.tracking")]
     for s in subscribers:
         conn.execute(

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         MenuItem,
         Notification,
         Operations,
+        OrderPage,
         OrderSummary,
         OrderView,
         Rider,
@@ -43,6 +44,7 @@ class OrdersBackend(Protocol):
     def status(self, order_id: str) -> StatusView: ...
     def list(self, customer_id: str | None = None, store_id: str | None = None, status: str | None = None, limit: int = 50, offset: int = 0) -> Sequence[OrderSummary]: ...
     def count(self, customer_id: str | None = None, store_id: str | None = None, status: str | None = None) -> int: ...
+    def page(self, customer_id: str | None = None, store_id: str | None = None, status: str | None = None, limit: int = 50, after: str | None = None) -> OrderPage: ...
 
 
 class StoreBackend(Protocol):

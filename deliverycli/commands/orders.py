@@ -72,11 +72,29 @@ def list_(
     store: str = typer.Option(None, "--store", metavar="STORE", help="Only this store's orders."),
     status: str = typer.Option(None, "--status", metavar="STATUS", help="Only orders in this status, e.g. COOKING."),
     limit: int = typer.Option(50, "--limit", parser=whole_number(1, 10_000), metavar="N", help="At most this many orders (a page)."),
-    offset: int = typer.Option(0, "--offset", parser=whole_number(min=0), metavar="N", help="Skip this many first (the next page starts at the previous offset + limit)."),
+    offset: int = typer.Option(0, "--offset", parser=whole_number(min=0), metavar="N", help="Skip this many first (slower the further it goes: prefer --after)."),
+    after: str = typer.Option(None, "--after", metavar="CURSOR", help="Start after this order: the cursor printed with the previous page (keyset pagination)."),
 ) -> None:
-    """List orders, newest first (from the status view)."""
+    """List orders, newest first, a page at a time.
+
+    With --json each order carries its `cursor`; when more orders follow, the command tells (on
+    stderr) the --after that lists them.
+    """
     cli = ctx_obj(ctx)
-    orders = jsonable(cli.engine(catch_up=False).orders.list(customer, store, status, limit, offset))
+    if after is not None and offset:
+        from ..engine.errors import InvalidInput
+
+        raise InvalidInput("use either --after or --offset, not both", field="after")
+    engine = cli.engine(catch_up=False)
+    if offset:
+        orders = jsonable(engine.orders.list(customer, store, status, limit, offset))
+        following = None
+    else:
+        from ..engine.status import cursor
+
+        page = engine.orders.page(customer, store, status, limit, after)
+        orders = [jsonable(o) | {"cursor": cursor(o)} for o in page.orders]
+        following = page.next
 
     def human() -> None:
         from .status import local_time
@@ -85,3 +103,5 @@ def list_(
         print_table(rows, ORDER_COLUMNS, empty="no orders")
 
     emit(cli.json, orders, human)
+    if following is not None:
+        typer.echo(f"more orders: add --after {following} for the next page", err=True)

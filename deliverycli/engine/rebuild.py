@@ -1,4 +1,5 @@
-"""Rebuild the status view (CQRS read model: ``order_status`` and ``order_timeline``) from the event log.
+"""Rebuild the status view (CQRS read model: ``order_status``, ``order_timeline`` and its counters in
+``status_counts``) from the event log.
 
 Two things live here:
 
@@ -43,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from . import eventlog
+from . import counters, eventlog
 from . import status as status_view
 from .errors import REMEDY_RETRY_DEAD_LETTERS, ConcurrencyConflict, Conflict, DeliveryError
 from .events import StoredEvent
@@ -122,6 +123,7 @@ def _refuse_if_parked(conn: sa.Connection) -> None:
 def _clear(conn: sa.Connection) -> None:
     conn.execute(status_view.order_timeline.delete())
     conn.execute(status_view.order_status.delete())
+    counters.clear(conn, counters.STATUS_VIEW_SCOPES)  # recounted as the replay writes the rows again
     conn.execute(eventlog.subscriber_failures.delete().where(eventlog.subscriber_failures.c.subscriber == SUBSCRIBER))
 
 

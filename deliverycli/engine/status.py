@@ -3,16 +3,17 @@ so it can be rebuilt from the log at any time."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from . import counters
 from .errors import InvalidInput, NotFound
 from .events import EVENT_TYPES, StoredEvent
 from .lifecycle import FINAL, OrderState, OrderStatus, fold
 from .storage import UTCDateTime, metadata
-from .views import OrderSummary, StatusView, TimelineEntry
+from .views import OrderPage, OrderSummary, StatusView, TimelineEntry
 
 if TYPE_CHECKING:
     from .unit_of_work import UnitOfWork
@@ -37,6 +38,7 @@ order_status = sa.Table(
     sa.Index("ix_order_status_status_placed", "status", "placed_at", "order_id"),  # orders list --status: a page, not a sort
     sa.Index("ix_order_status_customer", "customer_id", "placed_at"),
     sa.Index("ix_order_status_store", "store_id", "placed_at"),
+    sa.Index("ix_order_status_placed", "placed_at", "order_id"),  # orders list, unfiltered: a page, not a sort
 )
 
 order_timeline = sa.Table(
@@ -96,6 +98,7 @@ def apply_batch(events: list[StoredEvent], uow: UnitOfWork) -> None:
     conn = uow.conn
     known = {e.order_id for e in events if e.event_type != "OrderPlaced"}
     states = {row.order_id: _state(row) for row in conn.execute(_LOAD, {"order_ids": list(known)})} if known else {}
+    before = {order_id: state.status for order_id, state in states.items()}
     created: set[str] = set()
     changed: set[str] = set()
     timeline = []
@@ -111,6 +114,20 @@ def apply_batch(events: list[StoredEvent], uow: UnitOfWork) -> None:
     if updates:
         conn.execute(_UPDATE, [{k: row[k] for k in ("key", "status", "resume_status", "reason", "rider_id", "updated_at", "last_event_id", "ready_at")} for row in updates])
     conn.execute(order_timeline.insert(), timeline)
+    count_changes(uow, states, before, created | changed)
+
+
+def count_changes(uow: UnitOfWork, states: dict[str, OrderState], before: dict[str, OrderStatus], touched: set[str]) -> None:
+    """Move the view's counters (``counters``) from each touched order's status before the batch to its status after."""
+    for order_id in touched:
+        state, was = states[order_id], before.get(order_id)
+        if was is state.status:
+            continue
+        if was is not None:
+            for key in counters.order_keys(state.customer_id, state.store_id, was.value):
+                uow.count(key, -1)
+        for key in counters.order_keys(state.customer_id, state.store_id, state.status.value):
+            uow.count(key, +1)
 
 
 def _apply(event: StoredEvent, uow: UnitOfWork) -> None:
@@ -170,14 +187,64 @@ def list_orders(
     return [summary(r) for r in conn.execute(query)]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def cursor(order: OrderSummary) -> str:
+    """The keyset position just after ``order`` (newest first): its placed_at (microseconds since
+    the epoch) and its id, e.g. ``1796392658558927.ord-000030``."""
+    micros = (order.placed_at - _EPOCH) // timedelta(microseconds=1)
+    return f"{micros}.{order.id}"
+
+
+def parse_cursor(value: str) -> tuple[datetime, str]:
+    """(placed_at, order id) from a cursor; InvalidInput for anything ``cursor`` did not make."""
+    micros, _, order_id = value.partition(".")
+    if not (micros.isdigit() and order_id and len(micros) <= 18):
+        raise InvalidInput(f"not a page cursor: {value[:40]!r} (use the one the previous page printed)", field="after")
+    return _EPOCH + timedelta(microseconds=int(micros)), order_id
+
+
+def page_query(
+    customer_id: str | None = None, store_id: str | None = None, status: str | None = None, limit: int = 50, after: str | None = None,
+) -> sa.Select:
+    """One more than a page of orders after the cursor ``after``, newest first: an index range."""
+    if limit < 1:
+        raise InvalidInput(f"a page holds at least one order, not {limit}", field="limit")
+    c = order_status.c
+    query = sa.select(order_status).where(*_filters(customer_id, store_id, status))
+    if after is not None:
+        placed_at, order_id = parse_cursor(after)
+        query = query.where(c.placed_at <= placed_at, sa.or_(c.placed_at < placed_at, c.order_id < order_id))
+    return query.order_by(c.placed_at.desc(), c.order_id.desc()).limit(limit + 1)
+
+
+def page_orders(
+    conn: sa.Connection, customer_id: str | None = None, store_id: str | None = None, status: str | None = None,
+    limit: int = 50, after: str | None = None,
+) -> OrderPage:
+    """A page of orders, newest first, starting after the cursor ``after`` (keyset pagination: one
+    index range whatever page it is; orders placed meanwhile never shift a page)."""
+    rows = [summary(r) for r in conn.execute(page_query(customer_id, store_id, status, limit, after))]
+    return OrderPage(orders=rows[:limit], next=cursor(rows[limit - 1]) if len(rows) > limit else None)
+
+
 def count_orders(conn: sa.Connection, customer_id: str | None = None, store_id: str | None = None, status: str | None = None) -> int:
-    """How many orders match, from the status view's indexes."""
-    return conn.execute(sa.select(sa.func.count()).select_from(order_status).where(*_filters(customer_id, store_id, status))).scalar_one()
+    """How many orders match: from the counters (``counters``) for every order, a customer's or a
+    store's; a customer's orders at one store are counted from the status view's index."""
+    where = _filters(customer_id, store_id, status)  # validates the status
+    if customer_id is not None and store_id is not None:
+        return conn.execute(sa.select(sa.func.count()).select_from(order_status).where(*where)).scalar_one()
+    scope, key = (
+        (counters.CUSTOMER, customer_id) if customer_id is not None else (counters.STORE, store_id) if store_id is not None else (counters.ORDERS, "")
+    )
+    counts = counters.read(conn, scope, key)
+    return counts.get(OrderStatus(status.upper()).value, 0) if status is not None else sum(counts.values())
 
 
 def counts_by_status(conn: sa.Connection) -> dict[str, int]:
-    rows = conn.execute(sa.select(order_status.c.status, sa.func.count()).group_by(order_status.c.status))
-    return {status: count for status, count in rows}
+    """Orders by status (statuses with none left out), from the counters: no scan."""
+    return counters.read(conn, counters.ORDERS)
 
 
 def stuck_orders(conn: sa.Connection, cutoff: datetime, limit: int = 50) -> tuple[list[OrderSummary], int]:

@@ -35,7 +35,7 @@ metadata = sa.MetaData(
 )
 
 # The Alembic revision this code expects; tests check it matches the migrations' head.
-SCHEMA_HEAD = "0009"
+SCHEMA_HEAD = "0010"
 
 EVENT_LOG_LOCK = 7_318_400  # advisory lock key that serialises event appends on PostgreSQL
 MIGRATION_LOCK = 7_318_402  # advisory lock key that serialises migrations (7_318_401: the gateway's ledger)

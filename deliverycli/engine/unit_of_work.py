@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 
-from . import eventlog
+from . import counters, eventlog
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import unavailable_database
 from .events import Event
@@ -116,6 +116,7 @@ class UnitOfWork:
         self.on_commit = on_commit
         self.now: datetime = clock.now()
         self._pending: list[tuple[Event, str]] = []
+        self._counts: dict[counters.Key, int] = {}
         self.conn: sa.Connection
 
     def __enter__(self) -> UnitOfWork:
@@ -181,16 +182,23 @@ class UnitOfWork:
             self.record(event)
         aggregate.events.clear()
 
+    def count(self, key: counters.Key, delta: int) -> None:
+        """Move the counter ``key`` (scope, key, status) by ``delta`` when this unit commits (``counters``)."""
+        self._counts[key] = self._counts.get(key, 0) + delta
+
     def commit(self) -> None:
+        counters.add(self.conn, self._counts)  # before the event log's lock: every writer takes them in that order
         eventlog.append(self.conn, self._pending, self.now)
         for hook in self.on_commit:  # e.g. deadlines.Scheduler: timers start and end with their events
             hook(self, self._pending)
         self._tx.commit()
         self._pending = []
+        self._counts = {}
 
     def rollback(self) -> None:
-        """Undo everything since the unit began (and forget its events); a no-op once committed."""
+        """Undo everything since the unit began (and forget its events and counts); a no-op once committed."""
         self._pending = []
+        self._counts = {}
         if self._tx.is_active:
             self._tx.rollback()
 

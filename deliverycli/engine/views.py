@@ -94,6 +94,13 @@ class OrderSummary(ReadModel):
     ready_at: Timestamp | None = Field(None, description="when the store expects the food to be ready (set when it accepts)")
 
 
+class OrderPage(ReadModel):
+    """A page of orders, newest first, and where the next one starts (keyset pagination)."""
+
+    orders: list[OrderSummary]
+    next: str | None = Field(description="pass as ``after`` for the next page; null on the last page")
+
+
 class TimelineEntry(ReadModel):
     status: OrderStatus = Field(description="the order's status after this event")
     at: Timestamp

@@ -26,7 +26,7 @@ from .message_dialog import MessageDialog
 if TYPE_CHECKING:
     from ..backend import Backend
 
-PAGE = 50  # orders per page: a page is one indexed query, whatever the customer's history
+PAGE = 50  # orders per page: a page is one index range after a cursor (keyset), whatever the customer's history
 
 
 def store_closed(store: dict[str, Any]) -> str:
@@ -38,10 +38,11 @@ def store_prompt(store: dict[str, Any]) -> str:
     return f"⏸ {store['name']} (paused)" if store.get("paused") else store["name"]
 
 
-def my_orders(engine: Backend, customer_id: str, page: int) -> tuple[list[dict[str, Any]], int]:
-    """One page of the customer's orders (one more than a page: is there another?) and how many
-    they have in all."""
-    return jsonable(engine.orders.list(customer_id=customer_id, limit=PAGE + 1, offset=page * PAGE)), engine.orders.count(customer_id=customer_id)
+def my_orders(engine: Backend, customer_id: str, after: str | None) -> tuple[list[dict[str, Any]], str | None, int]:
+    """One page of the customer's orders after the cursor ``after``, where the next page starts
+    (None: this is the last), and how many orders they have in all (a counter, not a count)."""
+    page = engine.orders.page(customer_id=customer_id, limit=PAGE, after=after)
+    return jsonable(page.orders), page.next, engine.orders.count(customer_id=customer_id)
 
 
 class CustomerScreen(CustomerActions, TabbedScreen):
@@ -74,6 +75,7 @@ class CustomerScreen(CustomerActions, TabbedScreen):
         self.menus: dict[str, list[dict[str, Any]]] = {}
         self.carts: dict[str, dict[str, int]] = {}  # per store: menu item id -> quantity
         self.page = 0
+        self.cursors: list[str | None] = [None]  # where each page shown so far starts (None: the newest)
         self.orders: list[dict[str, Any]] = []
         self._more = False  # another page of orders after this one
         self.placed: str | None = None  # an order just placed: highlighted once it is listed
@@ -118,14 +120,19 @@ class CustomerScreen(CustomerActions, TabbedScreen):
     # -- data ---------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        customer, page = self.customer["id"], self.page
-        self.load("orders", lambda engine: my_orders(engine, customer, page), self.show_orders)
+        customer, page, after = self.customer["id"], self.page, self.cursors[self.page]
+        self.load("orders", lambda engine: (page, *my_orders(engine, customer, after)), self.show_orders)
         self.load("notes", lambda engine: jsonable(engine.notifications.list("customer", customer, limit=100)), self.show_notes)
 
-    def show_orders(self, loaded: tuple[list[dict[str, Any]], int]) -> None:
-        orders, total = loaded
-        more = len(orders) > PAGE
-        self.orders = orders[:PAGE]
+    def show_orders(self, loaded: tuple[int, list[dict[str, Any]], str | None, int]) -> None:
+        page, orders, following, total = loaded
+        if page != self.page:
+            return  # read for a page since left: the read of the page now shown follows
+        more = following is not None
+        del self.cursors[self.page + 1:]
+        if more:
+            self.cursors.append(following)
+        self.orders = orders
         names = {s["id"]: s["name"] for s in self.console.catalog["store"]}
         table = self.query_one("#order-table", ConsoleTable)
         table.show([
@@ -309,7 +316,7 @@ class CustomerScreen(CustomerActions, TabbedScreen):
         self._show_cart()
         self.console.save_preferences(addresses={**self.console.preferences.addresses, self.customer["id"]: address.strip()})
         self.placed = order["id"]
-        self.page = 0
+        self.page = 0  # the newest page, where the new order is
         self.action_tab("orders")
         self.reload()
         self.app.push_screen(
@@ -357,7 +364,7 @@ class CustomerScreen(CustomerActions, TabbedScreen):
     def action_page(self, step: int) -> None:
         if step > 0 and not self._more:
             return
-        self.page = max(0, self.page + step)
+        self.page = min(max(0, self.page + step), len(self.cursors) - 1)
         self.reload()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from deliverycli.engine import delivery, notification, status, store
+from deliverycli.engine import counters, delivery, notification, status, store
 from deliverycli.engine.ordering import repository as ordering
 from deliverycli.engine.payment import records as payment
 from deliverycli.engine.messagebus import Subscriber
@@ -37,6 +37,7 @@ def _outcome(engine: Any) -> dict[str, Any]:
     with engine.read() as conn:
         timeline = sorted(conn.execute(sa.select(status.order_timeline.c.order_id, status.order_timeline.c.event_type, status.order_timeline.c.status)).all())
         sent = sorted(conn.execute(sa.select(notification.notifications.c.order_id, notification.notifications.c.recipient_type, notification.notifications.c.status)).all())
+        stored_counts = sorted(counters.stored(conn).items())
     return {
         "orders": table(ordering.orders, "id", "status", "resume_status", "reason", "total"),
         "payments": table(payment.payments, "order_id", "status", "amount", "reason"),
@@ -46,6 +47,7 @@ def _outcome(engine: Any) -> dict[str, Any]:
         "events_per_order": dict(per_order),
         "timeline": timeline,
         "notifications": sent,
+        "counters": stored_counts,
     }
 
 

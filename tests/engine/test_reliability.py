@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from deliverycli.engine import eventlog, notification, status, store
+from deliverycli.engine import counters, eventlog, notification, status, store
 from deliverycli.engine.bootstrap import Engine
 from deliverycli.engine.clock import ManualClock
 from deliverycli.engine.commands import AcceptOrder, CancelOrder, MarkReady, PlaceOrder
@@ -736,6 +736,7 @@ def test_a_drain_returns_only_when_no_subscriber_has_work_left(engine: Engine, r
     with engine.write() as conn:  # what a batched rebuild's first transaction leaves
         conn.execute(status.order_timeline.delete())
         conn.execute(status.order_status.delete())
+        counters.clear(conn, counters.STATUS_VIEW_SCOPES)
         conn.execute(eventlog.tracking.update().where(eventlog.tracking.c.subscriber == "status").values(position=0))
 
     def always_raced(*args: Any) -> None:

@@ -152,3 +152,35 @@ def test_a_0005_database_moves_tickets_a_rider_took_past_ready(tmp_path: Path) -
         # and the store now follows the deliveries itself
         engine.deliveries.pick_up(waiting, "rider-park")
         assert {t.id: t.status for t in engine.store.queue("pizza-palace")}[waiting] == "PICKED_UP"
+
+
+def test_a_0005_database_gains_counters_that_count_what_it_holds(tmp_path: Path) -> None:
+    """Revision 0010 (status_counts) backfills the counters from the rows already there."""
+    from deliverycli.engine import counters
+
+    path = tmp_path / "before-counters.db"
+    settings = load_settings(db=str(path))
+    engine, _ = Engine.initialise(settings, demo=True)
+    with engine:
+        ids = [engine.orders.place(("alice", "bob")[n % 2], "pizza-palace", ["cola"], f"{n} Old St").id for n in range(5)]
+        engine.store.accept(ids[0], "pizza-palace")
+        engine.store.reject(ids[1], "pizza-palace", "closed")
+        expected = engine.ops.overview().orders_by_status
+    db = storage.make_engine(storage.database_url(str(path)))
+    config = storage.alembic_config()
+    with db.connect() as conn:  # back to 0005, as the previous release left it
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0005")
+        conn.commit()
+        assert not sa.inspect(conn).has_table("status_counts")
+    db.dispose()
+
+    engine, report = Engine.initialise(settings)
+    with engine:
+        assert (report.schema_before, report.schema_) == ("0005", storage.SCHEMA_HEAD)
+        assert engine.ops.overview().orders_by_status == expected == {"PAID": 3, "COOKING": 1, "CANCELLED": 1}
+        assert engine.orders.count(customer_id="alice") == 3 and engine.orders.count(customer_id="bob", status="PAID") == 1
+        assert engine.store.counts("pizza-palace") == {s: 0 for s in engine.store.counts("pizza-palace")} | {"NEW": 3, "COOKING": 1, "REJECTED": 1}
+        with engine.read() as conn:
+            assert counters.stored(conn)[(counters.STORE, "pizza-palace", "PAID")] == 3
+        assert engine.ops.check_invariants().problems == []

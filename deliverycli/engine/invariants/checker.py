@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .. import counters
 from ..lifecycle import OrderStatus
 from ..payment.port import GatewayCharge
 from .snapshot import OrderFacts, Snapshot
@@ -82,9 +83,21 @@ class Checker:
             self.store_and_delivery(order_id, facts)
             self.status_view(order_id)
             self.notifications(order_id, facts)
+        self.counters()
         if self.ledger is not None:
             for key in sorted(set(self.ledger) - set(snap.orders_log)):
                 self.add(key, "charge-without-order", f"the payment provider holds a charge ({self.ledger[key].amount}) for an order that does not exist")
+
+    def counters(self) -> None:
+        """Every counter equals a recount of the rows it counts (the status view's, the store's tickets)."""
+        snap = self.snap
+        want = counters.recount_orders((r.customer_id, r.store_id, r.status) for r in snap.view.values())
+        want += counters.recount_tickets((r.store_id, r.status) for r in snap.tickets.values())
+        for key in sorted(set(want) | set(snap.counts)):
+            have = snap.counts.get(key, 0)
+            if have != want.get(key, 0):
+                scope, of, status = key
+                self.add(None, "counter", f"the {scope} counter of {of or 'every order'} says {have:,} {status}, a recount says {want.get(key, 0):,}")
 
     # -- per order ----------------------------------------------------------------------------------
 

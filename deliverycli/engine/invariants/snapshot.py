@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .. import eventlog
+from .. import counters, eventlog
 from ..delivery import deliveries
 from ..events import StoredEvent
 from ..lifecycle import ALLOWED, FINAL, OrderState, OrderStatus
@@ -70,6 +70,7 @@ class Snapshot:
     view: dict[str, sa.Row]
     timeline: dict[str, list[tuple[int, str, str]]]
     customer_notes: dict[str, list[tuple[int, str]]]
+    counts: dict[counters.Key, int]  # every non-zero counter (status_counts)
 
     @classmethod
     def read(cls, conn: sa.Connection) -> Snapshot:
@@ -121,6 +122,7 @@ class Snapshot:
             view=keyed(order_status, "order_id"),
             timeline=dict(timeline),
             customer_notes=dict(notes),
+            counts=counters.stored(conn),
         )
 
 

@@ -34,6 +34,7 @@ def upgrade() -> None:
     with op.batch_alter_table("order_status") as batch:
         batch.add_column(sa.Column("ready_at", deliverycli.engine.storage.UTCDateTime(), nullable=True))
     op.create_index("ix_notification_orders_status_rider", "notification_orders", ["status", "rider_id"])
+    op.create_index("ix_store_orders_store_status_updated", "store_orders", ["store_id", "status", "updated_at"])
     for delivery_status, ticket_status in MOVED:
         op.execute(
             sa.text(
@@ -56,6 +57,7 @@ def _drop_columns(table: str, *columns: str) -> None:
 def downgrade() -> None:
     op.execute(sa.text("UPDATE store_orders SET status = 'READY' WHERE status IN ('PICKED_UP', 'DONE')"))
     op.drop_index("ix_notification_orders_status_rider", table_name="notification_orders")
+    op.drop_index("ix_store_orders_store_status_updated", table_name="store_orders")
     _drop_columns("order_status", "ready_at")
     _drop_columns("store_orders", "ready_at", "prep_min")
     _drop_columns("stores", "pause_reason", "paused_at", "prep_min")
