@@ -183,4 +183,6 @@ def test_a_0005_database_gains_counters_that_count_what_it_holds(tmp_path: Path)
         assert engine.store.counts("pizza-palace") == {s: 0 for s in engine.store.counts("pizza-palace")} | {"NEW": 3, "COOKING": 1, "REJECTED": 1}
         with engine.read() as conn:
             assert counters.stored(conn)[(counters.STORE, "pizza-palace", "PAID")] == 3
+        # the accept above (made by this release) carries an estimate the downgrade's dropped column lost
+        engine.ops.rebuild_views()
         assert engine.ops.check_invariants().problems == []
