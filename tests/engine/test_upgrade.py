@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -12,8 +15,18 @@ from deliverycli.engine import catalog, storage
 from deliverycli.engine.bootstrap import Engine
 from deliverycli.engine.errors import REMEDY_INIT, DatabaseUnavailable
 from deliverycli.settings import load_settings
+from tests.reliability.support import downgrade
 
-import pytest
+
+@contextmanager
+def connected(path: Path) -> Iterator[sa.Connection]:
+    """A connection to the SQLite file at ``path``, for looking at what a downgrade left."""
+    db = storage.make_engine(storage.database_url(str(path)))
+    try:
+        with db.connect() as conn:
+            yield conn
+    finally:
+        db.dispose()
 
 
 def _migrate_to(db: sa.Engine, revision: str) -> None:
@@ -68,18 +81,12 @@ def test_a_0004_database_gains_the_tokens_table_and_keeps_its_orders(tmp_path: P
     """Revision 0005 (api_tokens) upgrades a database of the previous release in place."""
     path = tmp_path / "before-tokens.db"
     settings = load_settings(db=str(path))
-    url = storage.database_url(str(path))
     engine, _ = Engine.initialise(settings, demo=True)
     with engine:
         placed = engine.orders.place("alice", "pizza-palace", ["cola"], "1 Old St")
-    db = storage.make_engine(url)
-    config = storage.alembic_config()
-    with db.connect() as conn:  # back to 0004 (0005's downgrade), as the previous release left it, orders and all
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0004")
-        conn.commit()
+    downgrade(str(path), "0004")  # back to 0004 (0005's downgrade), as the previous release left it, orders and all
+    with connected(path) as conn:
         assert not sa.inspect(conn).has_table("api_tokens")
-    db.dispose()
 
     engine, report = Engine.initialise(settings)
     with engine:
@@ -97,14 +104,9 @@ def test_a_0005_database_gains_the_workers_table_and_keeps_its_orders(tmp_path: 
     engine, _ = Engine.initialise(settings, demo=True)
     with engine:
         placed = engine.orders.place("alice", "pizza-palace", ["cola"], "1 Old St")
-    db = storage.make_engine(storage.database_url(str(path)))
-    config = storage.alembic_config()
-    with db.connect() as conn:  # back to 0005, as the previous release left it
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0005")
-        conn.commit()
+    downgrade(str(path), "0005")  # back to 0005, as the previous release left it
+    with connected(path) as conn:
         assert not sa.inspect(conn).has_table("workers")
-    db.dispose()
 
     engine, report = Engine.initialise(settings)
     with engine:
@@ -131,14 +133,9 @@ def test_a_0005_database_moves_tickets_a_rider_took_past_ready(tmp_path: Path) -
         engine.deliveries.pick_up(taken, "rider-kim")
         engine.deliveries.pick_up(delivered, "rider-lee")
         engine.deliveries.complete(delivered, "rider-lee")
-    db = storage.make_engine(storage.database_url(str(path)))
-    config = storage.alembic_config()
-    with db.connect() as conn:  # back to 0005, as the previous release left it: every cooked ticket READY
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0005")
-        conn.commit()
+    downgrade(str(path), "0005")  # back to 0005, as the previous release left it: every cooked ticket READY
+    with connected(path) as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM store_orders WHERE status = 'READY'")).scalar_one() == 3
-    db.dispose()
 
     engine, report = Engine.initialise(settings)
     with engine:
@@ -166,14 +163,9 @@ def test_a_0005_database_gains_counters_that_count_what_it_holds(tmp_path: Path)
         engine.store.accept(ids[0], "pizza-palace")
         engine.store.reject(ids[1], "pizza-palace", "closed")
         expected = engine.ops.overview().orders_by_status
-    db = storage.make_engine(storage.database_url(str(path)))
-    config = storage.alembic_config()
-    with db.connect() as conn:  # back to 0005, as the previous release left it
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0005")
-        conn.commit()
+    downgrade(str(path), "0005")  # back to 0005, as the previous release left it
+    with connected(path) as conn:
         assert not sa.inspect(conn).has_table("status_counts")
-    db.dispose()
 
     engine, report = Engine.initialise(settings)
     with engine:
