@@ -51,7 +51,7 @@ def prepare(db: str) -> str:
         order = engine.orders.place("alice", "pizza-palace", ["margherita:2", "cola"], "101 Maple Rd")
         engine.store.accept(order.id, "pizza-palace")
         engine.store.ready(order.id, "pizza-palace")
-        engine.deliveries.pick_up(order.id, "rider-kim" if any(r["id"] == "rider-kim" for r in engine.catalog.riders()) else engine.catalog.riders()[0]["id"])
+        engine.deliveries.pick_up(order.id, "rider-kim" if any(r.id == "rider-kim" for r in engine.catalog.riders()) else engine.catalog.riders()[0].id)
         rider = engine.orders.status(order.id).rider_id
         engine.deliveries.complete(order.id, rider)
         engine.orders.confirm(order.id, "alice")

@@ -87,7 +87,7 @@ def engine_samples(db: str, follower: Follower, samples: int, max_gap_ms: int) -
     engine = Engine.open(m.settings_for(db))
     commits: list[float] = []
     sa.event.listen(engine.db, "commit", lambda conn: commits.append(time.perf_counter()))
-    rider = engine.catalog.riders()[0]["id"]
+    rider = engine.catalog.riders()[0].id
     steps = [
         ("CookingStarted", lambda oid: engine.store.accept(oid, "pizza-palace")),
         ("CookingFinished", lambda oid: engine.store.ready(oid, "pizza-palace")),

@@ -58,9 +58,9 @@ def add_live_orders(db: Path) -> dict[str, str]:
     from deliverycli.engine.bootstrap import Engine
 
     with Engine.open(m.settings_for(str(db))) as engine:
-        store = engine.catalog.stores()[0]["id"]
-        items = [f"{i['id']}:1" for i in engine.catalog.menu(store)[:2]]
-        customer, rider = engine.catalog.customers()[0]["id"], engine.catalog.riders()[0]["id"]
+        store = engine.catalog.stores()[0].id
+        items = [f"{i.id}:1" for i in engine.catalog.menu(store)[:2]]
+        customer, rider = engine.catalog.customers()[0].id, engine.catalog.riders()[0].id
         for n in range(10):
             order = engine.orders.place(customer, store, items, "1 Benchmark Rd").id
             if n % 4 >= 1:
@@ -108,13 +108,13 @@ async def _measure_propagation(db: Path, who: dict[str, str], samples: int) -> d
 
     app = DeliveryApp(m.settings_for(str(db)), role="store", actor=who["store"])
     with Engine.open(m.settings_for(str(db))) as other:
-        items = [f"{i['id']}:1" for i in other.catalog.menu(who["store"])[:1]]
+        items = [f"{i.id}:1" for i in other.catalog.menu(who["store"])[:1]]
         async with app.run_test(size=SIZE) as pilot:
             while type(app.screen).__name__ != "StoreScreen" or app.screen._loading:
                 await asyncio.sleep(0.005)
             delays = []
             for _ in range(samples):
-                order = await asyncio.to_thread(other.place_order, who["customer"], who["store"], items, "2 Benchmark Rd")
+                order = await asyncio.to_thread(other.orders.place, who["customer"], who["store"], items, "2 Benchmark Rd")
                 committed = time.perf_counter()
                 table = app.screen.query_one("#new-table", DataTable)
                 while order.id not in {str(k.value) for k in table.rows}:
