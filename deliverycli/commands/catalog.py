@@ -155,7 +155,9 @@ def menus_sold_out(
     item: str = typer.Argument(..., metavar="ITEM", help="The menu item's id, e.g. margherita."),
     store: str = typer.Option(..., "--store", metavar="STORE", help="The store that sells it."),
 ) -> None:
-    """Mark a menu item sold out: customers see it, and ordering it is refused until `menus available`."""
+    """Mark a menu item sold out.
+
+    Customers see it, and ordering it is refused until `menus available`."""
     _set_available(ctx, item, store, False)
 
 

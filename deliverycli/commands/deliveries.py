@@ -76,7 +76,9 @@ def upcoming(
     ctx: typer.Context,
     limit: int = typer.Option(100, "--limit", parser=whole_number(1, 10_000), metavar="N", help="At most this many, soonest ready first."),
 ) -> None:
-    """Orders being cooked and when each should be ready: when to come to the store."""
+    """Show orders still cooking and when each will be ready.
+
+    That is when to come to the store."""
     from .status import hour_minute, local_time
 
     cli = ctx_obj(ctx)

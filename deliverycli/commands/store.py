@@ -134,7 +134,9 @@ def pause(
     store: str = typer.Option(..., "--store", metavar="STORE", help="The store's id."),
     reason: str = typer.Option(None, "--reason", metavar="TEXT", help="Why, in the customer's words (shown when they try to order)."),
 ) -> None:
-    """Stop taking orders: ordering is refused with the reason until `store resume`. Orders already in the kitchen go on."""
+    """Stop taking orders until `store resume`.
+
+    Ordering is refused with the reason; orders already in the kitchen go on."""
     cli = ctx_obj(ctx)
     row = jsonable(cli.engine().store.pause(store, reason))
     emit(cli.json, row, lambda: _show_store(row, f"{row['name']} is paused: no new orders"))

@@ -94,7 +94,7 @@ def test_every_list_command_prints_an_array_of_objects_with_an_id(demo_db: str, 
 def test_add_commands_add_reference_data(demo_db: str, cli) -> None:
     store = cli("stores", "add", "--id", "taco-town", "--name", "Taco Town", "--address", "5 Salsa Rd", "--json", db=demo_db)
     assert store.code == 0, store.stderr
-    assert store.json == {"id": "taco-town", "name": "Taco Town", "address": "5 Salsa Rd"}
+    assert store.json == {"id": "taco-town", "name": "Taco Town", "address": "5 Salsa Rd", "prep_min": 15, "paused": False, "pause_reason": None}
 
     item = cli("menus", "add", "--store", "taco-town", "--id", "al-pastor", "--name", "Al pastor taco", "--price", "4500", db=demo_db)
     assert item.code == 0, item.stderr
