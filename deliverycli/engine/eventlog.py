@@ -3,6 +3,7 @@ subscriber's tracking position, its failures and its dead letters."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
@@ -68,7 +69,7 @@ def append(conn: sa.Connection, records: Sequence[tuple[Event, str]], at: dateti
     if conn.dialect.name == "postgresql":
         # One round trip takes the append lock and queues the NOTIFY (delivered at COMMIT, and only
         # if it commits): every statement run while holding the lock holds up every other appender.
-        conn.execute(_LOCK_AND_NOTIFY, {"key": EVENT_LOG_LOCK})
+        conn.execute(_LOCK_AND_NOTIFY, {"key": EVENT_LOG_LOCK, "types": ",".join(sorted({e.event_type for e, _ in records}))})
     else:
         lock_event_log(conn)
     conn.execute(
@@ -99,7 +100,8 @@ assert [c.name for c in events.columns] == [f.name for f in fields(StoredEvent)]
 
 NOTIFY_CHANNEL = "deliverycli_events"  # PostgreSQL: NOTIFY on every append, delivered at COMMIT (workers LISTEN)
 _APPEND = events.insert()
-_LOCK_AND_NOTIFY = sa.text(f"SELECT pg_advisory_xact_lock(:key), pg_notify('{NOTIFY_CHANNEL}', '')")
+# The payload names the appended event types, so a worker whose share handles none of them sleeps on.
+_LOCK_AND_NOTIFY = sa.text(f"SELECT pg_advisory_xact_lock(:key), pg_notify('{NOTIFY_CHANNEL}', :types)")
 _HEAD = sa.select(sa.func.coalesce(sa.func.max(events.c.id), 0))
 _POSITION = sa.select(tracking.c.position).where(tracking.c.subscriber == sa.bindparam("subscriber"))
 _POSITION_FOR_UPDATE = _POSITION.with_for_update()
@@ -312,6 +314,22 @@ def lag(conn: sa.Connection, handled: Mapping[str, set[str]]) -> dict[str, int]:
         ).scalar_one()
         for name, types in handled.items()
     }
+
+
+def pending(conn: sa.Connection, handled: Mapping[str, Iterable[str]]) -> list[str]:
+    """The subscribers (by name, with the event types each handles) with a relevant event after the
+    position the database holds for them: one statement, whatever a process has cached."""
+    return list(conn.execute(_pending_query(tuple((name, tuple(sorted(types))) for name, types in handled.items()))).scalars())
+
+
+@functools.lru_cache(maxsize=8)
+def _pending_query(handled: tuple[tuple[str, tuple[str, ...]], ...]) -> sa.CompoundSelect:
+    checks = []
+    for name, types in handled:
+        position = sa.func.coalesce(sa.select(tracking.c.position).where(tracking.c.subscriber == name).scalar_subquery(), 0)
+        relevant = sa.select(events.c.id).where(events.c.id > position, events.c.event_type.in_(types))
+        checks.append(sa.select(sa.literal(name)).where(relevant.exists()))
+    return sa.union_all(*checks)
 
 
 def dead_letter(row: sa.Row) -> DeadLetter:

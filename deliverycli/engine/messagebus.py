@@ -7,7 +7,6 @@ handler keeps failing is retried with backoff and then parked as a dead letter; 
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -108,6 +107,8 @@ class MessageBus:
     skip_busy: bool = False  # drain(): skip a subscriber another process is draining instead of waiting for it (a worker's)
     skipped: set[str] = field(default_factory=set)  # subscribers a drain left to another process (a worker clears it)
     after_batch: Callable[[str, int], None] | None = None  # (subscriber, events) after each batch that applied some: a worker's heartbeat
+    min_round_s: float = 0.0  # a worker's least time from one drain round to the next under steady load (commands: none)
+    share: set[str] | None = None  # drain only these subscribers (a worker's share, engine/shares.py); None: every one
     _positions: dict[str, int] = field(default_factory=dict)
     _backoff: dict[str, _Backoff] = field(default_factory=dict)
     _deferring: int = 0
@@ -189,21 +190,24 @@ class MessageBus:
     # -- events ---------------------------------------------------------------------------------
 
     def drain(self, *, skip_busy: bool | None = None) -> int:
-        """Process every pending event in every subscriber until nothing is left; returns events applied.
-
-        With ``skip_busy`` (default: the bus's ``skip_busy``) a subscriber that another process is
-        draining right now is left to it (PostgreSQL; that process looks again after its batch, so it
-        also applies what was committed meanwhile): several workers share the subscribers instead of
-        queueing behind each other's locks. Without it the drain waits its turn.
+        """Process every pending event in every subscriber (of the ``share``) until nothing is left;
+        returns events applied. With ``skip_busy`` (default: the bus's) a subscriber another process
+        is draining right now is left to it (PostgreSQL; it looks again after its batch, so it also
+        applies what was committed meanwhile) instead of waiting for its lock.
         """
         skip = self.skip_busy if skip_busy is None else skip_busy
-        applied = 0
-        rechecks = 0
+        applied = rechecks = 0
+        lingering, round_started = False, 0.0
+        if not self._draining():  # a worker whose share is empty (more workers than subscribers)
+            return 0
         with database_errors():
             self._load_positions()
             while True:
                 due = self._subscribers_with_work(skip)
-                progressed = False
+                if due and lingering and self.min_round_s:  # steady load: let events gather into fewer, larger batches
+                    self.clock.sleep(max(0.0, round_started + self.min_round_s - self.clock.monotonic()))
+                lingering, round_started = False, self.clock.monotonic()
+                progressed = full = False
                 busy: set[str] = set()
                 next_retry: float | None = None
                 for subscriber in due:
@@ -222,11 +226,13 @@ class MessageBus:
                             self.after_batch(subscriber.name, count)
                         applied += count
                         progressed = True
+                        full = full or count >= self.batch_size
                     backoff = self._backoff.get(subscriber.name)
                     if backoff:  # it just failed: wait for its retry rather than return with the event pending
                         next_retry = min(next_retry or backoff.retry_at, backoff.retry_at)
                 if progressed:
                     rechecks = 0
+                    lingering = not full
                     continue
                 if next_retry is None:
                     # The window and this process's cached positions may miss work another process
@@ -244,7 +250,8 @@ class MessageBus:
         A subscriber with nothing relevant is not run at all; its position is moved forward only
         once it trails by ``IDLE_ADVANCE`` events, in one transaction for all such subscribers.
         """
-        low = min((self._positions.get(s.name, 0) for s in self.subscribers), default=0)
+        draining = self._draining()
+        low = min((self._positions.get(s.name, 0) for s in draining), default=0)
         with self.db.connect() as conn, conn.execution_options(readonly=True).begin():
             window = conn.execute(_WINDOW, {"low": low}).all()
         if not window:
@@ -252,7 +259,7 @@ class MessageBus:
         truncated = len(window) == WORK_WINDOW
         seen = window[-1].id
         due, idle = [], []
-        for subscriber in self.subscribers:
+        for subscriber in draining:
             position = self._positions.get(subscriber.name, 0)
             if any(event_id > position and event_type in subscriber.handlers for event_id, event_type in window):
                 due.append(subscriber)
@@ -265,19 +272,13 @@ class MessageBus:
         return due
 
     def _pending_in_database(self) -> list[str]:
-        """Subscribers with a relevant event after the position the database holds for them."""
+        """Subscribers of this drain with a relevant event after the position the database holds for them."""
         with self.db.connect() as conn, conn.execution_options(readonly=True).begin():
-            return list(conn.execute(self._pending_query).scalars())
+            return eventlog.pending(conn, {s.name: s.handlers for s in self._draining()})
 
-    @functools.cached_property
-    def _pending_query(self) -> sa.CompoundSelect:
-        events, tracking = eventlog.events, eventlog.tracking
-        checks = []
-        for s in self.subscribers:
-            position = sa.func.coalesce(sa.select(tracking.c.position).where(tracking.c.subscriber == s.name).scalar_subquery(), 0)
-            relevant = sa.select(events.c.id).where(events.c.id > position, events.c.event_type.in_(sorted(s.handlers)))
-            checks.append(sa.select(sa.literal(s.name)).where(relevant.exists()))
-        return sa.union_all(*checks)
+    def _draining(self) -> list[Subscriber]:
+        """The subscribers a drain runs: this worker's share, or every one."""
+        return [s for s in self.subscribers if self.share is None or s.name in self.share]
 
     def _advance_idle(self, idle: list[Subscriber], to: int, skip_busy: bool = False) -> None:
         with self.db.begin() as conn:

@@ -4,8 +4,9 @@ even when no command is running.
 
 Wake-ups: on PostgreSQL the worker LISTENs on the event log's channel (every append NOTIFYs in its
 own transaction, so the notification arrives at COMMIT) and polls as a fallback; on SQLite it
-polls the log's head (one index lookup). Several workers share the work on PostgreSQL: a drain
-skips a subscriber another process is draining (``MessageBus.skip_busy``). On SQLite, which has
+polls the log's head (one index lookup). Several workers share the work on PostgreSQL: each drains
+its share of the subscribers (engine/shares.py), and a drain skips a subscriber another process
+(a command) is draining (``MessageBus.skip_busy``). On SQLite, which has
 one writer, one worker drains at a time; the others wait on standby (a lock file beside the
 database), so adding workers never makes it slower.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import workers
 from .errors import DatabaseUnavailable
+from .shares import SubscriberShares, libpq_connect
 from .views import CatchUp, WorkerBatch, WorkerRun
 
 if TYPE_CHECKING:
@@ -41,6 +44,7 @@ CATCH_UP_EVERY_S = 1.0  # a full catch-up (due timers, interrupted payments) at 
 BEAT_INTERVAL_S = 5.0
 STANDBY_POLL_S = 1.0  # SQLite: how often a standby worker tries to take over (it reads nothing meanwhile)
 BUSY_BACKOFF_S = 0.02  # PostgreSQL: after a batch that found every subscriber with work drained by another process
+MIN_ROUND_S = 0.05  # under steady load: batches large enough that each event costs little CPU
 RETRY_AFTER_S = 2.0  # after the database failed a batch (locked, unreachable)
 WAIT_SLICE_S = 0.25  # the longest a wait goes without looking at the stop flag
 
@@ -55,14 +59,12 @@ class Wakeups:
         if engine.db.dialect.name == "postgresql":
             self._listener = _listen(engine)
 
-    def wait(self, timeout: float) -> bool:
+    def wait(self, timeout: float, wanted: set[str] | None = None) -> bool:
+        """Wait up to ``timeout`` s; on PostgreSQL only a commit appending one of the ``wanted`` event
+        types (None: any) wakes it (the NOTIFY's payload names them)."""
         if self._listener is not None:
             try:
-                heard = any(True for _ in self._listener.notifies(timeout=timeout, stop_after=1))
-                if heard:  # one batch covers every append committed so far: take the others queued meanwhile
-                    for _ in self._listener.notifies(timeout=0):
-                        pass
-                return heard
+                return self._hear(timeout, wanted)
             except Exception:  # noqa: BLE001 - a lost connection: look for work, and listen again
                 self._reconnect()
                 return True
@@ -74,6 +76,18 @@ class Wakeups:
             self._head = head
             return True
         self.engine.clock.sleep(timeout)
+        return False
+
+    def _hear(self, timeout: float, wanted: set[str] | None) -> bool:
+        until = time.monotonic() + timeout  # the server's notifications arrive in real time
+        while (left := until - time.monotonic()) > 0:
+            heard = next(iter(self._listener.notifies(timeout=left, stop_after=1)), None)
+            if heard is None:
+                return False
+            if wanted is None or not heard.payload or not wanted.isdisjoint(heard.payload.split(",")):
+                for _ in self._listener.notifies(timeout=0):  # one batch covers every append committed so far
+                    pass
+                return True
         return False
 
     def _reconnect(self) -> None:
@@ -89,12 +103,9 @@ class Wakeups:
 
 
 def _listen(engine: Engine) -> Any:
-    import psycopg
-
     from .eventlog import NOTIFY_CHANNEL
 
-    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    conn = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(engine.settings.connect_timeout_s)))
+    conn = libpq_connect(engine)
     conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
     return conn
 
@@ -149,6 +160,8 @@ class Worker:
     _doing: set[str] = field(default_factory=set, repr=False)
     _batch_drained: dict[str, int] = field(default_factory=dict, repr=False)
     _last_catch_up: float = field(default=-1e18, repr=False)
+    _shares: SubscriberShares | None = field(default=None, repr=False)
+    _wanted: set[str] | None = field(default=None, repr=False)  # event types worth waking for (None: any)
 
     def __post_init__(self) -> None:
         self.clock = self.engine.clock
@@ -159,8 +172,11 @@ class Worker:
         stop = stop or threading.Event()
         started = self.clock.now()
         self.engine.bus.skip_busy = True  # share the subscribers with other workers instead of queueing
+        self.engine.bus.min_round_s = MIN_ROUND_S
         self.engine.bus.after_batch = self._drained  # a drain under steady load may last long: beat meanwhile
         lease, wakeups = DrainLease(self.engine), Wakeups(self.engine)
+        if self.engine.db.dialect.name == "postgresql" and not once:  # --once drains everything
+            self._shares = SubscriberShares(self.engine, [s.name for s in self.engine.bus.subscribers])
         with self.engine.write() as conn:
             workers.register(conn, self.id, started, self.beat_interval_s)
         stopped_by = "once" if once else "stop"
@@ -192,6 +208,9 @@ class Worker:
             self.state = "stopping"
             lease.release()
             wakeups.close()
+            if self._shares is not None:
+                self._shares.close()
+                self._share(None)
             with suppress(Exception), self.engine.write() as conn:  # a database gone: the row goes stale, doctor says so
                 workers.deregister(conn, self.id)
         return WorkerRun(id=self.id, started_at=started, stopped_at=self.clock.now(), batches=self.batches,
@@ -205,6 +224,8 @@ class Worker:
         self.state = "draining"
         self._beat_if_due()
         if self.clock.monotonic() - self._last_catch_up >= CATCH_UP_EVERY_S:  # due timers, interrupted payments too
+            if self._shares is not None:  # workers come and go: take this one's fair share of the subscribers
+                self._share(self._shares.rebalance())
             caught = self.engine.catch_up()
             self._last_catch_up = self.clock.monotonic()
         else:  # woken by new events: draining them is all there is to do (a catch-up's other queries wait their second)
@@ -235,8 +256,13 @@ class Worker:
             self._beat_if_due()
             now = self.clock.monotonic()
             left = min(until - now, self._last_catch_up + CATCH_UP_EVERY_S - now) if catch_up_due else until - now
-            if left <= 0 or wakeups.wait(min(left, WAIT_SLICE_S)):
+            if left <= 0 or wakeups.wait(min(left, WAIT_SLICE_S), self._wanted):
                 return
+
+    def _share(self, share: set[str] | None) -> None:
+        """Drain only ``share`` (None: every subscriber), and wake only for the event types it handles."""
+        self.engine.bus.share = share
+        self._wanted = None if share is None else {t for s in self.engine.bus.subscribers if s.name in share for t in s.handlers}
 
     def _pause(self, stop: threading.Event, seconds: float) -> None:
         until = self.clock.monotonic() + seconds
