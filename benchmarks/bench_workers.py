@@ -114,6 +114,54 @@ def idle_percent(before: tuple[int, int], after: tuple[int, int]) -> float | Non
     return round(100 * (after[0] - before[0]) / total, 1) if total else None
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) a live process has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class PostgresCpu:
+    """CPU seconds the PostgreSQL server's processes used since ``start()``: backends come and go, so
+    ``look()`` is called during the run; a backend born meanwhile counts from zero, and one that
+    exits between two looks loses what it used since the last (an underestimate; other databases'
+    work on the same server counts too)."""
+
+    def __init__(self) -> None:
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+
+    def look(self) -> None:
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if not (entry / "cmdline").read_bytes().startswith(b"postgres"):
+                        continue
+                except OSError:
+                    continue
+                pid = int(entry.name)
+                self.last[pid] = process_cpu_s(pid)
+                self.first.setdefault(pid, 0.0)
+
+    def start(self) -> PostgresCpu:
+        self.look()
+        self.first = dict(self.last)
+        return self
+
+    def used_s(self) -> float:
+        self.look()
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
+
+
+def self_cpu_s() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def children_cpu_s() -> float:
     import resource
 
@@ -185,6 +233,8 @@ def scaling_run(folder: Path, backend: str, workers: int, args: argparse.Namespa
             wait_registered(engine, workers)
             per = [args.orders // args.generators + (1 if i < args.orders % args.generators else 0) for i in range(args.generators)]
             started, cpu = time.perf_counter(), cpu_counters()
+            cpu_at_start = {"workers": sum(process_cpu_s(p.pid) for p in procs), "generators": children_cpu_s(), "this script": self_cpu_s()}
+            server, looked = PostgresCpu().start(), time.perf_counter()
             gens = [subprocess.Popen([sys.executable, __file__, "--generate", db, str(n), str(args.window), str(i)]) for i, n in enumerate(per)]
             confirmed = sa.select(sa.func.count()).select_from(order_status).where(order_status.c.status == "CONFIRMED")
             while True:
@@ -194,8 +244,15 @@ def scaling_run(folder: Path, backend: str, workers: int, args: argparse.Namespa
                     break
                 if any(g.poll() not in (None, 0) for g in gens):
                     raise SystemExit("a load generator failed")
+                if backend == "postgresql" and time.perf_counter() - looked > 0.5:
+                    server.look()
+                    looked = time.perf_counter()
                 time.sleep(0.02)
             elapsed, idle = time.perf_counter() - started, idle_percent(cpu, cpu_counters())
+            used = {"workers": sum(process_cpu_s(p.pid) for p in procs), "generators": children_cpu_s(),  # only the generators were reaped
+                    "this script": self_cpu_s()}
+            cpu_ms = {k: round(1000 * (used[k] - cpu_at_start[k]) / args.orders, 2) for k in used}
+            cpu_ms["postgres"] = round(1000 * server.used_s() / args.orders, 2) if backend == "postgresql" else 0.0
             problems = engine.ops.check_invariants().problems
         summaries = stop_workers(procs)
     finally:
@@ -205,8 +262,19 @@ def scaling_run(folder: Path, backend: str, workers: int, args: argparse.Namespa
     return {
         "backend": backend, "workers": workers, "orders": args.orders, "seconds": round(elapsed, 3),
         "lifecycles_per_s": round(args.orders / elapsed, 1), "applied_per_worker": [s["events_applied"] for s in summaries],
-        "machine_idle_pct": idle,
+        "machine_idle_pct": idle, "cpu_ms_per_lifecycle": cpu_ms, "cpu_ms_total": round(sum(cpu_ms.values()), 1),
+        "cpu_ceiling_per_s": cpu_ceiling(args.orders / elapsed, sum(cpu_ms.values()), idle),
     }
+
+
+def cpu_ceiling(rate: float, cpu_ms_per_lifecycle: float, idle_pct: float | None) -> float | None:
+    """The most lifecycles/s the CPU this run had -- what it used plus what stayed idle -- allows at
+    this CPU cost per lifecycle, however many workers: rate x (used + idle) / used. Other jobs'
+    CPU is not counted as available."""
+    used = rate * cpu_ms_per_lifecycle / 1000 / (os.cpu_count() or 1)  # the share of the machine this run used
+    if idle_pct is None or used <= 0:
+        return None
+    return round(rate * (used + idle_pct / 100) / used, 1)
 
 
 def drain_run(folder: Path, workers: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -240,6 +308,10 @@ def drain_run(folder: Path, workers: int, args: argparse.Namespace) -> dict[str,
             while any(engine.ops.lag().values()):
                 time.sleep(0.01)
             elapsed, idle = time.perf_counter() - started, idle_percent(cpu, cpu_counters())
+            used = {"workers": sum(process_cpu_s(p.pid) for p in procs), "generators": children_cpu_s(),  # only the generators were reaped
+                    "this script": self_cpu_s()}
+            cpu_ms = {k: round(1000 * (used[k] - cpu_at_start[k]) / args.orders, 2) for k in used}
+            cpu_ms["postgres"] = round(1000 * server.used_s() / args.orders, 2) if backend == "postgresql" else 0.0
             summaries = stop_workers(procs)
             workers_cpu = children_cpu_s() - children  # the workers' own CPU (start-up before the clock excluded only roughly)
             problems = engine.ops.check_invariants().problems
@@ -320,6 +392,9 @@ def main() -> None:
                 row = scaling_run(folder, backend, n, args)
                 base = base or row["lifecycles_per_s"]
                 row["ratio_to_one"] = round(row["lifecycles_per_s"] / base, 2)
+                row["ceiling_ratio"] = round(row["cpu_ceiling_per_s"] / base, 2) if row["cpu_ceiling_per_s"] else None
+                for kind, ms in row["cpu_ms_per_lifecycle"].items():
+                    row[f"cpu_{kind}"] = ms
                 rows.append(row)
                 if not args.json:
                     print(f"  {backend} {n} worker(s): {row['lifecycles_per_s']} lifecycles/s", file=sys.stderr)
@@ -338,6 +413,10 @@ def main() -> None:
     m.print_table(rows, [("backend", "backend"), ("workers", "workers"), ("orders", "orders"), ("seconds", "seconds"),
                          ("lifecycles_per_s", "lifecycles/s"), ("ratio_to_one", "x one worker"), ("machine_idle_pct", "machine idle %")],
                   title=f"Scaling: {args.generators} load generator processes, {args.window} orders in flight each")
+    m.print_table(rows, [("backend", "backend"), ("workers", "workers"), ("cpu_workers", "workers"), ("cpu_generators", "generators"),
+                         ("cpu_postgres", "postgres"), ("cpu_this script", "this script"), ("cpu_ms_total", "total"),
+                         ("cpu_ceiling_per_s", "CPU ceiling lifecycles/s"), ("ceiling_ratio", "ceiling x one worker")],
+                  title="CPU ms per lifecycle, by process; the ceiling: this run's CPU plus the idle CPU, spent at this cost per lifecycle")
     if drains:
         m.print_table(drains, [("workers", "workers"), ("backlog_events", "backlog events"), ("seconds", "seconds"), ("events_per_s", "events/s"),
                                ("ratio_to_one", "x one worker"), ("machine_idle_pct", "machine idle %"), ("workers_cpu_s", "workers CPU s"),
