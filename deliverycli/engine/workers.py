@@ -3,8 +3,8 @@ and deregisters on a clean exit, so `doctor` and the operations view can list th
 flag the stale ones (a worker killed with SIGKILL, or a machine gone, stops beating).
 
 A heartbeat is only information: no work is leased by it. Which worker drains a subscriber is
-decided by the database's row locks on the subscriber's tracking row (see ``eventlog.lock_position``),
-which a dead worker's connection releases by itself.
+decided by its share (engine/shares.py, session advisory locks) and, for exactly once, the row lock
+on the subscriber's tracking row (``eventlog.lock_position``); a dead worker's connection releases both.
 """
 
 from __future__ import annotations
