@@ -251,9 +251,22 @@ class DeliveryApp(RemembersPreferences, App[None]):
 
     def open_order(self, order_id: str) -> None:
         """Show one order's detail and timeline over the current view."""
-        from .screens.order_detail import OrderDetailScreen
+        self._open_order(order_id)
 
-        self.push_screen(OrderDetailScreen(order_id))
+    @work(exclusive=True, group="order")
+    async def _open_order(self, order_id: str) -> None:
+        # Read first, then push: the detail's first paint is whole (no empty frame, no second
+        # layout), and an order that cannot be read is only an error, not a screen that closes again.
+        from textual.worker import WorkerFailed
+
+        from .screens.order_detail import OrderDetailScreen, read_order
+
+        try:
+            loaded = await self._run_in_thread(read_order, order_id)
+        except WorkerFailed as failed:
+            self.show_error(failed.error)
+            return
+        await self.push_screen(OrderDetailScreen(order_id, loaded))
 
     def action_open_view(self, view: str) -> None:
         """The live feed or the operations view, over the current one (Esc comes back)."""
