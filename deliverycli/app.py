@@ -32,6 +32,8 @@ from .screens.loading import LoadingScreen
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from textual.driver import Driver
+
     from .backend import Backend
     from .settings import Settings
 
@@ -131,6 +133,14 @@ class DeliveryApp(RemembersPreferences, App[None]):
         self.motion_level = self.animation_level  # Textual's level (TEXTUAL_ANIMATIONS), restored when motion is on again
 
     # -- start-up -----------------------------------------------------------------------------
+
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        if driver.__name__ == "LinuxDriver":  # by name: its module does not import on Windows
+            from .terminal_driver import QuickEscapeDriver
+
+            return QuickEscapeDriver
+        return driver
 
     def get_default_screen(self) -> LoadingScreen:
         # Not the engine's URL: the engine (and SQLAlchemy) load in the worker, after this is drawn.
