@@ -47,7 +47,11 @@ class ConsoleFooter(Footer):
 
     def _keys_shown(self) -> tuple[Any, ...]:
         """Everything ``compose`` draws the keys from."""
-        bindings = tuple((b.key, b.action, b.description, b.show, b.group, enabled, tooltip) for _, b, enabled, tooltip in self.screen.active_bindings.values())
+        palette = self.app.COMMAND_PALETTE_BINDING
+        bindings = tuple(
+            (key, b.action, b.description, b.group, enabled, tooltip)
+            for key, (_, b, enabled, tooltip) in self.screen.active_bindings.items() if b.show or key == palette
+        )
         return self.narrow, self.compact, self.show_command_palette, bindings
 
     def bindings_changed(self, screen: Screen) -> None:
