@@ -21,6 +21,13 @@ ESCAPE_DELAY_MS = 25
 IDLE_WAIT_S = 0.1  # how often the input thread looks for the app's exit, as Textual's does
 
 
+def input_wait_s(parser: XTermParser) -> float:
+    """How long the input thread may wait for input: until a pending ESC becomes the Escape key,
+    and at most ``IDLE_WAIT_S``."""
+    due = parser._timeout_time  # set by the parser while it waits to see whether an ESC starts a sequence
+    return IDLE_WAIT_S if due is None else min(IDLE_WAIT_S, max(0.0, due - get_time()))
+
+
 class QuickEscapeDriver(LinuxDriver):
     """Textual's Linux driver, whose input thread wakes when a pending Escape is due."""
 
@@ -32,10 +39,6 @@ class QuickEscapeDriver(LinuxDriver):
         selector.register(self.fileno, selectors.EVENT_READ)
         parser = XTermParser(self._debug)
         decode = getincrementaldecoder("utf-8")().decode
-
-        def wait() -> float:
-            due = parser._timeout_time  # when the pending ESC becomes the Escape key, if one is pending
-            return IDLE_WAIT_S if due is None else min(IDLE_WAIT_S, max(0.0, due - get_time()))
 
         def process(selected: list[tuple[selectors.SelectorKey, int]], final: bool = False) -> None:
             for index, (_key, mask) in enumerate(selected):
@@ -50,7 +53,7 @@ class QuickEscapeDriver(LinuxDriver):
 
         try:
             while not self.exit_event.is_set():
-                process(selector.select(wait()))
+                process(selector.select(input_wait_s(parser)))
             selector.unregister(self.fileno)
             process(selector.select(IDLE_WAIT_S), final=True)
         finally:
