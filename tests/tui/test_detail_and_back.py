@@ -88,3 +88,36 @@ def test_a_lone_escape_is_due_after_the_escape_delay_not_the_idle_wait(monkeypat
     assert 0 <= terminal_driver.input_wait_s(parser) <= terminal_driver.ESCAPE_DELAY_MS / 1000
     assert [key.key for key in parser.feed("[A")] == ["up"]  # it was: an arrow
     assert terminal_driver.input_wait_s(parser) == terminal_driver.IDLE_WAIT_S
+
+
+@async_test
+async def test_back_reads_my_orders_again_only_if_events_were_committed_meanwhile(demo_db: str, monkeypatch) -> None:  # noqa: ANN001
+    from deliverycli.app import HeadChanged
+    from deliverycli.screens import customer
+
+    order_id = place(demo_db)
+    reads: list[str | None] = []
+    read_page = customer.my_orders
+
+    def counted(engine, customer_id, after):  # noqa: ANN001, ANN202
+        reads.append(after)
+        return read_page(engine, customer_id, after)
+
+    monkeypatch.setattr(customer, "my_orders", counted)
+    app = make_app(demo_db, "customer", "alice", poll_interval=None)  # only this test says when the log grew
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot, "CustomerScreen")
+        await press(pilot, "2")
+        await wait_until(pilot, lambda: rows(app, "order-table"), what="my orders")
+        for committed in (False, True):
+            before = len(reads)
+            app.open_order(order_id)
+            await on_screen(pilot, "OrderDetailScreen")
+            if committed:
+                head = app.head + 1
+                app.post_message(HeadChanged(head))
+                await wait_until(pilot, lambda: app.head == head, what="the new head")
+            await press(pilot, "escape")
+            await on_screen(pilot, "CustomerScreen")
+            await settle(pilot)
+            assert len(reads) == before + committed
