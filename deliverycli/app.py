@@ -32,6 +32,8 @@ from .screens.loading import LoadingScreen
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from textual.driver import Driver
+
     from .backend import Backend
     from .settings import Settings
 
@@ -131,6 +133,14 @@ class DeliveryApp(RemembersPreferences, App[None]):
         self.motion_level = self.animation_level  # Textual's level (TEXTUAL_ANIMATIONS), restored when motion is on again
 
     # -- start-up -----------------------------------------------------------------------------
+
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        if driver.__name__ == "LinuxDriver":  # by name: its module does not import on Windows
+            from .terminal_driver import QuickEscapeDriver
+
+            return QuickEscapeDriver
+        return driver
 
     def get_default_screen(self) -> LoadingScreen:
         # Not the engine's URL: the engine (and SQLAlchemy) load in the worker, after this is drawn.
@@ -251,9 +261,22 @@ class DeliveryApp(RemembersPreferences, App[None]):
 
     def open_order(self, order_id: str) -> None:
         """Show one order's detail and timeline over the current view."""
-        from .screens.order_detail import OrderDetailScreen
+        self._open_order(order_id)
 
-        self.push_screen(OrderDetailScreen(order_id))
+    @work(exclusive=True, group="order")
+    async def _open_order(self, order_id: str) -> None:
+        # Read first, then push: the detail's first paint is whole (no empty frame, no second
+        # layout), and an order that cannot be read is only an error, not a screen that closes again.
+        from textual.worker import WorkerFailed
+
+        from .screens.order_detail import OrderDetailScreen, read_order
+
+        try:
+            loaded = await self._run_in_thread(read_order, order_id)
+        except WorkerFailed as failed:
+            self.show_error(failed.error)
+            return
+        await self.push_screen(OrderDetailScreen(order_id, loaded))
 
     def action_open_view(self, view: str) -> None:
         """The live feed or the operations view, over the current one (Esc comes back)."""

@@ -70,6 +70,7 @@ class ConsoleScreen(Screen):
         self._loading: set[str] = set()
         self._load_again: dict[str, tuple[Call, Handler, Handler | None]] = {}
         self.searched: ConsoleTable | None = None  # the table the search line filters
+        self._loaded_head: int | None = None  # the event log's head (as the app last polled it) at the last reload
 
     @property
     def console(self) -> Console:
@@ -127,20 +128,26 @@ class ConsoleScreen(Screen):
         """Load what the screen shows; called on mount, on resume and whenever the event log grows."""
 
     def on_mount(self) -> None:
-        self.reload()  # Textual calls every class's on_mount, this one after the screen's own
+        self._reload_at_head()  # Textual calls every class's on_mount, this one after the screen's own
 
     def on_screen_resume(self) -> None:
         if self.is_mounted:
             self.resumed()
 
     def resumed(self) -> None:
-        """Shown again (a dialog or view over it closed): reload, unless the screen knows better."""
+        """Shown again (a dialog or view over it closed): reload if any process committed events
+        since the last reload (hidden, the screen was not told), unless the screen knows better."""
+        if self.console.head != self._loaded_head:
+            self._reload_at_head()
+
+    def _reload_at_head(self) -> None:
+        self._loaded_head = self.console.head
         self.reload()
 
     @on(HeadChanged)
     def _head_changed(self, message: HeadChanged) -> None:
         message.stop()
-        self.reload()
+        self._reload_at_head()
 
     def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None, markup: bool = False) -> None:
         """A toast; the console's own messages (and the engine's words in them) are shown literally."""

@@ -3,7 +3,8 @@ commands the current role may give on it."""
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,6 +17,9 @@ from ..widgets.format import hour_minute, money, status_text
 from ..widgets.table import ConsoleTable
 from .actions import CustomerActions, RiderActions, StoreActions
 
+if TYPE_CHECKING:
+    from ..backend import Backend
+
 # What a pending deadline does when it falls due (engine/deadlines).
 DEADLINES = {"acceptance": "rejected unless accepted", "pickup": "alert unless picked up", "confirm": "auto-confirmed"}
 
@@ -25,6 +29,14 @@ ROLE_ACTIONS = {
     "store": {"accept", "reject", "ready"},
     "rider": {"pick_up", "complete"},
 }
+
+
+OrderRead = tuple[dict[str, Any], dict[str, Any]]  # the status view, the order
+
+
+def read_order(engine: Backend, order_id: str) -> OrderRead:
+    """What the detail shows: the order's status view (with its timeline) and the order (items, address)."""
+    return jsonable(engine.orders.status(order_id)), jsonable(engine.orders.get(order_id))
 
 
 class OrderDetailScreen(CustomerActions, StoreActions, RiderActions):
@@ -41,10 +53,12 @@ class OrderDetailScreen(CustomerActions, StoreActions, RiderActions):
         Binding("c", "complete", "Complete"),
     ]
 
-    def __init__(self, order_id: str) -> None:
+    def __init__(self, order_id: str, loaded: OrderRead | None = None) -> None:
+        """``loaded``: the order as ``read_order`` read it just now, shown before the first paint."""
         super().__init__()
         self.order_id = order_id
         self._shown = False
+        self._preloaded = loaded
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -60,12 +74,16 @@ class OrderDetailScreen(CustomerActions, StoreActions, RiderActions):
         self.query_one("#summary", Static).border_title = f"Order {self.order_id}"
         self.query_one("#items", Static).border_title = "Items"
         table.focus()
+        if self._preloaded is not None:
+            self.show_order(self._preloaded)
 
     def reload(self) -> None:
-        order_id = self.order_id
-        self.load("order", lambda engine: (jsonable(engine.orders.status(order_id)), jsonable(engine.orders.get(order_id))), self.show_order, self._not_loaded)
+        if self._preloaded is not None:  # the first load (on mount) was done before the push
+            self._preloaded = None
+            return
+        self.load("order", partial(read_order, order_id=self.order_id), self.show_order, self._not_loaded)
 
-    def show_order(self, loaded: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    def show_order(self, loaded: OrderRead) -> None:
         view, order = loaded
         self._shown = True
         store = self.console.person("store", view["store_id"])["name"]
