@@ -137,9 +137,10 @@ class DeliveryApp(RemembersPreferences, App[None]):
     def get_driver_class(self) -> type[Driver]:
         driver = super().get_driver_class()
         if driver.__name__ == "LinuxDriver":  # by name: its module does not import on Windows
-            from .terminal_driver import QuickEscapeDriver
+            from .terminal_driver import QuickEscapeDriver, supported
 
-            return QuickEscapeDriver
+            if supported():
+                return QuickEscapeDriver
         return driver
 
     def get_default_screen(self) -> LoadingScreen:

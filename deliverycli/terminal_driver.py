@@ -21,6 +21,12 @@ ESCAPE_DELAY_MS = 25
 IDLE_WAIT_S = 0.1  # how often the input thread looks for the app's exit, as Textual's does
 
 
+def supported() -> bool:
+    """Whether this Textual's parser keeps the private deadline this driver reads (Textual 8 does);
+    otherwise the app keeps Textual's own driver and its 100 ms."""
+    return hasattr(XTermParser(), "_timeout_time")
+
+
 def input_wait_s(parser: XTermParser) -> float:
     """How long the input thread may wait for input: until a pending ESC becomes the Escape key,
     and at most ``IDLE_WAIT_S``."""
