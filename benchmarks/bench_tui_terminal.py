@@ -68,7 +68,9 @@ def _add_live_orders(db: Path, who: dict[str, str]) -> None:
     """Ten orders in flight for the busiest customer at the busiest store, through the engine."""
     from deliverycli.engine.bootstrap import Engine
 
-    with Engine.open(m.settings_for(str(db))) as engine:
+    # No deadlines: the cached database is used for days, and a NEW order would be rejected after
+    # accept_timeout_s by the first console that catches up, leaving the store's queue empty.
+    with Engine.open(m.settings_for(str(db), accept_timeout_s=0, pickup_alert_s=0, confirm_timeout_s=0)) as engine:
         store, customer = who["store"], who["customer"]
         items = [f"{i.id}:1" for i in engine.catalog.menu(store)[:2]]
         rider = engine.catalog.riders()[0].id
@@ -199,7 +201,7 @@ def main() -> None:
 
     sizes = sorted(int(s.replace("_", "")) for s in args.sizes.split(","))
     log = (lambda msg: print(msg, file=sys.stderr, flush=True))
-    cache = Path(args.cache or Path(tempfile.gettempdir()) / f"deliverycli-bench-tui-{SCHEMA_HEAD}")
+    cache = Path(args.cache or Path(tempfile.gettempdir()) / f"deliverycli-bench-tui-{SCHEMA_HEAD}-v2")  # v2: live orders without deadlines
     cache.mkdir(parents=True, exist_ok=True)
     with m.workdir(args) as folder:
         m.isolate_settings(folder)
