@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .. import catalog
 from .. import status as status_view
-from ..commands import CancelOrder, ConfirmDelivery, PlaceOrder
 from ..errors import CancellationRefused
 from ..lifecycle import OrderStatus
 from ..views import OrderPage, OrderView, StatusView
@@ -22,6 +21,7 @@ class Orders(_Group):
         With ``idempotency_key``, a retry (say, after a crash) returns the order the key first placed,
         charged at most once. Raises PaymentFailed when the payment is declined or unavailable.
         """
+        from ..commands import PlaceOrder
         from ..validation import parse_item
 
         parsed = tuple(parse_item(i) if isinstance(i, str) else (i[0], i[1]) for i in items)
@@ -29,6 +29,8 @@ class Orders(_Group):
 
     def cancel(self, order_id: str, customer_id: str) -> OrderView:
         """Ask to cancel; the store decides. Raises Conflict, with the store's reason, when refused."""
+        from ..commands import CancelOrder  # commands only: a query never loads them
+
         self.engine.handle(CancelOrder(order_id, customer_id))
         order = self.get(order_id)
         if order.status not in (OrderStatus.CANCELLED, OrderStatus.CANCEL_PENDING):
@@ -38,6 +40,8 @@ class Orders(_Group):
 
     def confirm(self, order_id: str, customer_id: str) -> OrderView:
         """The ordering customer confirms the delivery arrived."""
+        from ..commands import ConfirmDelivery
+
         return self.engine.handle(ConfirmDelivery(order_id, customer_id))
 
     def get(self, order_id: str) -> OrderView:
