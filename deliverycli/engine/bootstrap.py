@@ -23,10 +23,10 @@ from sqlalchemy.engine import URL
 from . import api, storage
 from .clock import SYSTEM_CLOCK, Clock
 from .unit_of_work import database_errors
-from .views import CatchUp, InitReport
 
 if TYPE_CHECKING:
     from ..settings import Settings
+    from .views import CatchUp, InitReport
     from .messagebus import MessageBus, Subscriber
     from .payment.port import PaymentGateway
     from .payment.service import PaymentService
@@ -261,6 +261,8 @@ class Engine:
         except BaseException:
             engine.close()
             raise
+        from .views import InitReport
+
         where = storage.describe(url)
         return engine, InitReport(id=where, database=where, schema_before=before, schema=revision, demo=seeded)
 
@@ -306,6 +308,8 @@ class Engine:
             while batch := fire_due(self.bus, TIMER_BATCH):  # after draining: a timer acts on settled state
                 fired += batch
                 applied += self.bus.drain()
+        from .views import CatchUp
+
         return CatchUp(payments_resolved=resolved, payments_reconciled=reconciled, events_applied=applied, timers_fired=fired)
 
     def deferred(self) -> Any:

@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from .events import Event, StoredEvent
 from .storage import EVENT_LOG_LOCK, JSONType, UTCDateTime, insert_ignore, lock_event_log, metadata
-from .views import DeadLetter
+
+if TYPE_CHECKING:
+    from .views import DeadLetter
 
 events = sa.Table(
     "events",
@@ -315,6 +318,8 @@ def lag(conn: sa.Connection, handled: Mapping[str, set[str]]) -> dict[str, int]:
 
 
 def dead_letter(row: sa.Row) -> DeadLetter:
+    from .views import DeadLetter  # imported here: appending and reading events never need it
+
     return DeadLetter(
         id=row.id, subscriber=row.subscriber, event_id=row.event_id, order_id=row.order_id, event_type=row.event_type,
         error=row.error, attempts=row.attempts, parked_at=row.parked_at, resolved_at=row.resolved_at,
