@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from .events import Event, StoredEvent
+from .stored_event import StoredEvent
 from .storage import EVENT_LOG_LOCK, JSONType, UTCDateTime, insert_ignore, lock_event_log, metadata
 
 if TYPE_CHECKING:
+    from .events import Event
     from .views import DeadLetter
 
 events = sa.Table(

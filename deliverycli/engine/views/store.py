@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from ..events import OrderLine
+from ..order_line import OrderLine
 from ..lifecycle import TicketStatus
 from .model import ReadModel, Timestamp
 
