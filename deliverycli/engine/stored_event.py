@@ -7,10 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .events import Event
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +22,3 @@ class StoredEvent:
     context: str
     occurred_at: datetime
     payload: dict[str, Any]
-
-    def to_event(self) -> Event:
-        from .events import EVENT_TYPES
-
-        return EVENT_TYPES[self.event_type].model_validate(self.payload)
