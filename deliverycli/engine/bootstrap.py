@@ -23,10 +23,10 @@ from sqlalchemy.engine import URL
 from . import api, storage
 from .clock import SYSTEM_CLOCK, Clock
 from .unit_of_work import database_errors
-from .views import CatchUp, InitReport
 
 if TYPE_CHECKING:
     from ..settings import Settings
+    from .views import CatchUp, InitReport
     from .messagebus import MessageBus, Subscriber
     from .payment.port import PaymentGateway
     from .payment.service import PaymentService
@@ -98,9 +98,35 @@ def command_handlers(payments: PaymentService, currency: str) -> dict[type, Call
     }
 
 
+class ApiGroup:
+    """An ``Engine`` attribute holding one API group, made (and its module imported) on first access."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, engine: Engine | None, owner: type) -> Any:
+        if engine is None:
+            return self
+        group = api.group_class(self.name)(engine)
+        engine.__dict__[self.name] = group  # later reads find the instance attribute first
+        return group
+
+
 class Engine:
     """The whole domain engine on one database. Its typed API is in groups (see ``api``):
     ``orders``, ``store``, ``deliveries``, ``payments``, ``catalog``, ``notifications``, ``events``, ``ops``, ``timers``, ``tokens``, ``webhooks``."""
+
+    orders: api.Orders = ApiGroup()
+    store: api.StoreOrders = ApiGroup()
+    deliveries: api.Deliveries = ApiGroup()
+    payments: api.Payments = ApiGroup()
+    catalog: api.Catalog = ApiGroup()
+    notifications: api.Notifications = ApiGroup()
+    events: api.Events = ApiGroup()
+    ops: api.Ops = ApiGroup()
+    timers: api.Timers = ApiGroup()
+    tokens: api.Tokens = ApiGroup()
+    webhooks: api.Webhooks = ApiGroup()
 
     def __init__(
         self, settings: Settings, *, gateway: PaymentGateway | None = None, clock: Clock | None = None,
@@ -116,17 +142,6 @@ class Engine:
         self._gateway_db: sa.Engine | None = None
         self._command_side: tuple[PaymentService, MessageBus] | None = None
         self._wiring = threading.Lock()
-        self.orders = api.Orders(self)
-        self.store = api.StoreOrders(self)
-        self.deliveries = api.Deliveries(self)
-        self.payments = api.Payments(self)
-        self.catalog = api.Catalog(self)
-        self.notifications = api.Notifications(self)
-        self.events = api.Events(self)
-        self.ops = api.Ops(self)
-        self.timers = api.Timers(self)
-        self.tokens = api.Tokens(self)
-        self.webhooks = api.Webhooks(self)
 
     # -- the command side: built on first use (a query never needs it) ----------------------------
 
@@ -246,6 +261,8 @@ class Engine:
         except BaseException:
             engine.close()
             raise
+        from .views import InitReport
+
         where = storage.describe(url)
         return engine, InitReport(id=where, database=where, schema_before=before, schema=revision, demo=seeded)
 
@@ -291,6 +308,8 @@ class Engine:
             while batch := fire_due(self.bus, TIMER_BATCH):  # after draining: a timer acts on settled state
                 fired += batch
                 applied += self.bus.drain()
+        from .views import CatchUp
+
         return CatchUp(payments_resolved=resolved, payments_reconciled=reconciled, events_applied=applied, timers_fired=fired)
 
     def deferred(self) -> Any:

@@ -7,12 +7,16 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from .events import Event, StoredEvent
+from .stored_event import StoredEvent
 from .storage import EVENT_LOG_LOCK, JSONType, UTCDateTime, insert_ignore, lock_event_log, metadata
-from .views import DeadLetter
+
+if TYPE_CHECKING:
+    from .events import Event
+    from .views import DeadLetter
 
 events = sa.Table(
     "events",
@@ -333,6 +337,8 @@ def _pending_query(handled: tuple[tuple[str, tuple[str, ...]], ...]) -> sa.Compo
 
 
 def dead_letter(row: sa.Row) -> DeadLetter:
+    from .views import DeadLetter  # imported here: appending and reading events never need it
+
     return DeadLetter(
         id=row.id, subscriber=row.subscriber, event_id=row.event_id, order_id=row.order_id, event_type=row.event_type,
         error=row.error, attempts=row.attempts, parked_at=row.parked_at, resolved_at=row.resolved_at,

@@ -3,16 +3,19 @@
 Each event carries ``order_id`` as its correlation id. The actor who caused it, the time and the
 global sequence number are kept beside the payload by the event log (see ``StoredEvent``).
 
-Every process that reads the log imports this module, so it is kept cheap to import: the models'
+Every process that handles events imports this module (a read-only query, which only reads the
+log's tables, does not: ``StoredEvent`` and ``OrderLine`` have modules of their own), so it is kept cheap to import: the models'
 validators are built on first use (``defer_build``), and the annotations are plain (no ``from
 __future__ import annotations``), so pydantic does not evaluate a string for each field.
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
+from .order_line import OrderLine
+from .stored_event import StoredEvent  # noqa: F401 (re-exported: where the events are, the log's record of one is looked for)
 
 
 class Event(BaseModel):
@@ -31,15 +34,6 @@ class Event(BaseModel):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {}
-
-
-class OrderLine(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-    menu_item_id: str
-    name: str
-    unit_price: int
-    quantity: int
 
 
 # ordering
@@ -171,20 +165,3 @@ class NotificationSent(Event):
     status: str
     recipients: list[str]
     message: str
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """An event as the notification log holds it."""
-
-    id: int
-    event_type: str
-    schema_version: int
-    order_id: str
-    actor: str
-    context: str
-    occurred_at: datetime
-    payload: dict[str, Any]
-
-    def to_event(self) -> Event:
-        return EVENT_TYPES[self.event_type].model_validate(self.payload)

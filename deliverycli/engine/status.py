@@ -10,12 +10,12 @@ import sqlalchemy as sa
 
 from . import counters
 from .errors import InvalidInput, NotFound
-from .events import EVENT_TYPES, StoredEvent
 from .lifecycle import FINAL, OrderState, OrderStatus, fold
 from .storage import UTCDateTime, metadata
 from .views import OrderPage, OrderSummary, StatusView, TimelineEntry
 
 if TYPE_CHECKING:
+    from .events import StoredEvent
     from .unit_of_work import UnitOfWork
 
 order_status = sa.Table(
@@ -134,7 +134,16 @@ def _apply(event: StoredEvent, uow: UnitOfWork) -> None:
     apply_batch([event], uow)
 
 
-HANDLERS = {event_type: _apply for event_type in EVENT_TYPES if event_type != "NotificationSent"}
+def __getattr__(name: str) -> Any:
+    """``HANDLERS`` (every event type but NotificationSent), made on first use: only the command
+    side needs it, and it imports every event model, which a status query never reads."""
+    if name == "HANDLERS":
+        from .events import EVENT_TYPES
+
+        handlers = {event_type: _apply for event_type in EVENT_TYPES if event_type != "NotificationSent"}
+        globals()["HANDLERS"] = handlers
+        return handlers
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def summary(row: sa.Row) -> OrderSummary:

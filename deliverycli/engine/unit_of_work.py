@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from . import counters, eventlog
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import unavailable_database
-from .events import Event
 
 if TYPE_CHECKING:
+    from .events import Event
     from .catalog import CatalogReader
     from .delivery import DeliveryRepository
     from .ordering.repository import OrderRepository

@@ -103,3 +103,22 @@ def test_text_values_arrive_exactly_as_typed(cli, demo_db: str) -> None:
     assert repr(odd) in result.json["error"]["message"]  # the id looked up is the one typed
     bad = cli("orders", "list", "--limit", "many", "--json", db=demo_db)
     assert bad.code == 2 and bad.json["error"]["code"] == "usage"  # numbers are still checked by Typer
+
+
+def test_status_imports_only_its_api_group_and_read_models(demo_db: str) -> None:
+    """The API groups and the read models are imported on first use (see the cold-start benchmark):
+    `status` loads the orders group and the order models, not the other groups (tokens, webhooks,
+    timers, ...), the other areas' models, the event models, the command dataclasses or the catalog."""
+    order = place(demo_db)
+    stdout, modules = modules_loaded_by("--db", demo_db, "status", order, "--json")
+    assert json.loads(stdout)["id"] == order
+    assert {m for m in modules if m.startswith("deliverycli.engine.api.")} == {"deliverycli.engine.api._base", "deliverycli.engine.api.orders"}
+    assert {m for m in modules if m.startswith("deliverycli.engine.views.")} == {"deliverycli.engine.views.model", "deliverycli.engine.views.orders"}
+    assert modules.isdisjoint({"deliverycli.engine.events", "deliverycli.engine.commands", "deliverycli.engine.catalog"})
+
+
+def test_each_api_group_is_made_once_on_first_use(demo_db: str) -> None:
+    with Engine.open(load_settings(db=demo_db), catch_up=False) as engine:
+        assert "webhooks" not in vars(engine)
+        assert engine.webhooks is engine.webhooks
+        assert type(engine.webhooks).__name__ == "Webhooks" and engine.webhooks.engine is engine

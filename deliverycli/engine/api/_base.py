@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..views import DeliveryView, EventView, Notification, OrderSummary, PaymentView, StoreTicket
+from .. import views
 
 if TYPE_CHECKING:
     from ..bootstrap import Engine
 
-# Module-level aliases: inside the groups, ``list`` names their own method.
-OrderSummaries = list[OrderSummary]
-Tickets = list[StoreTicket]
-DeliveryViews = list[DeliveryView]
-PaymentViews = list[PaymentView]
-NotificationViews = list[Notification]
-EventViews = list[EventView]
+# Module-level aliases: inside the groups, ``list`` names their own method. Each is made on first
+# import (``__getattr__``), so a group loads only the read models its own signatures name.
+LIST_ALIASES = {
+    "OrderSummaries": "OrderSummary",
+    "Tickets": "StoreTicket",
+    "DeliveryViews": "DeliveryView",
+    "PaymentViews": "PaymentView",
+    "NotificationViews": "Notification",
+    "EventViews": "EventView",
+}
 Items = list[str] | list[tuple[str, int]]
+
+
+def __getattr__(name: str) -> Any:
+    if name in LIST_ALIASES:
+        return list[getattr(views, LIST_ALIASES[name])]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _Group:

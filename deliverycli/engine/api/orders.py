@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from .. import catalog
+from typing import TYPE_CHECKING
+
 from .. import status as status_view
-from ..commands import CancelOrder, ConfirmDelivery, PlaceOrder
 from ..errors import CancellationRefused
 from ..lifecycle import OrderStatus
 from ..views import OrderPage, OrderView, StatusView
 from ._base import Items, OrderSummaries, _Group
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 
 class Orders(_Group):
@@ -22,6 +25,7 @@ class Orders(_Group):
         With ``idempotency_key``, a retry (say, after a crash) returns the order the key first placed,
         charged at most once. Raises PaymentFailed when the payment is declined or unavailable.
         """
+        from ..commands import PlaceOrder
         from ..validation import parse_item
 
         parsed = tuple(parse_item(i) if isinstance(i, str) else (i[0], i[1]) for i in items)
@@ -29,6 +33,8 @@ class Orders(_Group):
 
     def cancel(self, order_id: str, customer_id: str) -> OrderView:
         """Ask to cancel; the store decides. Raises Conflict, with the store's reason, when refused."""
+        from ..commands import CancelOrder  # commands only: a query never loads them
+
         self.engine.handle(CancelOrder(order_id, customer_id))
         order = self.get(order_id)
         if order.status not in (OrderStatus.CANCELLED, OrderStatus.CANCEL_PENDING):
@@ -38,6 +44,8 @@ class Orders(_Group):
 
     def confirm(self, order_id: str, customer_id: str) -> OrderView:
         """The ordering customer confirms the delivery arrived."""
+        from ..commands import ConfirmDelivery
+
         return self.engine.handle(ConfirmDelivery(order_id, customer_id))
 
     def get(self, order_id: str) -> OrderView:
@@ -65,10 +73,7 @@ class Orders(_Group):
     ) -> OrderSummaries:
         """A page of orders, newest first (from the status view); NotFound for an unknown customer or store."""
         with self.engine.read() as conn:
-            if customer_id is not None:
-                catalog.get_customer(conn, customer_id)
-            if store_id is not None:
-                catalog.get_store(conn, store_id)
+            known_customer_and_store(conn, customer_id, store_id)
             return status_view.list_orders(conn, customer_id, store_id, status, limit, offset)
 
     def page(
@@ -77,8 +82,17 @@ class Orders(_Group):
         """A page of orders, newest first, after the cursor ``after`` (the previous page's ``next``):
         keyset pagination, as fast at the thousandth page as at the first; NotFound for an unknown customer or store."""
         with self.engine.read() as conn:
-            if customer_id is not None:
-                catalog.get_customer(conn, customer_id)
-            if store_id is not None:
-                catalog.get_store(conn, store_id)
+            known_customer_and_store(conn, customer_id, store_id)
             return status_view.page_orders(conn, customer_id, store_id, status, limit, after)
+
+
+def known_customer_and_store(conn: Connection, customer_id: str | None, store_id: str | None) -> None:
+    """NotFound for a customer or store filter that names no one (the catalog is loaded only for a filter)."""
+    if customer_id is None and store_id is None:
+        return
+    from .. import catalog
+
+    if customer_id is not None:
+        catalog.get_customer(conn, customer_id)
+    if store_id is not None:
+        catalog.get_store(conn, store_id)
