@@ -219,6 +219,27 @@ def wait_registered(engine: Any, n: int) -> None:
         time.sleep(0.05)
 
 
+def wait_shared(engine: Any, n: int) -> None:
+    """PostgreSQL: until the n workers have split the subscribers (a worker takes its share within
+    a second or two of starting), so a run measures the split and not the start-up."""
+    if engine.db.dialect.name != "postgresql":
+        return
+    from deliverycli.engine import shares
+
+    subscribers = len(engine.bus.subscribers)
+    fair = -(-subscribers // n)
+    expected = -(-subscribers // fair)  # workers holding some (with 4 workers and 6 subscribers: 3 hold 2 each)
+    deadline = time.monotonic() + 60
+    while True:
+        with engine.read() as conn:
+            held = shares.holders(conn)
+        if len(held) == expected and sum(held.values()) == subscribers:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the workers did not split the subscribers: {held}")
+        time.sleep(0.05)
+
+
 def scaling_run(folder: Path, backend: str, workers: int, args: argparse.Namespace) -> dict[str, Any]:
     import sqlalchemy as sa
 
@@ -231,6 +252,7 @@ def scaling_run(folder: Path, backend: str, workers: int, args: argparse.Namespa
         procs = start_workers(db, workers)
         with Engine.open(load_settings(db=db), catch_up=False) as engine:
             wait_registered(engine, workers)
+            wait_shared(engine, workers)
             per = [args.orders // args.generators + (1 if i < args.orders % args.generators else 0) for i in range(args.generators)]
             started, cpu = time.perf_counter(), cpu_counters()
             cpu_at_start = {"workers": sum(process_cpu_s(p.pid) for p in procs), "generators": children_cpu_s(), "this script": self_cpu_s()}
@@ -301,6 +323,7 @@ def drain_run(folder: Path, workers: int, args: argparse.Namespace) -> dict[str,
                 eventlog.lock_position(holder, name, engine.clock.now())
             procs = start_workers(db, workers)
             wait_registered(engine, workers)
+            wait_shared(engine, workers)
             holder.execute(sa.text(f"NOTIFY {eventlog.NOTIFY_CHANNEL}"))
             started, cpu, children = time.perf_counter(), cpu_counters(), children_cpu_s()
             tx.commit()
@@ -308,10 +331,6 @@ def drain_run(folder: Path, workers: int, args: argparse.Namespace) -> dict[str,
             while any(engine.ops.lag().values()):
                 time.sleep(0.01)
             elapsed, idle = time.perf_counter() - started, idle_percent(cpu, cpu_counters())
-            used = {"workers": sum(process_cpu_s(p.pid) for p in procs), "generators": children_cpu_s(),  # only the generators were reaped
-                    "this script": self_cpu_s()}
-            cpu_ms = {k: round(1000 * (used[k] - cpu_at_start[k]) / args.orders, 2) for k in used}
-            cpu_ms["postgres"] = round(1000 * server.used_s() / args.orders, 2) if backend == "postgresql" else 0.0
             summaries = stop_workers(procs)
             workers_cpu = children_cpu_s() - children  # the workers' own CPU (start-up before the clock excluded only roughly)
             problems = engine.ops.check_invariants().problems

@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
 if TYPE_CHECKING:
     from .bootstrap import Engine
 
@@ -48,6 +50,19 @@ def libpq_connect(engine: Engine) -> Any:
 
 def _key(schema: str, what: str) -> int:
     return zlib.crc32(f"deliverycli:{schema}:{what}".encode()) & 0x7FFFFFFF  # an int4 (advisory lock key half)
+
+
+_HOLDERS = sa.text(
+    "SELECT pid, count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 "
+    "AND classid = CAST(CAST(:key AS bigint) AS oid) "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) GROUP BY pid"
+)
+
+
+def holders(conn: sa.Connection) -> dict[int, int]:
+    """PostgreSQL: how many subscribers each worker holds (by its share connection's backend pid), in this schema."""
+    schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+    return dict(conn.execute(_HOLDERS, {"key": _key(schema, "subscribers")}).all())
 
 
 class SubscriberShares:

@@ -44,7 +44,7 @@ CATCH_UP_EVERY_S = 1.0  # a full catch-up (due timers, interrupted payments) at 
 BEAT_INTERVAL_S = 5.0
 STANDBY_POLL_S = 1.0  # SQLite: how often a standby worker tries to take over (it reads nothing meanwhile)
 BUSY_BACKOFF_S = 0.02  # PostgreSQL: after a batch that found every subscriber with work drained by another process
-MIN_ROUND_S = 0.05  # under steady load: batches large enough that each event costs little CPU
+MIN_ROUND_S = 0.1  # under steady load, the least time between two drain rounds: larger batches, less CPU per event (docs/benchmarks.md §12)
 RETRY_AFTER_S = 2.0  # after the database failed a batch (locked, unreachable)
 WAIT_SLICE_S = 0.25  # the longest a wait goes without looking at the stop flag
 

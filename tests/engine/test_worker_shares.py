@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from conftest import PG_URL, _postgres_schema_url
 
 from deliverycli.engine.bootstrap import Engine
 from deliverycli.engine.commands import AcceptOrder
-from deliverycli.engine.shares import SubscriberShares, _key
+from deliverycli.engine import shares
+from deliverycli.engine.shares import SubscriberShares
 
 from .support import check_invariants, commit_only, demo_engine
 from .test_workers import WAIT_S, backlog, wait_for
@@ -41,14 +41,8 @@ def names(engine: Engine) -> list[str]:
 
 
 def holders(engine: Engine) -> dict[int, int]:
-    """Backend pid -> subscriber locks it holds, in this engine's schema."""
     with engine.read() as conn:
-        schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
-        return dict(conn.execute(
-            sa.text("SELECT pid, count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 "
-                    "AND classid = CAST(CAST(:key AS bigint) AS oid) GROUP BY pid"),
-            {"key": _key(schema, "subscribers")},
-        ).all())
+        return shares.holders(conn)
 
 
 def test_two_shares_split_the_subscribers_and_one_left_alone_claims_them_all(pg_engine: Engine) -> None:
