@@ -107,6 +107,7 @@ class MessageBus:
     skip_busy: bool = False  # drain(): skip a subscriber another process is draining instead of waiting for it (a worker's)
     skipped: set[str] = field(default_factory=set)  # subscribers a drain left to another process (a worker clears it)
     after_batch: Callable[[str, int], None] | None = None  # (subscriber, events) after each batch that applied some: a worker's heartbeat
+    stop: Any = None  # a worker's stop request (threading.Event): under steady load a drain returns after its round
     min_round_s: float = 0.0  # a worker's least time from one drain round to the next under steady load (commands: none)
     share: set[str] | None = None  # drain only these subscribers (a worker's share, engine/shares.py); None: every one
     _positions: dict[str, int] = field(default_factory=dict)
@@ -187,8 +188,6 @@ class MessageBus:
             self._positions.pop(name, None)
             self._backoff.pop(name, None)
 
-    # -- events ---------------------------------------------------------------------------------
-
     def drain(self, *, skip_busy: bool | None = None) -> int:
         """Process every pending event in every subscriber (of the ``share``) until nothing is left;
         returns events applied. With ``skip_busy`` (default: the bus's) a subscriber another process
@@ -231,8 +230,9 @@ class MessageBus:
                     if backoff:  # it just failed: wait for its retry rather than return with the event pending
                         next_retry = min(next_retry or backoff.retry_at, backoff.retry_at)
                 if progressed:
-                    rechecks = 0
-                    lingering = not full
+                    if self.stop is not None and self.stop.is_set():  # a worker asked to stop: the rest is the next drain's
+                        return applied
+                    rechecks, lingering = 0, not full
                     continue
                 if next_retry is None:
                     # The window and this process's cached positions may miss work another process

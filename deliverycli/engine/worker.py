@@ -172,7 +172,7 @@ class Worker:
         stop = stop or threading.Event()
         started = self.clock.now()
         self.engine.bus.skip_busy = True  # share the subscribers with other workers instead of queueing
-        self.engine.bus.min_round_s = MIN_ROUND_S
+        self.engine.bus.min_round_s, self.engine.bus.stop = MIN_ROUND_S, stop  # under steady load: paced rounds, and a stop ends the drain
         self.engine.bus.after_batch = self._drained  # a drain under steady load may last long: beat meanwhile
         lease, wakeups = DrainLease(self.engine), Wakeups(self.engine)
         if self.engine.db.dialect.name == "postgresql" and not once:  # --once drains everything

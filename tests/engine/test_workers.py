@@ -122,6 +122,23 @@ def test_a_running_worker_settles_commits_of_another_process_and_stops_on_reques
     check_invariants(engine)
 
 
+def test_a_drain_asked_to_stop_returns_after_its_round_though_work_keeps_coming(engine: Engine) -> None:
+    """Under a steady stream of commits a worker's drain never runs out of work: a stop (SIGTERM)
+    ends it after the round in flight. Here each subscriber batch commits one more order."""
+    stop, batches = threading.Event(), []
+
+    def more_work(subscriber: str, count: int) -> None:
+        batches.append(subscriber)
+        if len(batches) < 200:
+            commit_only(engine, place_order_cmd("alice"))  # work for the next round
+        stop.set()
+
+    commit_only(engine, place_order_cmd("bob"))
+    engine.bus.after_batch, engine.bus.stop = more_work, stop
+    engine.bus.drain()
+    assert 0 < len(batches) <= len(engine.bus.subscribers), "one round: each subscriber at most once"
+
+
 # -- sharing the subscribers (PostgreSQL) --------------------------------------------------------
 
 
