@@ -53,14 +53,18 @@ def build_empty(template: Path, target: Path) -> None:
         conn.execute("DETACH DATABASE t")
 
 
-def add_live_orders(db: Path) -> dict[str, str]:
-    """Ten orders in flight, through the engine; returns the customer, store and rider the views show."""
+def add_live_orders(db: Path, store: str | None = None, customer: str | None = None) -> dict[str, str]:
+    """Ten orders in flight, through the engine, for ``customer`` at ``store`` (default: the first of
+    each); returns the customer, store and rider the views show. No deadlines: a database may be
+    kept for days (bench_tui_terminal.py caches them), and a NEW order would be rejected after
+    accept_timeout_s by the first console that catches up."""
     from deliverycli.engine.bootstrap import Engine
 
-    with Engine.open(m.settings_for(str(db))) as engine:
-        store = engine.catalog.stores()[0].id
+    with Engine.open(m.settings_for(str(db), accept_timeout_s=0, pickup_alert_s=0, confirm_timeout_s=0)) as engine:
+        store = store or engine.catalog.stores()[0].id
+        customer = customer or engine.catalog.customers()[0].id
         items = [f"{i.id}:1" for i in engine.catalog.menu(store)[:2]]
-        customer, rider = engine.catalog.customers()[0].id, engine.catalog.riders()[0].id
+        rider = engine.catalog.riders()[0].id
         for n in range(10):
             order = engine.orders.place(customer, store, items, "1 Benchmark Rd").id
             if n % 4 >= 1:

@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _machine as m  # noqa: E402
 from bench_scale import build_template, replicate  # noqa: E402
+from bench_tui import add_live_orders  # noqa: E402
 
 SIZE = (120, 40)
 LOOK_S = 0.01  # between looks: each look is a tmux client process, which competes with the console for the CPU
@@ -64,26 +65,6 @@ def _busiest(db: Path) -> dict[str, str]:
         return {"store": top("store"), "customer": top("customer")}
 
 
-def _add_live_orders(db: Path, who: dict[str, str]) -> None:
-    """Ten orders in flight for the busiest customer at the busiest store, through the engine."""
-    from deliverycli.engine.bootstrap import Engine
-
-    # No deadlines: the cached database is used for days, and a NEW order would be rejected after
-    # accept_timeout_s by the first console that catches up, leaving the store's queue empty.
-    with Engine.open(m.settings_for(str(db), accept_timeout_s=0, pickup_alert_s=0, confirm_timeout_s=0)) as engine:
-        store, customer = who["store"], who["customer"]
-        items = [f"{i.id}:1" for i in engine.catalog.menu(store)[:2]]
-        rider = engine.catalog.riders()[0].id
-        for n in range(10):
-            order = engine.orders.place(customer, store, items, "1 Benchmark Rd").id
-            if n % 4 >= 1:
-                engine.store.accept(order, store)
-            if n % 4 >= 2:
-                engine.store.ready(order, store)
-            if n % 4 == 3:
-                engine.deliveries.pick_up(order, rider)
-
-
 def build(cache: Path, size: int, template_orders: int, seed: int, log: Callable[[str], None]) -> dict[str, Any]:
     """The database of ``size`` orders in ``cache`` (built once): its path, who is busiest, and how long it took."""
     db = cache / f"tui-{size}.db"
@@ -99,7 +80,7 @@ def build(cache: Path, size: int, template_orders: int, seed: int, log: Callable
     started = time.perf_counter()
     copied = replicate(template, db, size, template_orders, log)
     who = _busiest(db)
-    _add_live_orders(db, who)
+    add_live_orders(db, who["store"], who["customer"])
     info = {"db": str(db), "orders": size + 10, "who": who, "build_s": round(time.perf_counter() - started, 1), "copy_s": copied["build_s"]}
     info_file.write_text(json.dumps(info))
     log(f"  built in {info['build_s']} s (copying {copied['build_s']} s)")
