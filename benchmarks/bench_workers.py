@@ -159,8 +159,7 @@ def wait_shared(engine: Any, n: int) -> None:
     from deliverycli.engine import shares
 
     subscribers = len(engine.bus.subscribers)
-    fair = -(-subscribers // n)
-    expected = -(-subscribers // fair)  # workers holding some (with 4 workers and 6 subscribers: 3 hold 2 each)
+    expected = -(-subscribers // shares.fair_share(subscribers, n))  # workers holding some (with 4 workers and 6 subscribers: 3 hold 2 each)
     deadline = time.monotonic() + 60
     while True:
         with engine.read() as conn:

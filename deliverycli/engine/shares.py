@@ -48,6 +48,11 @@ def libpq_connect(engine: Engine) -> Any:
     return psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(engine.settings.connect_timeout_s)))
 
 
+def fair_share(subscribers: int, live_workers: int) -> int:
+    """How many subscribers each of ``live_workers`` holds at most: ceil(subscribers / live workers)."""
+    return -(-subscribers // max(1, live_workers))
+
+
 def _key(schema: str, what: str) -> int:
     return zlib.crc32(f"deliverycli:{schema}:{what}".encode()) & 0x7FFFFFFF  # an int4 (advisory lock key half)
 
@@ -80,8 +85,7 @@ class SubscriberShares:
         try:
             if self._conn is None:
                 self._connect()
-            live = max(1, self._conn.execute(_LIVE_WORKERS, (self._members,)).fetchone()[0])
-            fair = -(-len(self.names) // live)
+            fair = fair_share(len(self.names), self._conn.execute(_LIVE_WORKERS, (self._members,)).fetchone()[0])
             for name in sorted(self.owned, key=self.names.index)[fair:]:
                 self._conn.execute("SELECT pg_advisory_unlock(%s, %s)", (self._subscribers, self.names.index(name)))
                 self.owned.discard(name)
