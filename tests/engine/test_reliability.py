@@ -148,32 +148,7 @@ die()  # committed (OrderPlaced, PaymentApproved) but no subscriber has seen it
         check_invariants(again)
 
 
-KILL_DURING_DRAIN = """
-import os, signal, sys, threading
-from deliverycli.engine.bootstrap import Engine
-from deliverycli.engine.messagebus import Subscriber
-from deliverycli.settings import load_settings
-def die():
-    os.kill(os.getpid(), signal.SIGKILL)
-calls = 0
-kill_at = int(sys.argv[2])
-def wrap(handler):
-    def run(event, uow):
-        global calls
-        handler(event, uow)  # the effects are written, not yet committed ...
-        calls += 1
-        if calls == kill_at:
-            die()  # ... when the process dies
-    return run
-def wrapped(subscribers):
-    return [Subscriber(s.name, {t: wrap(h) for t, h in s.handlers.items()}) for s in subscribers]
-engine = Engine.open(load_settings(db=sys.argv[1]), catch_up=False, subscribers=wrapped)
-engine.bus.batch_size = 7  # many small transactions: kills land both inside and between them
-if kill_at < 0:
-    threading.Timer(-kill_at / 1000, die).start()  # or at an arbitrary instant
-engine.bus.drain()
-print("drained without being killed")
-"""
+KILLED_CHILD = str(Path(__file__).with_name("killed_child.py"))
 
 
 def test_kill_9_in_the_middle_of_a_long_drain_keeps_every_invariant(db_url: str) -> None:
@@ -198,7 +173,7 @@ def test_kill_9_in_the_middle_of_a_long_drain_keeps_every_invariant(db_url: str)
     # kill at several points of the drain, each time restarting where the last one died
     outcomes = []
     for kill_at in ("5", "60", "-150"):
-        proc = subprocess.run([sys.executable, "-c", KILL_DURING_DRAIN, db_url, kill_at], capture_output=True, text=True, timeout=60, cwd=ROOT)
+        proc = subprocess.run([sys.executable, KILLED_CHILD, db_url, kill_at, "drain"], capture_output=True, text=True, timeout=60, cwd=ROOT)
         assert proc.returncode in (-signal.SIGKILL, 0), proc.stderr
         outcomes.append(proc.returncode)
     assert outcomes[:2] == [-signal.SIGKILL] * 2  # the counted kills happened mid-drain

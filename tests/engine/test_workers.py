@@ -229,28 +229,7 @@ def _per_order(outcome: dict[str, Any]) -> dict[str, Any]:
 
 # -- a worker killed mid-drain -------------------------------------------------------------------
 
-KILLED_WORKER = """
-import os, signal, sys
-from deliverycli.engine.bootstrap import Engine
-from deliverycli.engine.messagebus import Subscriber
-from deliverycli.engine.worker import Worker
-from deliverycli.settings import load_settings
-calls = 0
-kill_at = int(sys.argv[2])
-def wrap(handler):
-    def run(event, uow):
-        global calls
-        handler(event, uow)  # the effects are written, not yet committed ...
-        calls += 1
-        if calls == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)  # ... when the worker dies
-    return run
-def wrapped(subscribers):
-    return [Subscriber(s.name, {t: wrap(h) for t, h in s.handlers.items()}) for s in subscribers]
-engine = Engine.open(load_settings(db=sys.argv[1]), catch_up=False, subscribers=wrapped)
-engine.bus.batch_size = 5
-Worker(engine).run()
-"""
+KILLED_CHILD = str(Path(__file__).with_name("killed_child.py"))
 
 
 def test_a_worker_killed_mid_drain_leaves_every_event_to_take_effect_once_after_restart(db_url: str) -> None:
@@ -265,7 +244,7 @@ def test_a_worker_killed_mid_drain_leaves_every_event_to_take_effect_once_after_
     finally:
         engine.close()
     for kill_at in ("4", "30"):
-        proc = subprocess.run([sys.executable, "-c", KILLED_WORKER, db_url, kill_at], capture_output=True, text=True, timeout=WAIT_S, cwd=ROOT)
+        proc = subprocess.run([sys.executable, KILLED_CHILD, db_url, kill_at, "worker"], capture_output=True, text=True, timeout=WAIT_S, cwd=ROOT)
         assert proc.returncode == -signal.SIGKILL, proc.stderr
     with Engine.open(engine.settings, catch_up=False) as probe:
         assert any(probe.ops.lag().values())  # the kills left work behind ...
