@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import sys
 from typing import Any
@@ -38,6 +37,8 @@ def command(
     relay = NatsRelay(engine.db, nats_url, stream, subject_prefix, batch_size=batch, give_up_after=5 if once else None, on_error=_warn)
     if not cli.json and not once:
         typer.echo(f"relaying events to {nats_url}, stream {stream}, subjects {subject_prefix}.CONTEXT.EVENT_TYPE; Ctrl+C stops")
+    import asyncio  # here, not at the top: `deliverycli --help` registers this group too (asyncio is ~25 ms)
+
     result = asyncio.run(_run(relay, once)).as_dict()
     emit(cli.json, result, lambda: print_fields(result, [
         ("stream", "stream"), ("start_position", "started at"), ("position", "position"), ("relayed", "relayed"), ("errors", "errors")],
@@ -45,6 +46,8 @@ def command(
 
 
 async def _run(relay: Any, once: bool) -> Any:
+    import asyncio
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):  # finish the batch in flight, record it, then exit 0

@@ -95,6 +95,15 @@ def test_status_and_version_skip_typers_pydantic_conversion(demo_db: str) -> Non
     assert "typer._adapters" in modules  # --limit is an integer: Typer converts and checks it
 
 
+def test_help_loads_no_engine_storage_asyncio_or_network_stack() -> None:
+    """`--help` registers every command group, so a group's module-level import is paid by every
+    `--help` (the relay's asyncio was ~25 ms of its ~140): heavy imports belong inside commands."""
+    stdout, modules = modules_loaded_by("--help")
+    assert "relay" in stdout and "worker" in stdout
+    heavy = {"asyncio", "ssl", "socket", "sqlalchemy", "pydantic", "rich", "textual"}
+    assert heavy.isdisjoint({m.split(".")[0] for m in modules}), sorted(heavy & {m.split(".")[0] for m in modules})
+
+
 def test_text_values_arrive_exactly_as_typed(cli, demo_db: str) -> None:
     """Passing text through unconverted keeps it byte for byte: spaces, unicode, a leading dash."""
     odd = "  ord-ümlaut 42 "
