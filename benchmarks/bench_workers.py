@@ -245,7 +245,7 @@ def drain_run(folder: Path, workers: int, args: argparse.Namespace) -> dict[str,
             procs = start_workers(db, workers)
             wait_registered(engine, workers)
             wait_shared(engine, workers)
-            holder.execute(sa.text(f"NOTIFY {eventlog.NOTIFY_CHANNEL}"))
+            holder.execute(sa.text(f'NOTIFY "{eventlog.notify_channel(holder)}"'))
             started, cpu, children = time.perf_counter(), cpu_counters(), children_cpu_s()
             tx.commit()
             holder.close()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from .stored_event import StoredEvent
-from .storage import EVENT_LOG_LOCK, JSONType, UTCDateTime, insert_ignore, lock_event_log, metadata
+from .storage import EVENT_LOG_LOCK, LOCK_EVENT_LOG_SQL, JSONType, UTCDateTime, insert_ignore, lock_event_log, metadata
 
 if TYPE_CHECKING:
     from .events import Event
@@ -73,7 +73,7 @@ def append(conn: sa.Connection, records: Sequence[tuple[Event, str]], at: dateti
     if conn.dialect.name == "postgresql":
         # One round trip takes the append lock and queues the NOTIFY (delivered at COMMIT, and only
         # if it commits): every statement run while holding the lock holds up every other appender.
-        conn.execute(_LOCK_AND_NOTIFY, {"key": EVENT_LOG_LOCK, "types": ",".join(sorted({e.event_type for e, _ in records}))})
+        conn.execute(_LOCK_AND_NOTIFY, {"event_log_lock": EVENT_LOG_LOCK, "types": ",".join(sorted({e.event_type for e, _ in records}))})
     else:
         lock_event_log(conn)
     conn.execute(
@@ -102,10 +102,20 @@ def row_to_event(row: sa.Row) -> StoredEvent:
 assert [c.name for c in events.columns] == [f.name for f in fields(StoredEvent)], "events columns must match StoredEvent"
 
 
-NOTIFY_CHANNEL = "deliverycli_events"  # PostgreSQL: NOTIFY on every append, delivered at COMMIT (workers LISTEN)
+# PostgreSQL: every append NOTIFYs, delivered at COMMIT, on a channel of its schema's own (workers
+# LISTEN), so workers of other schemas in the same database are not woken.
+_CHANNEL_SQL = "'deliverycli_events_' || to_hex(hashtext(current_schema()))"
+_CHANNEL = sa.text(f"SELECT {_CHANNEL_SQL}")
 _APPEND = events.insert()
 # The payload names the appended event types, so a worker whose share handles none of them sleeps on.
-_LOCK_AND_NOTIFY = sa.text(f"SELECT pg_advisory_xact_lock(:key), pg_notify('{NOTIFY_CHANNEL}', :types)")
+_LOCK_AND_NOTIFY = sa.text(f"SELECT {LOCK_EVENT_LOG_SQL}, pg_notify({_CHANNEL_SQL}, :types)")
+
+
+def notify_channel(conn: sa.Connection) -> str:
+    """PostgreSQL: the channel this schema's appends NOTIFY on."""
+    return conn.execute(_CHANNEL).scalar_one()
+
+
 _HEAD = sa.select(sa.func.coalesce(sa.func.max(events.c.id), 0))
 _POSITION = sa.select(tracking.c.position).where(tracking.c.subscriber == sa.bindparam("subscriber"))
 _POSITION_FOR_UPDATE = _POSITION.with_for_update()

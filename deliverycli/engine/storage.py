@@ -37,7 +37,11 @@ metadata = sa.MetaData(
 # The Alembic revision this code expects; tests check it matches the migrations' head.
 SCHEMA_HEAD = "0010"
 
-EVENT_LOG_LOCK = 7_318_400  # advisory lock key that serialises event appends on PostgreSQL
+# PostgreSQL: the advisory lock that serialises event appends. One key for every schema of a database:
+# a per-schema key would let a process of an earlier release (which takes this one) append beside a
+# later one's appends in the same schema, out of order, while both run during an upgrade.
+EVENT_LOG_LOCK = 7_318_400
+LOCK_EVENT_LOG_SQL = "pg_advisory_xact_lock(:event_log_lock)"
 MIGRATION_LOCK = 7_318_402  # advisory lock key that serialises migrations (7_318_401: the gateway's ledger)
 MIGRATION_LOCK_WAIT_S = 120
 
@@ -235,7 +239,7 @@ def is_postgres(engine: sa.Engine) -> bool:
 def lock_event_log(conn: sa.Connection) -> None:
     """Serialise appends to the event log (PostgreSQL); SQLite's single writer already does."""
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOG_LOCK})
+        conn.execute(sa.text(f"SELECT {LOCK_EVENT_LOG_SQL}"), {"event_log_lock": EVENT_LOG_LOCK})
 
 
 def insert_ignore(conn: sa.Connection, table: sa.Table) -> Any:

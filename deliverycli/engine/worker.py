@@ -103,11 +103,13 @@ class Wakeups:
 
 
 def _listen(engine: Engine) -> Any:
-    from .eventlog import NOTIFY_CHANNEL
+    from .eventlog import notify_channel
 
-    conn = libpq_connect(engine)
-    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-    return conn
+    with engine.db.connect() as conn:
+        channel = notify_channel(conn)
+    listener = libpq_connect(engine)
+    listener.execute(f'LISTEN "{channel}"')  # a name made of [a-z0-9_] (eventlog._CHANNEL_SQL)
+    return listener
 
 
 class DrainLease:

@@ -11,14 +11,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from conftest import PG_URL, _postgres_schema_url
 
 from deliverycli.engine.bootstrap import Engine
 from deliverycli.engine.commands import AcceptOrder
-from deliverycli.engine import shares
+from deliverycli.engine import eventlog, shares
 from deliverycli.engine.shares import SubscriberShares
+from deliverycli.engine.worker import _listen
 
 from .support import check_invariants, commit_only, demo_engine
+from .test_reliability import place_order_cmd
 from .test_workers import WAIT_S, backlog, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +76,30 @@ def test_shares_in_another_schema_are_not_counted_or_held(pg_engine: Engine) -> 
         theirs.close()
         other.close()
         other_url.close()
+
+
+def test_another_schemas_appends_do_not_wake_this_ones_workers(pg_engine: Engine) -> None:
+    """The NOTIFY channel is the schema's own: a worker of this schema never hears another schema's appends."""
+    other_url = _postgres_schema_url()
+    other = demo_engine(next(other_url))
+    listener = _listen(pg_engine)  # what a worker of this schema LISTENs on
+    try:
+        commit_only(other, place_order_cmd())
+        with pg_engine.db.begin() as marker:
+            marker.execute(sa.text("SELECT pg_notify(:channel, 'marker')"), {"channel": eventlog.notify_channel(marker)})
+        # Notifications arrive in commit order: anything heard before the marker came from the other schema.
+        heard = [n.payload for n in listener.notifies(timeout=WAIT_S, stop_after=1)]
+        assert heard == ["marker"], heard
+        assert _channel_of(pg_engine) != _channel_of(other)
+    finally:
+        listener.close()
+        other.close()
+        other_url.close()
+
+
+def _channel_of(engine: Engine) -> str:
+    with engine.read() as conn:
+        return eventlog.notify_channel(conn)
 
 
 def test_a_worker_killed_with_sigkill_leaves_its_share_to_the_other_which_settles_everything(pg_engine: Engine) -> None:
