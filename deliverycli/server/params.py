@@ -17,5 +17,6 @@ MAX_OFFSET = 2**31  # past 64 bits the databases' integers overflow; no one page
 Id = Annotated[str, Field(pattern=ID_REGEX, max_length=64)]
 OrderId = Annotated[str, Path(pattern=ID_REGEX, max_length=64, description="an order id, e.g. ord-000001")]
 StoreId = Annotated[str, Path(pattern=ID_REGEX, max_length=64, description="a store id, e.g. pizza-palace")]
+MenuItemId = Annotated[str, Path(pattern=ID_REGEX, max_length=64, description="a menu item id, e.g. margherita")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="skip this many (paging)")]

@@ -4,6 +4,7 @@ nothing; another customer's or store's order answers 404, as if it did not exist
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,11 @@ ROUTES = {
     "add menu item": Route("POST", "/menus", only({"pizza": 201, "seoul": 201, "ops": 422}),
                            body=lambda c: {"id": f"special-{c}", "name": "Special", "price": 1000}),
     "store queue": Route("GET", "/stores/pizza-palace/queue", only({"pizza": 200, "ops": 200}), check=own_orders),
+    # The store controls act on seoul-bbq, where this module places no orders; each undoes the one before.
+    "pause store": Route("POST", "/stores/seoul-bbq/pause", only({"seoul": 200, "ops": 200}), body=lambda c: {"reason": "closed today"}),
+    "resume store": Route("POST", "/stores/seoul-bbq/resume", only({"seoul": 200, "ops": 200})),
+    "sold out": Route("POST", "/menus/bulgogi/sold-out?store_id=seoul-bbq", only({"seoul": 200, "ops": 200})),
+    "available again": Route("POST", "/menus/bulgogi/available?store_id=seoul-bbq", only({"seoul": 200, "ops": 200})),
     "available deliveries": Route("GET", "/deliveries?available=true", only({"kim": 200, "lee": 200, "ops": 200}),
                                   check=lambda c, d: own_deliveries(c, d, available=True)),
     "own deliveries": Route("GET", "/deliveries", only({"kim": 200, "lee": 200, "ops": 200}), check=own_deliveries),
@@ -138,3 +144,12 @@ def test_every_caller_gets_its_answer(served: Shop, name: str) -> None:
     assert not wrong, "\n".join(f"{caller}: expected {e}, got {s}: {b}" for caller, e, s, b in wrong)
     after = served.engine.orders.status(shared)
     assert (after.status, after.timeline) == (before.status, before.timeline), "a refused caller changed the order"
+
+
+def test_the_matrix_covers_every_route_the_gateway_documents(served: Shop) -> None:
+    def shape(path: str) -> str:
+        return re.sub(r"\{[^}]*\}", "{}", path.split("?")[0])
+
+    documented = {(method.upper(), shape(path)) for path, ops in served.gateway.call("GET", "/openapi.json", None).json()["paths"].items() for method in ops}
+    known = {(r.method, shape(re.sub(r"/(pizza-palace|seoul-bbq|bulgogi)(?=/|$)", "/{}", r.path))) for r in ROUTES.values()}
+    assert documented - known == set(), "routes without a row in ROUTES"

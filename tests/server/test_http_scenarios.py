@@ -140,19 +140,28 @@ def test_only_the_rider_who_picked_up_completes_and_a_second_pickup_loses(served
 
 
 def test_a_paused_store_and_a_sold_out_item_are_refused_with_the_reason(served: Shop) -> None:
-    """Issue 10: the gateway goes through the same engine call, so it refuses as the CLI does (409)."""
-    served.engine.store.pause("pizza-palace", "out of flour until 18:00")
+    """Issue 10: the store pauses and marks items sold out with its own token; ordering is refused
+    with the reason (409), as in the CLI, until it resumes and the item is available again."""
+    paused = ok(served.call("POST", "/stores/pizza-palace/pause", "pizza", json={"reason": "out of flour until 18:00"}))
+    assert (paused["id"], paused["paused"], paused["pause_reason"]) == ("pizza-palace", True, "out of flour until 18:00")
     head = served.engine.events.head()
     refused = problem(served.place("alice"), 409, "conflict")
     assert "Pizza Palace is not taking orders right now: out of flour until 18:00" in refused["detail"]
-    served.engine.store.resume("pizza-palace")
-    served.engine.catalog.sold_out("cola", "pizza-palace")
+    problem(served.call("POST", "/stores/pizza-palace/pause", "seoul"), 403, "not_permitted")  # another store's token
+    problem(served.call("POST", "/stores/pizza-palace/pause", "pizza", json={"reason": ""}), 422, "invalid_input")
+    assert ok(served.call("POST", "/stores/pizza-palace/resume", "pizza"))["paused"] is False
+    sold_out = ok(served.call("POST", "/menus/cola/sold-out", "pizza"))  # a store token: its own store by default
+    assert (sold_out["id"], sold_out["available"]) == ("cola", False)
     assert "Cola (cola) is sold out" in problem(served.place("alice"), 409, "conflict")["detail"]
+    problem(served.call("POST", "/menus/cola/available", "ops"), 422, "invalid_input")  # ops names the store
+    problem(served.call("POST", "/menus/bulgogi/sold-out", "pizza"), 422, "invalid_input")  # another store's item
     assert served.engine.events.head() == head  # nothing placed, nothing charged
     menu = ok(served.call("GET", "/menus", "alice", params={"store_id": "pizza-palace"}))
     assert [item["available"] for item in menu if item["id"] == "cola"] == [False]  # the shop shows it before they try
     assert ok(served.place("alice", items=[{"menu_item_id": "margherita"}]), 201)["status"] == "PAID"
-    served.engine.catalog.available("cola", "pizza-palace")  # the shop is shared by this module's tests
+    available = ok(served.call("POST", "/menus/cola/available", "ops", params={"store_id": "pizza-palace"}))
+    assert available["available"] is True  # the shop is shared by this module's tests
+    assert ok(served.place("alice"), 201)["status"] == "PAID"
 
 
 def test_a_refused_cancellation_says_why_in_words_and_shows_the_estimate(served: Shop) -> None:

@@ -1,10 +1,11 @@
-"""``/menus``: every token reads the menus; a store (or ops) adds items to its own."""
+"""``/menus``: every token reads the menus; a store (or ops) adds items to its own, and marks them
+sold out or available again."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...engine.catalog import MAX_PRICE
@@ -12,9 +13,11 @@ from ...engine.outside_views import Actor
 from ...engine.views import MenuItem
 from ..auth import ActorDep, EngineDep, allow, own_id
 from ..errors import problem_responses
-from ..params import Id
+from ..params import Id, MenuItemId
 
 router = APIRouter(tags=["menus"], responses=problem_responses(401, 403, 404, 422, 503))
+StoreOrOps = Annotated[Actor, Depends(allow("store", "ops"))]
+ItsStore = Annotated[Id | None, Query(description="the item's store (a store token: its own, the default; ops: required)")]
 
 
 class NewMenuItem(BaseModel):
@@ -33,6 +36,18 @@ def list_menus(actor: ActorDep, engine: EngineDep, store_id: Id | None = None) -
 
 
 @router.post("/menus", status_code=201, responses=problem_responses(409, 413))
-def add_menu_item(body: NewMenuItem, actor: Annotated[Actor, Depends(allow("store", "ops"))], engine: EngineDep) -> MenuItem:
+def add_menu_item(body: NewMenuItem, actor: StoreOrOps, engine: EngineDep) -> MenuItem:
     """Add an item to a store's menu (that store's token, or ops); 409 if the id is taken by another item."""
     return engine.catalog.add_menu_item(own_id(actor, body.store_id, "store"), body.id, body.name, body.price)
+
+
+@router.post("/menus/{item_id}/sold-out")
+def mark_sold_out(item_id: MenuItemId, actor: StoreOrOps, engine: EngineDep, store_id: ItsStore = None) -> MenuItem:
+    """Mark one of the store's items sold out: ordering it answers 409 until it is available again."""
+    return engine.catalog.sold_out(item_id, own_id(actor, store_id, "store"))
+
+
+@router.post("/menus/{item_id}/available")
+def mark_available(item_id: MenuItemId, actor: StoreOrOps, engine: EngineDep, store_id: ItsStore = None) -> MenuItem:
+    """Mark one of the store's sold-out items available again."""
+    return engine.catalog.available(item_id, own_id(actor, store_id, "store"))
