@@ -3,6 +3,7 @@ serve` on SQLite and PostgreSQL, each actor with its own token."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .support import ADDRESS, Shop
@@ -172,3 +173,27 @@ def test_a_refused_cancellation_says_why_in_words_and_shows_the_estimate(served:
     assert refused["detail"] == f"Order {oid} was not cancelled: the store has already started cooking, so it can't be cancelled now."
     view = ok(served.call("GET", f"/statusChecks/{oid}", "alice"))
     assert view["ready_at"] == accepted["ready_at"] and view["timeline"][-1]["event"] == "OrderCancellationRefused"
+
+
+def test_orders_page_by_key_following_the_link_header(served: Shop) -> None:
+    """GET /orders pages by key: each page's Link (rel="next") leads to the next, and following them
+    gives every order once, newest first, even when orders are placed between two pages."""
+    for _ in range(3):
+        ok(served.place("bob", store="seoul-bbq", items=[{"menu_item_id": "bulgogi"}]), 201)
+    everything = [o["id"] for o in ok(served.call("GET", "/orders", "bob", params={"limit": 1000}))]
+    assert len(everything) >= 3
+    seen, url = [], "/orders?limit=2"
+    while url:
+        response = served.call("GET", url, "bob")
+        seen += [o["id"] for o in ok(response)]
+        link = response.headers.get("link")
+        url = re.fullmatch(r'<http://[^/]+(/orders\?[^>]+)>; rel="next"', link)[1] if link else ""
+        if len(seen) == 2:  # placed between two pages: newer than every page still to come
+            ok(served.place("bob", store="seoul-bbq", items=[{"menu_item_id": "bulgogi"}]), 201)
+    assert seen == everything
+    problem(served.call("GET", "/orders", "bob", params={"after": "nonsense"}), 422, "invalid_input")
+    problem(served.call("GET", "/orders", "bob", params={"after": "1.x", "offset": 1}), 422, "invalid_input")
+    now = [o["id"] for o in ok(served.call("GET", "/orders", "bob", params={"limit": 1000}))]
+    assert now[1:] == everything  # the order placed between the pages is the newest
+    offset_page = served.call("GET", "/orders", "bob", params={"limit": 2, "offset": 1})
+    assert [o["id"] for o in ok(offset_page)] == now[1:3] and "link" not in offset_page.headers  # offset paging, as before

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...engine.errors import InvalidInput
 from ...engine.lifecycle import OrderStatus
 from ...engine.validation import MAX_LINES, MAX_PREP_MIN, MAX_QUANTITY
 from ...engine.outside_views import Actor
@@ -61,17 +62,32 @@ def place_order(
     return engine.orders.place(customer_id, body.store_id, items, body.address, body.card, idempotency_key)
 
 
-@router.get("/orders")
+NEXT_PAGE = {"Link": {"description": 'the next page, when there is one: `<URL>; rel="next"` (RFC 8288)', "schema": {"type": "string"}}}
+Cursor = Annotated[str | None, Query(max_length=100, description="where the page starts: the `after` of the previous page's Link header")]
+
+
+@router.get("/orders", responses={200: {"headers": NEXT_PAGE}})
 def list_orders(
+    request: Request, response: Response,
     actor: Annotated[Actor, Depends(allow("customer", "store", "ops"))], engine: EngineDep, status: OrderStatus | None = None,
-    customer_id: Id | None = None, store_id: Id | None = None, limit: Limit = 50, offset: Offset = 0,
+    customer_id: Id | None = None, store_id: Id | None = None, limit: Limit = 50, after: Cursor = None, offset: Offset = 0,
 ) -> list[OrderSummary]:
-    """Orders newest first: a customer's own, a store's own, or (ops) all of them."""
+    """Orders newest first: a customer's own, a store's own, or (ops) all of them. Paged by key: when
+    there are more, the `Link` header (rel="next") is the next page's URL, which orders placed
+    meanwhile never shift. `offset` still pages the old way (without a Link)."""
     if actor.role == "customer":
         customer_id = own_id(actor, customer_id, "customer")
     elif actor.role == "store":
         store_id = own_id(actor, store_id, "store")
-    return engine.orders.list(customer_id, store_id, status.value if status else None, limit, offset)
+    status_value = status.value if status else None
+    if offset:
+        if after is not None:
+            raise InvalidInput("page with after (the Link header's) or with offset, not both", field="offset")
+        return engine.orders.list(customer_id, store_id, status_value, limit, offset)
+    page = engine.orders.page(customer_id, store_id, status_value, limit, after)
+    if page.next is not None:
+        response.headers["Link"] = f'<{request.url.include_query_params(after=page.next)}>; rel="next"'
+    return page.orders
 
 
 @router.get("/orders/{order_id}")
