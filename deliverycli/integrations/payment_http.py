@@ -21,6 +21,7 @@ except ImportError:  # the `server` extra is not installed: say so, rather than 
 from ..engine.payment import CardDeclined, GatewayCharge, GatewayUnavailable
 
 TIMEOUT_HEADER = "Request-Timeout"  # seconds the caller waits; the provider gives up past it
+LEDGER_PAGE = 5000  # charges per page when the whole ledger is read (doctor --check)
 
 
 class HttpGateway:
@@ -50,14 +51,31 @@ class HttpGateway:
         except NotFound:
             return None
 
+    def charges(self) -> dict[str, GatewayCharge]:
+        """The provider's whole ledger, by key, a page at a time: what `doctor --check` compares our
+        payments with. GatewayUnavailable if the provider cannot list it."""
+        ledger: dict[str, GatewayCharge] = {}
+        after: str | None = None
+        while True:
+            page = self._call("GET", "/charges", "", self.default_timeout_s, params={"limit": LEDGER_PAGE} | ({"after": after} if after else {}))
+            try:
+                ledger.update({str(key): _charge(charge) for key, charge in page["charges"].items()})
+                after = page["next"]
+            except (KeyError, AttributeError):
+                raise GatewayUnavailable(f"the payment provider's answer is not a page of its ledger: {str(page)[:200]}") from None
+            if after is None:
+                return ledger
+
     def void(self, key: str, timeout: float) -> GatewayCharge | None:
         answer = self._call("POST", "/voids", key, timeout, {})
         return _charge(answer["charge"]) if answer.get("charge") else None
 
-    def _call(self, method: str, path: str, key: str, timeout: float, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        headers = {"Idempotency-Key": key, TIMEOUT_HEADER: f"{timeout:g}"}
+    def _call(
+        self, method: str, path: str, key: str, timeout: float, body: dict[str, Any] | None = None, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        headers = {TIMEOUT_HEADER: f"{timeout:g}"} | ({"Idempotency-Key": key} if key else {})
         try:
-            response = self.client.request(method, path, json=body, headers=headers, timeout=timeout)
+            response = self.client.request(method, path, json=body, params=params, headers=headers, timeout=timeout)
         except httpx.TimeoutException:
             raise GatewayUnavailable(f"no answer within {timeout:g}s") from None
         except httpx.TransportError as exc:  # refused, reset, DNS: the provider is not there

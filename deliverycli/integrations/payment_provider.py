@@ -9,6 +9,8 @@ API (JSON; errors are ``{"detail": "..."}``):
   the processing-error test card, or no answer within ``Request-Timeout`` seconds).
 - ``POST /refunds`` ``{"amount"}`` with the charge's ``Idempotency-Key``: refunds once; 404 no charge.
 - ``GET /charges/{key}``: the charge, 404 none.
+- ``GET /charges?after=KEY&limit=N``: the ledger in key order, a page at a time
+  (``{"charges": {key: charge, ...}, "next": KEY or null}``), for reconciliation (`doctor --check`).
 - ``POST /voids`` with ``Idempotency-Key``: refuse any charge with that key from now on;
   ``{"voided": true, "charge": null}``, or ``{"voided": false, "charge": {...}}`` if it was charged.
 - ``GET /healthz``: the fault settings.
@@ -25,7 +27,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, HTTPException
+from fastapi import FastAPI, Header, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from ..engine import storage
@@ -35,6 +37,7 @@ from ..engine.payment.simulated import SimulatedGateway
 from ..engine.unit_of_work import database_errors
 from .payment_http import TIMEOUT_HEADER
 
+PAGE_MAX = 10_000  # charges per page of the ledger
 MAX_WAIT_S = 120.0  # a caller that sends no Request-Timeout: the longest latency the provider simulates
 
 Key = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=64)]
@@ -59,6 +62,11 @@ class Charge(BaseModel):
     @classmethod
     def of(cls, charge: GatewayCharge) -> Charge:
         return cls(charge_id=charge.charge_id, amount=charge.amount, card_suffix=charge.card_suffix, refund_id=charge.refund_id)
+
+
+class Ledger(BaseModel):
+    charges: dict[str, Charge] = Field(description="by idempotency key (the order id), in key order")
+    next: str | None = Field(description="the ``after`` of the next page; null on the last")
 
 
 class Refund(BaseModel):
@@ -101,6 +109,13 @@ def create_app(ledger: str | Path, *, latency_ms: int = 0, failure_rate: float =
     @app.post("/refunds", response_model=Refund)
     def refund(body: RefundRequest, key: Key, timeout: Timeout = MAX_WAIT_S) -> Refund:
         return Refund(refund_id=_answer(gateway.refund, key, body.amount, timeout))
+
+    @app.get("/charges", response_model=Ledger)
+    def ledger_page(
+        after: Annotated[str | None, Query(max_length=64)] = None, limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 1000
+    ) -> Ledger:
+        page = gateway.charges(after, limit)
+        return Ledger(charges={key: Charge.of(c) for key, c in page.items()}, next=next(reversed(page)) if len(page) == limit else None)
 
     @app.get("/charges/{key}", response_model=Charge)
     def lookup(key: str) -> Charge:

@@ -173,3 +173,45 @@ def test_serve_refuses_bad_options_clearly(cli: Any, tmp_path: Path, provider: P
     folder = cli("--json", "payment-provider", "serve", "--port", "0", "--ledger", str(tmp_path))
     assert folder.code == 2 and "is a folder" in folder.json["error"]["message"]
     assert not (tmp_path / "l.db").exists()  # a refused start created nothing
+
+
+def test_the_ledger_is_listed_page_by_page_in_key_order(provider: Provider, gateway: HttpGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    for n in range(5):
+        gateway.charge(f"ord-ledger-{n}", 1000 + n, CARD, 5)
+    gateway.refund("ord-ledger-1", 1001, 5)
+    first = httpx.get(f"{provider.url}/charges", params={"limit": 2}).json()
+    assert list(first["charges"]) == sorted(first["charges"]) and first["next"] == list(first["charges"])[-1]
+    monkeypatch.setattr("deliverycli.integrations.payment_http.LEDGER_PAGE", 2)  # several pages, and a last one that is full
+    ledger = gateway.charges()
+    rows = provider.ledger_rows()
+    assert list(ledger) == sorted(r.idempotency_key for r in rows)
+    assert {k: (c.charge_id, c.amount, c.refund_id) for k, c in ledger.items()} == {r.idempotency_key: (r.charge_id, r.amount, r.refund_id) for r in rows}
+    assert ledger["ord-ledger-1"].refund_id and ledger["ord-ledger-4"].amount == 1004
+    assert httpx.get(f"{provider.url}/charges", params={"limit": 0}).status_code == 422
+
+
+def test_doctor_check_compares_our_payments_with_the_providers_ledger_over_http(tmp_path: Path, cli: Any) -> None:
+    """With the provider over HTTP, `doctor --check` reads its ledger too: clean after real orders, a
+    charge the provider holds for no order is named, and a provider that cannot answer leaves the
+    ledger "not checked" (with why) rather than failing the other checks."""
+    db = str(tmp_path / "shop.db")
+    assert cli("init", "--demo", db=db).code == 0
+    with Provider(tmp_path / "ledger.db") as running:
+        env = {"DELIVERYCLI_PAYMENT_GATEWAY": "http", "DELIVERYCLI_PAYMENT_URL": running.url}
+        for customer in ("alice", "bob"):
+            placed = cli("--json", "orders", "place", "--customer", customer, "--store", "pizza-palace", "--item", "cola", "--address", "1 Ledger St", db=db, env=env)
+            assert placed.code == 0, placed.stdout
+        cancelled = cli("--json", "orders", "cancel", placed.json["id"], "--customer", "bob", db=db, env=env)
+        assert cancelled.code == 0, cancelled.stdout  # refunded through the provider
+        clean = cli("--json", "doctor", "--check", db=db, env=env)
+        assert clean.code == 0 and clean.json["invariants"]["ledger"] == "checked" and clean.json["invariants"]["ok"], clean.stdout
+        stray = HttpGateway(running.url)
+        stray.charge("ord-nobody", 500, CARD, 5)  # the provider charged for an order we never placed
+        stray.close()
+        found = cli("--json", "doctor", "--check", db=db, env=env)
+        assert found.code == 1 and found.json["invariants"]["offending_orders"] == ["ord-nobody"], found.stdout
+        assert [p["check"] for p in found.json["invariants"]["problems"]] == ["charge-without-order"]
+        assert running.stop() == 0
+    gone = cli("--json", "doctor", "--check", db=db, env=env)
+    assert gone.json["invariants"]["ledger"].startswith("not checked (the payment provider could not list its charges: cannot reach"), gone.stdout
+    assert gone.json["invariants"]["ok"], gone.stdout  # everything else still checked, and clean

@@ -72,10 +72,10 @@ def run(db: sa.Engine, handled: Mapping[str, set[str]], gateway: Any = None, now
     """Check the database ``db`` whose subscribers handle the event types ``handled`` (by name).
 
     ``gateway`` is the payment provider: when it can list its charges (``charges()``, as the
-    simulated one does) the provider's records are checked against ours too.
+    simulated one and the HTTP provider do) the provider's records are checked against ours too.
     """
     with database_errors():
-        ledger = ledger_of(gateway)  # first: see the module docstring
+        ledger, ledger_checked = ledger_of(gateway)  # first: see the module docstring
         with db.connect() as conn:
             if conn.dialect.name == "postgresql":
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
@@ -89,7 +89,7 @@ def run(db: sa.Engine, handled: Mapping[str, set[str]], gateway: Any = None, now
         orders=len(snap.orders_log),
         events=snap.events,
         positions=snap.positions,
-        ledger="checked" if ledger is not None else "not checked (the payment provider does not list its charges)",
+        ledger=ledger_checked,
         warnings=warnings,
     )
 

@@ -14,7 +14,7 @@ from ..events import StoredEvent
 from ..lifecycle import ALLOWED, FINAL, OrderState, OrderStatus
 from ..notification import NOTICES, notifications
 from ..ordering.repository import orders
-from ..payment.port import GatewayCharge
+from ..payment.port import GatewayCharge, GatewayUnavailable
 from ..payment.records import payments
 from ..rebuild import StatusFold
 from ..status import order_status, order_timeline
@@ -24,10 +24,15 @@ S = OrderStatus
 CHUNK = 5_000
 
 
-def ledger_of(gateway: Any) -> dict[str, GatewayCharge] | None:
-    """The provider's charges by key, if it can list them (None otherwise)."""
+def ledger_of(gateway: Any) -> tuple[dict[str, GatewayCharge] | None, str]:
+    """The provider's charges by key and "checked", or None and why they cannot be had."""
     charges = getattr(gateway, "charges", None)
-    return charges() if callable(charges) else None
+    if not callable(charges):
+        return None, "not checked (the payment provider does not list its charges)"
+    try:
+        return charges(), "checked"
+    except GatewayUnavailable as exc:
+        return None, f"not checked (the payment provider could not list its charges: {exc})"
 
 
 @dataclass

@@ -156,9 +156,13 @@ class SimulatedGateway:
             return None
         return GatewayCharge(row.charge_id, row.amount, row.card_suffix, row.refund_id, row.refunded_at)
 
-    def charges(self) -> dict[str, GatewayCharge]:
-        """Every charge in the ledger, by key: what `doctor --check` compares our payments with."""
+    def charges(self, after: str | None = None, limit: int | None = None) -> dict[str, GatewayCharge]:
+        """The charges in the ledger by key, in key order: every one (what `doctor --check` compares
+        our payments with), or a page of ``limit`` after the key ``after``."""
         self._ensure_ledger()
+        query = sa.select(gateway_ledger).order_by(gateway_ledger.c.idempotency_key).limit(limit)
+        if after is not None:
+            query = query.where(gateway_ledger.c.idempotency_key > after)
         with self.db.connect() as conn, conn.execution_options(readonly=True).begin():
-            rows = conn.execute(sa.select(gateway_ledger)).all()
+            rows = conn.execute(query).all()
         return {row.idempotency_key: GatewayCharge(row.charge_id, row.amount, row.card_suffix, row.refund_id, row.refunded_at) for row in rows}
