@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 APP_NAME = "deliverycli"
@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     payment_url: str | None = Field(
         None, pattern=r"^https?://[^\s/]+", max_length=2000,
         description="payment provider's base URL, e.g. http://127.0.0.1:9000 (for payment_gateway = \"http\")",
+    )
+    payment_api_key: SecretStr | None = Field(
+        None, description="the payment provider's API key, as `payment-provider serve` printed it (for payment_gateway = \"http\")",
     )
     payment_timeout_s: float = Field(3.0, gt=0, le=120, description="timeout of one payment call")
     payment_failure_rate: float = Field(0.0, ge=0, le=1, description="simulated gateway: share of charges that fail")
@@ -90,6 +93,8 @@ class Settings(BaseSettings):
     def _http_gateway_has_a_url(self) -> Settings:
         if self.payment_gateway == "http" and not self.payment_url:
             raise ValueError('payment_gateway = "http" needs payment_url (e.g. http://127.0.0.1:9000)')
+        if self.payment_gateway == "http" and not self.payment_api_key:
+            raise ValueError('payment_gateway = "http" needs payment_api_key (the key `payment-provider serve` printed)')
         return self
 
     @model_validator(mode="after")

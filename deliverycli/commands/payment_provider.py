@@ -28,13 +28,16 @@ def serve(
     failure_rate: float = typer.Option(0.0, "--failure-rate", parser=decimal(0, 1), metavar="RATE", help="Fault: share of charges that fail as if the provider were down (503)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the injected failures (the same key fails the same way)."),
     ledger: Path = typer.Option(None, "--ledger", help="The provider's own SQLite ledger [default: payment-provider.db in the data folder].", show_default=False),
+    new_key: bool = typer.Option(False, "--new-key", help="Make another API key and print it (once); the ledger's first key is made and printed at its first start."),
 ) -> None:
     """Serve the payment provider over HTTP.
 
     The simulated provider, as a separate service, until Ctrl+C or SIGTERM.
 
-    Point the engine at it with payment_gateway = "http" and payment_url = the printed URL
-    (DELIVERYCLI_PAYMENT_GATEWAY=http DELIVERYCLI_PAYMENT_URL=http://127.0.0.1:9000).
+    Point the engine at it with payment_gateway = "http", payment_url = the printed URL and
+    payment_api_key = the printed key (DELIVERYCLI_PAYMENT_GATEWAY=http
+    DELIVERYCLI_PAYMENT_URL=http://127.0.0.1:9000 DELIVERYCLI_PAYMENT_API_KEY=sk_...). A key is
+    printed only when it is made: the ledger keeps its hash alone.
     """
     require_extra("fastapi", "server")
     require_extra("uvicorn", "server")
@@ -49,6 +52,13 @@ def serve(
         sock.close()
         raise
     url = payment_provider.url_of(sock)
-    info = {"id": "payment-provider", "url": url, "ledger": str(ledger), "latency_ms": latency_ms, "failure_rate": failure_rate, "seed": seed}
-    emit(cli.json, info, lambda: typer.echo(f"payment provider listening on {url} (ledger {ledger}); Ctrl+C stops"))
+    api_key = payment_provider.make_key_if(app_, new_key)
+    info = {"id": "payment-provider", "url": url, "ledger": str(ledger), "latency_ms": latency_ms, "failure_rate": failure_rate, "seed": seed, "api_key": api_key}
+
+    def show() -> None:
+        typer.echo(f"payment provider listening on {url} (ledger {ledger}); Ctrl+C stops")
+        if api_key:
+            typer.echo(f"API key, shown this once (the engine's payment_api_key, DELIVERYCLI_PAYMENT_API_KEY): {api_key}")
+
+    emit(cli.json, info, show)
     payment_provider.serve(sock, app_)

@@ -157,7 +157,8 @@ class Engine:
         if self.settings.payment_gateway == "http":
             from ..integrations.payment_http import HttpGateway  # httpx (the `server` extra): loaded only when configured
 
-            return HttpGateway(self.settings.payment_url or "", self.settings.payment_timeout_s)
+            key = self.settings.payment_api_key
+            return HttpGateway(self.settings.payment_url or "", self.settings.payment_timeout_s, api_key=key.get_secret_value() if key else None)
         return self._simulated_gateway()
 
     def _simulated_gateway(self) -> PaymentGateway:

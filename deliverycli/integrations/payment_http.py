@@ -27,14 +27,17 @@ LEDGER_PAGE = 5000  # charges per page when the whole ledger is read (doctor --c
 class HttpGateway:
     """A ``PaymentGateway`` that calls the payment provider at ``base_url``.
 
-    ``default_timeout_s`` bounds ``lookup`` (the port gives it no timeout of its own). One
-    connection pool, shared by every thread of the process.
+    ``default_timeout_s`` bounds ``lookup`` (the port gives it no timeout of its own); ``api_key``
+    authenticates every call. One connection pool, shared by every thread of the process.
     """
 
-    def __init__(self, base_url: str, default_timeout_s: float = 3.0, *, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, base_url: str, default_timeout_s: float = 3.0, *, api_key: str | None = None, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.default_timeout_s = default_timeout_s
-        self.client = httpx.Client(base_url=self.base_url, transport=transport, headers={"User-Agent": "deliverycli"})
+        headers = {"User-Agent": "deliverycli"} | ({"Authorization": f"Bearer {api_key}"} if api_key else {})
+        self.client = httpx.Client(base_url=self.base_url, transport=transport, headers=headers)
 
     def close(self) -> None:
         self.client.close()
@@ -90,6 +93,8 @@ class HttpGateway:
             raise CardDeclined(message)
         if response.status_code == 404:
             raise NotFound(message)
+        if response.status_code == 401:
+            raise GatewayUnavailable(f"the payment provider refused our API key: {message} (set payment_api_key, DELIVERYCLI_PAYMENT_API_KEY, to a key it printed)")
         raise GatewayUnavailable(message if response.status_code >= 500 else f"the payment provider refused the call ({response.status_code}): {message}")
 
 

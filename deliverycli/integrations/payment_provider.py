@@ -2,7 +2,8 @@
 as the seed's Feign client did): the simulated gateway behind a FastAPI app, with its own ledger
 in a SQLite file of its own.
 
-API (JSON; errors are ``{"detail": "..."}``):
+API (JSON; errors are ``{"detail": "..."}``). Every call but ``/healthz`` carries one of the
+provider's API keys, ``Authorization: Bearer sk_...`` (provider_keys.py), or is refused with 401.
 
 - ``POST /charges`` ``{"amount", "card_number"}`` with ``Idempotency-Key``: charges once per key;
   200 the charge, 402 declined (or the key was voided), 503 the provider failed (fault injection,
@@ -27,7 +28,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, HTTPException, Query
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from ..engine import storage
@@ -35,12 +37,17 @@ from ..engine.errors import Conflict, InvalidInput, NotFound
 from ..engine.payment import CardDeclined, GatewayCharge, GatewayUnavailable
 from ..engine.payment.simulated import SimulatedGateway
 from ..engine.unit_of_work import database_errors
+from . import provider_keys
 from .payment_http import TIMEOUT_HEADER
 
 PAGE_MAX = 10_000  # charges per page of the ledger
 MAX_WAIT_S = 120.0  # a caller that sends no Request-Timeout: the longest latency the provider simulates
 
 Key = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=64)]
+Credentials = Annotated[
+    HTTPAuthorizationCredentials | None,
+    Security(HTTPBearer(auto_error=False, description="an API key of the provider's (`payment-provider serve` prints one)")),
+]
 Timeout = Annotated[float, Header(alias=TIMEOUT_HEADER, gt=0, le=MAX_WAIT_S)]
 
 
@@ -92,6 +99,12 @@ def create_app(ledger: str | Path, *, latency_ms: int = 0, failure_rate: float =
         db = storage.make_engine(url, busy_timeout_s=busy_timeout_s)
         gateway = SimulatedGateway(db, failure_rate=failure_rate, latency_ms=latency_ms, seed=seed)
         gateway._ensure_ledger()  # at start: the first charge does not pay for it, and a bad ledger fails now
+        provider_keys.ensure(db)
+
+    def authenticated(credentials: Credentials) -> None:
+        if credentials is None or not provider_keys.known(db, credentials.credentials):
+            reason = "no API key: send Authorization: Bearer sk_..." if credentials is None else "the API key is not one of this provider's"
+            raise HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -99,32 +112,34 @@ def create_app(ledger: str | Path, *, latency_ms: int = 0, failure_rate: float =
         db.dispose()
 
     app = FastAPI(title="deliverycli payment provider", version="1", lifespan=lifespan)
+    app.state.ledger_db = db  # for `serve`, which makes the first API key
+    keyed = [Depends(authenticated)]
 
     # Plain `def` endpoints: FastAPI runs them in its thread pool, where the gateway's blocking
     # database calls and simulated latency hold no one else up.
-    @app.post("/charges", response_model=Charge)
+    @app.post("/charges", response_model=Charge, dependencies=keyed)
     def charge(body: ChargeRequest, key: Key, timeout: Timeout = MAX_WAIT_S) -> Charge:
         return Charge.of(_answer(gateway.charge, key, body.amount, body.card_number, timeout))
 
-    @app.post("/refunds", response_model=Refund)
+    @app.post("/refunds", response_model=Refund, dependencies=keyed)
     def refund(body: RefundRequest, key: Key, timeout: Timeout = MAX_WAIT_S) -> Refund:
         return Refund(refund_id=_answer(gateway.refund, key, body.amount, timeout))
 
-    @app.get("/charges", response_model=Ledger)
+    @app.get("/charges", response_model=Ledger, dependencies=keyed)
     def ledger_page(
         after: Annotated[str | None, Query(max_length=64)] = None, limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 1000
     ) -> Ledger:
         page = gateway.charges(after, limit)
         return Ledger(charges={key: Charge.of(c) for key, c in page.items()}, next=next(reversed(page)) if len(page) == limit else None)
 
-    @app.get("/charges/{key}", response_model=Charge)
+    @app.get("/charges/{key}", response_model=Charge, dependencies=keyed)
     def lookup(key: str) -> Charge:
         found = gateway.lookup(key)
         if found is None:
             raise HTTPException(404, f"no charge for {key}")
         return Charge.of(found)
 
-    @app.post("/voids", response_model=Void)
+    @app.post("/voids", response_model=Void, dependencies=keyed)
     def void(key: Key, timeout: Timeout = MAX_WAIT_S) -> Void:
         charged = _answer(gateway.void, key, timeout)
         return Void(voided=charged is None, charge=Charge.of(charged) if charged else None)
@@ -134,6 +149,13 @@ def create_app(ledger: str | Path, *, latency_ms: int = 0, failure_rate: float =
         return {"status": "ok", "latency_ms": gateway.latency_ms, "failure_rate": gateway.failure_rate, "seed": gateway.seed}
 
     return app
+
+
+def make_key_if(app: FastAPI, asked: bool) -> str | None:
+    """A new API key when ``asked``, or when the ledger has none yet (its first start); else None."""
+    db = app.state.ledger_db
+    with database_errors():
+        return provider_keys.create(db) if asked or provider_keys.count(db) == 0 else None
 
 
 def _answer(call: Callable[..., Any], *args: Any) -> Any:

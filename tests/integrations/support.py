@@ -20,15 +20,19 @@ NATS_URL = os.environ.get("DELIVERYCLI_TEST_NATS_URL", "nats://127.0.0.1:4222")
 
 
 class Provider:
-    """``with Provider(ledger, port=0, ...) as p:`` the provider in its own process; ``p.url``."""
+    """``with Provider(ledger, port=0, ...) as p:`` the provider in its own process; ``p.url``, its
+    API key ``p.api_key``, and ``p.env``: the settings that point the engine at it."""
 
-    def __init__(self, ledger: Path, port: int = 0, *options: str) -> None:
+    def __init__(self, ledger: Path, port: int = 0, *options: str, api_key: str | None = None) -> None:
         self.ledger = ledger
         argv = [sys.executable, "-m", "deliverycli", "--json", "payment-provider", "serve", "--port", str(port), "--ledger", str(ledger), *options]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ | {"NO_COLOR": "1"})
         self.info = _first_line(self.proc, timeout=60)
         self.url: str = self.info["url"]
         self.port = int(self.url.rsplit(":", 1)[1])
+        # printed at a ledger's first start only: a restart on the same ledger is given the key it printed then
+        self.api_key: str = self.info["api_key"] or api_key or ""
+        self.env = {"DELIVERYCLI_PAYMENT_GATEWAY": "http", "DELIVERYCLI_PAYMENT_URL": self.url, "DELIVERYCLI_PAYMENT_API_KEY": self.api_key}
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Stop it and return its exit code (the tests expect 0: a clean stop)."""

@@ -65,8 +65,7 @@ def test_the_breaker_opens_when_the_provider_stops_and_closes_after_it_returns(t
     ledger = tmp_path / "provider.db"
     provider = Provider(ledger, 0)
     try:
-        http = {"DELIVERYCLI_PAYMENT_GATEWAY": "http", "DELIVERYCLI_PAYMENT_URL": provider.url,
-                "DELIVERYCLI_BREAKER_FAIL_MAX": str(FAIL_MAX), "DELIVERYCLI_PAYMENT_TIMEOUT_S": "5"}
+        http = provider.env | {"DELIVERYCLI_BREAKER_FAIL_MAX": str(FAIL_MAX), "DELIVERYCLI_PAYMENT_TIMEOUT_S": "5"}
         patient = http | {"DELIVERYCLI_BREAKER_RESET_TIMEOUT_S": "600"}  # for it the breaker, once open, stays open
         cooled = http | {"DELIVERYCLI_BREAKER_RESET_TIMEOUT_S": "1"}
 
@@ -105,7 +104,7 @@ def test_the_breaker_opens_when_the_provider_stops_and_closes_after_it_returns(t
         assert doctor(patient)["breaker"]["state"] == "open"
 
         # the provider comes back on the same port; once the cool-down is over, one trial call closes it
-        provider = Provider(ledger, provider.port)
+        provider = Provider(ledger, provider.port, api_key=provider.api_key)
         half_open_at = datetime.fromisoformat(doctor(cooled)["breaker"]["half_open_at"])
         wait_until(lambda: datetime.now(UTC) >= half_open_at, "the end of the cool-down")
         trial = place("erin", cooled)

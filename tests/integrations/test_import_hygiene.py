@@ -42,7 +42,7 @@ def test_the_probe_sees_httpx_where_the_http_gateway_is_asked_for(tmp_path: Path
     db = str(tmp_path / "http.db")
     assert imported_by_cli(["--db", db, "init", "--demo"])[0].returncode == 0
     place = ["--db", db, "orders", "place", "--customer", "alice", "--store", "pizza-palace", "--item", "cola", "--address", "A"]
-    proc, modules = imported_by_cli(place, env={"DELIVERYCLI_PAYMENT_GATEWAY": "http", "DELIVERYCLI_PAYMENT_URL": "http://127.0.0.1:9"})
+    proc, modules = imported_by_cli(place, env={"DELIVERYCLI_PAYMENT_GATEWAY": "http", "DELIVERYCLI_PAYMENT_URL": "http://127.0.0.1:9", "DELIVERYCLI_PAYMENT_API_KEY": "sk_unused"})
     assert proc.returncode == 6, proc.stderr[-2000:]  # nothing listens there: payment unavailable
     assert "httpx" in modules and not modules & {"fastapi", "uvicorn", "nats"}
 

@@ -33,7 +33,7 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
 
 @pytest.fixture
 def gateway(provider: Provider) -> Iterator[HttpGateway]:
-    client = HttpGateway(provider.url, default_timeout_s=5)
+    client = HttpGateway(provider.url, default_timeout_s=5, api_key=provider.api_key)
     yield client
     client.close()
 
@@ -84,8 +84,9 @@ def test_refunding_what_was_never_charged_is_not_found(gateway: HttpGateway) -> 
 
 
 def test_a_call_without_an_idempotency_key_or_with_a_bad_body_is_refused(provider: Provider) -> None:
-    assert httpx.post(f"{provider.url}/charges", json={"amount": 1, "card_number": CARD}).status_code == 422
-    bad_card = httpx.post(f"{provider.url}/charges", json={"amount": 1, "card_number": "42"}, headers={"Idempotency-Key": "k"})
+    keyed = {"Authorization": f"Bearer {provider.api_key}"}
+    assert httpx.post(f"{provider.url}/charges", json={"amount": 1, "card_number": CARD}, headers=keyed).status_code == 422
+    bad_card = httpx.post(f"{provider.url}/charges", json={"amount": 1, "card_number": "42"}, headers=keyed | {"Idempotency-Key": "k"})
     assert bad_card.status_code == 422
     assert httpx.get(f"{provider.url}/healthz").json() == {"status": "ok", "latency_ms": 0, "failure_rate": 0.0, "seed": 0}
 
@@ -94,7 +95,7 @@ def test_latency_past_the_callers_timeout_is_unavailable_and_charges_nothing(tmp
     """The caller's timeout travels with the call: the provider gives up too, so a caller that
     heard "unavailable" was not charged."""
     with Provider(tmp_path / "slow.db", 0, "--latency-ms", "1500") as slow:
-        gateway = HttpGateway(slow.url)
+        gateway = HttpGateway(slow.url, api_key=slow.api_key)
         try:
             with pytest.raises(GatewayUnavailable, match=r"no answer within 0\.3s"):
                 gateway.charge("ord-slow", 100, CARD, 0.3)
@@ -108,7 +109,7 @@ def test_latency_past_the_callers_timeout_is_unavailable_and_charges_nothing(tmp
 
 def test_a_failure_rate_makes_charges_fail_as_unavailable(tmp_path: Path) -> None:
     with Provider(tmp_path / "flaky.db", 0, "--failure-rate", "1") as flaky:
-        gateway = HttpGateway(flaky.url)
+        gateway = HttpGateway(flaky.url, api_key=flaky.api_key)
         try:
             for i in range(3):
                 with pytest.raises(GatewayUnavailable, match="not responding"):
@@ -179,7 +180,8 @@ def test_the_ledger_is_listed_page_by_page_in_key_order(provider: Provider, gate
     for n in range(5):
         gateway.charge(f"ord-ledger-{n}", 1000 + n, CARD, 5)
     gateway.refund("ord-ledger-1", 1001, 5)
-    first = httpx.get(f"{provider.url}/charges", params={"limit": 2}).json()
+    keyed = {"Authorization": f"Bearer {provider.api_key}"}
+    first = httpx.get(f"{provider.url}/charges", params={"limit": 2}, headers=keyed).json()
     assert list(first["charges"]) == sorted(first["charges"]) and first["next"] == list(first["charges"])[-1]
     monkeypatch.setattr("deliverycli.integrations.payment_http.LEDGER_PAGE", 2)  # several pages, and a last one that is full
     ledger = gateway.charges()
@@ -187,7 +189,7 @@ def test_the_ledger_is_listed_page_by_page_in_key_order(provider: Provider, gate
     assert list(ledger) == sorted(r.idempotency_key for r in rows)
     assert {k: (c.charge_id, c.amount, c.refund_id) for k, c in ledger.items()} == {r.idempotency_key: (r.charge_id, r.amount, r.refund_id) for r in rows}
     assert ledger["ord-ledger-1"].refund_id and ledger["ord-ledger-4"].amount == 1004
-    assert httpx.get(f"{provider.url}/charges", params={"limit": 0}).status_code == 422
+    assert httpx.get(f"{provider.url}/charges", params={"limit": 0}, headers=keyed).status_code == 422
 
 
 def test_doctor_check_compares_our_payments_with_the_providers_ledger_over_http(tmp_path: Path, cli: Any) -> None:
@@ -197,7 +199,7 @@ def test_doctor_check_compares_our_payments_with_the_providers_ledger_over_http(
     db = str(tmp_path / "shop.db")
     assert cli("init", "--demo", db=db).code == 0
     with Provider(tmp_path / "ledger.db") as running:
-        env = {"DELIVERYCLI_PAYMENT_GATEWAY": "http", "DELIVERYCLI_PAYMENT_URL": running.url}
+        env = running.env
         for customer in ("alice", "bob"):
             placed = cli("--json", "orders", "place", "--customer", customer, "--store", "pizza-palace", "--item", "cola", "--address", "1 Ledger St", db=db, env=env)
             assert placed.code == 0, placed.stdout
@@ -205,7 +207,7 @@ def test_doctor_check_compares_our_payments_with_the_providers_ledger_over_http(
         assert cancelled.code == 0, cancelled.stdout  # refunded through the provider
         clean = cli("--json", "doctor", "--check", db=db, env=env)
         assert clean.code == 0 and clean.json["invariants"]["ledger"] == "checked" and clean.json["invariants"]["ok"], clean.stdout
-        stray = HttpGateway(running.url)
+        stray = HttpGateway(running.url, api_key=running.api_key)
         stray.charge("ord-nobody", 500, CARD, 5)  # the provider charged for an order we never placed
         stray.close()
         found = cli("--json", "doctor", "--check", db=db, env=env)
@@ -215,3 +217,35 @@ def test_doctor_check_compares_our_payments_with_the_providers_ledger_over_http(
     gone = cli("--json", "doctor", "--check", db=db, env=env)
     assert gone.json["invariants"]["ledger"].startswith("not checked (the payment provider could not list its charges: cannot reach"), gone.stdout
     assert gone.json["invariants"]["ok"], gone.stdout  # everything else still checked, and clean
+
+
+def test_every_call_but_healthz_needs_one_of_the_providers_keys_which_it_keeps_only_hashed(tmp_path: Path, cli: Any) -> None:
+    """The first start makes a key and prints it once; the ledger keeps its SHA-256 alone. A call
+    without a key, or with one the provider never made, is 401 and charges nothing; `--new-key`
+    makes another that works beside the first. The engine names a missing key before any call."""
+    ledger = tmp_path / "keyed.db"
+    with Provider(ledger) as first:
+        key = first.api_key
+        assert key.startswith("sk_") and len(key) > 40
+        for headers in ({}, {"Authorization": "Bearer sk_not-one-of-ours"}, {"Authorization": f"Basic {key}"}):
+            refused = httpx.post(f"{first.url}/charges", json={"amount": 1, "card_number": CARD}, headers=headers | {"Idempotency-Key": "ord-nokey"})
+            assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer", refused.text
+        assert httpx.get(f"{first.url}/charges/ord-nokey").status_code == 401
+        assert httpx.get(f"{first.url}/healthz").status_code == 200  # a probe needs no key
+        wrong = HttpGateway(first.url, api_key="sk_not-one-of-ours")
+        with pytest.raises(GatewayUnavailable, match="refused our API key"):
+            wrong.charge("ord-nokey", 100, CARD, 5)
+        wrong.close()
+        assert first.ledger_rows() == []
+        assert first.stop() == 0
+    assert key.encode() not in ledger.read_bytes()  # only its hash is stored
+    with Provider(ledger) as again, Provider(ledger, 0, "--new-key") as another:
+        assert again.info["api_key"] is None  # not shown again
+        new = another.api_key
+        assert new and new != key
+        for url, k in ((again.url, key), (another.url, new)):
+            client = HttpGateway(url, api_key=k)
+            assert client.charge(f"ord-key-{k[-4:]}", 100, CARD, 5).amount == 100
+            client.close()
+    no_key = cli("--json", "status", "ord-x", env={"DELIVERYCLI_PAYMENT_GATEWAY": "http", "DELIVERYCLI_PAYMENT_URL": "http://127.0.0.1:9"})
+    assert no_key.code == 2 and "payment_api_key" in no_key.json["error"]["message"], no_key.stdout
