@@ -33,11 +33,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_LIVE_WORKERS = """
-SELECT count(*) FROM pg_locks
-WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid = %s::bigint::oid
-  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-"""
+# The granted two-key advisory locks whose first key is {key}, in this database.
+_HELD = (
+    "FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid = CAST(CAST({key} AS bigint) AS oid) "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+_LIVE_WORKERS = "SELECT count(*) " + _HELD.format(key="%s")  # psycopg
 
 
 def libpq_connect(engine: Engine) -> Any:
@@ -57,11 +58,7 @@ def _key(schema: str, what: str) -> int:
     return zlib.crc32(f"deliverycli:{schema}:{what}".encode()) & 0x7FFFFFFF  # an int4 (advisory lock key half)
 
 
-_HOLDERS = sa.text(
-    "SELECT pid, count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 "
-    "AND classid = CAST(CAST(:key AS bigint) AS oid) "
-    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) GROUP BY pid"
-)
+_HOLDERS = sa.text("SELECT pid, count(*) " + _HELD.format(key=":key") + " GROUP BY pid")
 
 
 def holders(conn: sa.Connection) -> dict[int, int]:
