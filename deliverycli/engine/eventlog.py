@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from .stored_event import StoredEvent
-from .storage import EVENT_LOG_LOCK, LOCK_EVENT_LOG_SQL, JSONType, UTCDateTime, insert_ignore, lock_event_log, metadata
+from .storage import LOCK_EVENT_LOG_SQL, JSONType, UTCDateTime, insert_ignore, lock_event_log, metadata
 
 if TYPE_CHECKING:
     from .events import Event
@@ -73,7 +73,7 @@ def append(conn: sa.Connection, records: Sequence[tuple[Event, str]], at: dateti
     if conn.dialect.name == "postgresql":
         # One round trip takes the append lock and queues the NOTIFY (delivered at COMMIT, and only
         # if it commits): every statement run while holding the lock holds up every other appender.
-        conn.execute(_LOCK_AND_NOTIFY, {"event_log_lock": EVENT_LOG_LOCK, "types": ",".join(sorted({e.event_type for e, _ in records}))})
+        conn.execute(_LOCK_AND_NOTIFY, {"types": ",".join(sorted({e.event_type for e, _ in records}))})
     else:
         lock_event_log(conn)
     conn.execute(
@@ -105,7 +105,8 @@ assert [c.name for c in events.columns] == [f.name for f in fields(StoredEvent)]
 # PostgreSQL: every append NOTIFYs, delivered at COMMIT, on a channel of its schema's own (workers
 # LISTEN), so workers of other schemas in the same database are not woken.
 _CHANNEL_SQL = "'deliverycli_events_' || to_hex(hashtext(current_schema()))"
-_CHANNEL = sa.text(f"SELECT {_CHANNEL_SQL}")
+CHANNEL_QUERY = f"SELECT {_CHANNEL_SQL}"  # also run as is on a worker's own psycopg connection
+_CHANNEL = sa.text(CHANNEL_QUERY)
 _APPEND = events.insert()
 # The payload names the appended event types, so a worker whose share handles none of them sleeps on.
 _LOCK_AND_NOTIFY = sa.text(f"SELECT {LOCK_EVENT_LOG_SQL}, pg_notify({_CHANNEL_SQL}, :types)")

@@ -41,7 +41,7 @@ SCHEMA_HEAD = "0010"
 # a per-schema key would let a process of an earlier release (which takes this one) append beside a
 # later one's appends in the same schema, out of order, while both run during an upgrade.
 EVENT_LOG_LOCK = 7_318_400
-LOCK_EVENT_LOG_SQL = "pg_advisory_xact_lock(:event_log_lock)"
+LOCK_EVENT_LOG_SQL = f"pg_advisory_xact_lock({EVENT_LOG_LOCK})"
 MIGRATION_LOCK = 7_318_402  # advisory lock key that serialises migrations (7_318_401: the gateway's ledger)
 MIGRATION_LOCK_WAIT_S = 120
 
@@ -236,10 +236,13 @@ def is_postgres(engine: sa.Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+_LOCK_EVENT_LOG = sa.text(f"SELECT {LOCK_EVENT_LOG_SQL}")
+
+
 def lock_event_log(conn: sa.Connection) -> None:
     """Serialise appends to the event log (PostgreSQL); SQLite's single writer already does."""
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.text(f"SELECT {LOCK_EVENT_LOG_SQL}"), {"event_log_lock": EVENT_LOG_LOCK})
+        conn.execute(_LOCK_EVENT_LOG)
 
 
 def insert_ignore(conn: sa.Connection, table: sa.Table) -> Any:

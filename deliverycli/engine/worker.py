@@ -103,11 +103,10 @@ class Wakeups:
 
 
 def _listen(engine: Engine) -> Any:
-    from .eventlog import notify_channel
+    from .eventlog import CHANNEL_QUERY
 
-    with engine.db.connect() as conn:
-        channel = notify_channel(conn)
     listener = libpq_connect(engine)
+    channel = listener.execute(CHANNEL_QUERY).fetchone()[0]
     listener.execute(f'LISTEN "{channel}"')  # a name made of [a-z0-9_] (eventlog._CHANNEL_SQL)
     return listener
 
