@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from ..engine.identity import token_hash
+from ..engine.payment.simulated import create_ledger_tables
 from ..engine.storage import UTCDateTime
 
 KEY_PREFIX = "sk_"
@@ -28,7 +29,7 @@ _KNOWN = sa.select(provider_api_keys.c.id).where(provider_api_keys.c.key_hash ==
 
 def ensure(db: sa.Engine) -> None:
     """Create the keys' table in the ledger if it is not there yet."""
-    _metadata.create_all(db, checkfirst=True)
+    create_ledger_tables(db, _metadata)
 
 
 def create(db: sa.Engine) -> str:

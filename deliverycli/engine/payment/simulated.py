@@ -44,6 +44,14 @@ LEDGER_CREATE_LOCK = 7_318_401  # advisory lock key serialising the ledger's cre
 LEDGER_KEY_LOCK = 7_318_402  # with the key's hash: a charge and a void of one key never interleave on PostgreSQL
 
 
+def create_ledger_tables(db: sa.Engine, metadata: sa.MetaData) -> None:
+    """Create the ledger's tables of ``metadata`` that are missing (the provider adds its keys' table)."""
+    with db.begin() as conn:
+        if conn.dialect.name == "postgresql":  # several processes' first charges: one creates, the others wait
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_CREATE_LOCK})
+        metadata.create_all(conn, checkfirst=True)
+
+
 class SimulatedGateway:
     """A deterministic stand-in for a payment provider, with fault injection.
 
@@ -60,10 +68,7 @@ class SimulatedGateway:
 
     def _ensure_ledger(self) -> None:
         if not self._ready:
-            with self.db.begin() as conn:
-                if conn.dialect.name == "postgresql":  # several processes' first charges: one creates, the others wait
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_CREATE_LOCK})
-                gateway_metadata.create_all(conn, checkfirst=True)
+            create_ledger_tables(self.db, gateway_metadata)
             self._ready = True
 
     def _wait(self, timeout: float) -> None:
