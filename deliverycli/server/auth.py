@@ -63,6 +63,7 @@ CustomerActor = Annotated[Actor, Depends(allow("customer"))]
 StoreActor = Annotated[Actor, Depends(allow("store"))]
 RiderActor = Annotated[Actor, Depends(allow("rider"))]
 OpsActor = Annotated[Actor, Depends(allow("ops"))]
+StoreOrOps = Annotated[Actor, Depends(allow("store", "ops"))]
 
 
 def sees(actor: Actor, customer_id: str, store_id: str, rider_id: str | None = None) -> bool:

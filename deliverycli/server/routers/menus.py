@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...engine.catalog import MAX_PRICE
-from ...engine.outside_views import Actor
 from ...engine.views import MenuItem
-from ..auth import ActorDep, EngineDep, allow, own_id
+from ..auth import ActorDep, EngineDep, StoreOrOps, own_id
 from ..errors import problem_responses
 from ..params import Id, MenuItemId
 
 router = APIRouter(tags=["menus"], responses=problem_responses(401, 403, 404, 422, 503))
-StoreOrOps = Annotated[Actor, Depends(allow("store", "ops"))]
 ItsStore = Annotated[Id | None, Query(description="the item's store (a store token: its own, the default; ops: required)")]
 
 

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...engine.errors import NotPermitted
 from ...engine.lifecycle import TicketStatus
-from ...engine.outside_views import Actor
 from ...engine.views import Store, StoreTicket
-from ..auth import EngineDep, allow, own_id
+from ..auth import EngineDep, StoreOrOps, own_id
 from ..errors import problem_responses
 from ..params import StoreId
 
 router = APIRouter(tags=["stores"], responses=problem_responses(401, 403, 404, 422, 503))
-StoreOrOps = Annotated[Actor, Depends(allow("store", "ops"))]
 
 
 class Pause(BaseModel):
