@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +17,10 @@ from deliverycli.engine.ordering.repository import orders
 from deliverycli.engine.payment.records import payments
 from deliverycli.engine.status import order_status, order_timeline
 from deliverycli.engine.store import store_orders
+
+
+# A process that dies by SIGKILL mid-drain (see the script), for the kill tests.
+KILLED_CHILD = str(Path(__file__).with_name("killed_child.py"))
 
 
 def rows(engine: Any, table: sa.Table, *where: Any) -> list[sa.Row]:

@@ -29,7 +29,7 @@ from deliverycli.engine.payment.simulated import SimulatedGateway
 from deliverycli.engine.storage import utcnow
 from deliverycli.settings import load_settings
 
-from .support import Delegating, Switch, check_invariants, commit_only, count, demo_engine, event_types, events_of, ledger, with_handler
+from .support import KILLED_CHILD, Delegating, Switch, check_invariants, commit_only, count, demo_engine, event_types, events_of, ledger, with_handler
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -148,7 +148,6 @@ die()  # committed (OrderPlaced, PaymentApproved) but no subscriber has seen it
         check_invariants(again)
 
 
-KILLED_CHILD = str(Path(__file__).with_name("killed_child.py"))
 
 
 def test_kill_9_in_the_middle_of_a_long_drain_keeps_every_invariant(db_url: str) -> None:

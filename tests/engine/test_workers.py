@@ -22,7 +22,7 @@ from deliverycli.engine.clock import ManualClock
 from deliverycli.engine.commands import AcceptOrder, CancelOrder, MarkReady
 from deliverycli.engine.worker import Worker
 
-from .support import check_invariants, commit_only, demo_engine
+from .support import KILLED_CHILD, check_invariants, commit_only, demo_engine
 from .test_reliability import place_order_cmd
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -229,7 +229,6 @@ def _per_order(outcome: dict[str, Any]) -> dict[str, Any]:
 
 # -- a worker killed mid-drain -------------------------------------------------------------------
 
-KILLED_CHILD = str(Path(__file__).with_name("killed_child.py"))
 
 
 def test_a_worker_killed_mid_drain_leaves_every_event_to_take_effect_once_after_restart(db_url: str) -> None:
